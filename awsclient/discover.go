@@ -1,0 +1,285 @@
+package awsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/gluenet/gluenet"
+)
+
+// maxFilterValues is the most values EC2 accepts in one DescribeSubnets
+// filter; more subnets are asked in several calls.
+const maxFilterValues = 200
+
+// DiscoverStats counts the work one discovery did: the API calls it made
+// (the measure of issue 7) and how the subnet cache served it.
+type DiscoverStats struct {
+	GetConnectionCalls   int `json:"get_connection_calls"`
+	DescribeSubnetsCalls int `json:"describe_subnets_calls"`
+	// CacheHits counts connections whose subnet came from the cache.
+	CacheHits int `json:"cache_hits"`
+	// CacheInvalidations counts cached subnets EC2 no longer knew.
+	CacheInvalidations int `json:"cache_invalidations"`
+}
+
+// Calls is the number of API calls made.
+func (s DiscoverStats) Calls() int { return s.GetConnectionCalls + s.DescribeSubnetsCalls }
+
+// connInfo is what discovery learned about one connection.
+type connInfo struct {
+	subnetID string
+	az       string // the connection's own AZ, a fallback for the subnet's
+	problem  string // why the connection cannot be checked, "" if it may be
+	cached   bool   // subnetID came from the cache
+}
+
+// Discover learns, for each named Glue connection, its subnet, the subnet's
+// Availability Zone and its free IPs. It looks the connections up
+// concurrently (at most Concurrency at a time, none that the cache knows),
+// then asks EC2 about all their subnets at once with a subnet-id filter, so a
+// cold discovery costs len(names) GetConnection calls and one DescribeSubnets
+// call in about two round trips, and a warm one a single DescribeSubnets.
+//
+// Nothing about a single connection is fatal: a failed lookup, a connection
+// without a subnet, a subnet EC2 does not know, or a failed DescribeSubnets
+// all leave the candidates concerned unchecked with Problem set, and are
+// logged as warnings. The candidates come back in the order of names. The
+// error is non-nil only when ctx ends.
+func (c *Client) Discover(ctx context.Context, names []string) ([]gluenet.Candidate, DiscoverStats, error) {
+	var st DiscoverStats
+	distinct := distinctNames(names)
+	info := make(map[string]*connInfo, len(distinct))
+
+	var misses []string
+	for _, n := range distinct {
+		if c.Cache != nil {
+			if id, ok := c.Cache.Get(ctx, n); ok && id != "" {
+				info[n] = &connInfo{subnetID: id, cached: true}
+				st.CacheHits++
+				continue
+			}
+		}
+		misses = append(misses, n)
+	}
+	if err := c.lookupConnections(ctx, misses, info, &st); err != nil {
+		return nil, st, err
+	}
+
+	asked := subnetIDsOf(distinct, info, nil)
+	subnets, err := c.describeSubnets(ctx, asked, &st)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, st, fmt.Errorf("discover: %w", ctx.Err())
+		}
+		c.describeFailed(ctx, err, asked, distinct, info)
+	} else {
+		// A cached subnet that EC2 no longer knows was deleted, or the
+		// connection was moved: ask Glue again before calling it unchecked.
+		var stale []string
+		for _, n := range distinct {
+			ci := info[n]
+			if _, ok := subnets[ci.subnetID]; ci.cached && !ok {
+				c.Cache.Invalidate(ctx, n)
+				st.CacheInvalidations++
+				stale = append(stale, n)
+			}
+		}
+		if len(stale) > 0 {
+			if err := c.lookupConnections(ctx, stale, info, &st); err != nil {
+				return nil, st, err
+			}
+			if ids := subnetIDsOf(stale, info, asked); len(ids) > 0 {
+				more, err := c.describeSubnets(ctx, ids, &st)
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil, st, fmt.Errorf("discover: %w", ctx.Err())
+					}
+					c.describeFailed(ctx, err, ids, stale, info)
+				}
+				for id, s := range more {
+					subnets[id] = s
+				}
+			}
+		}
+		if c.Cache != nil {
+			// Only mappings EC2 confirmed, so that a connection to a
+			// deleted subnet costs a lookup every time rather than a
+			// lookup plus an invalidation.
+			for _, n := range distinct {
+				ci := info[n]
+				if _, ok := subnets[ci.subnetID]; ok && !ci.cached && ci.problem == "" {
+					c.Cache.Put(ctx, n, ci.subnetID)
+				}
+			}
+		}
+	}
+
+	out := make([]gluenet.Candidate, len(names))
+	for i, n := range names {
+		out[i] = c.candidate(ctx, n, info[n], subnets)
+	}
+	return out, st, nil
+}
+
+// candidate turns what discovery learned about one connection into a
+// Candidate, warning about the ones that cannot be checked.
+func (c *Client) candidate(ctx context.Context, name string, ci *connInfo, subnets map[string]ec2types.Subnet) gluenet.Candidate {
+	cand := gluenet.Candidate{Connection: name, SubnetID: ci.subnetID, AZ: ci.az, Problem: ci.problem}
+	if cand.Problem != "" {
+		return cand
+	}
+	s, ok := subnets[ci.subnetID]
+	switch {
+	case !ok:
+		cand.Problem = fmt.Sprintf("subnet %s not found", ci.subnetID)
+	case s.AvailableIpAddressCount == nil:
+		cand.Problem = fmt.Sprintf("subnet %s reports no free IP count", ci.subnetID)
+	default:
+		cand.FreeIPs = int(*s.AvailableIpAddressCount)
+		cand.Checked = true
+	}
+	if az := aws.ToString(s.AvailabilityZone); az != "" {
+		cand.AZ = az
+	}
+	if !cand.Checked {
+		c.logger().WarnContext(ctx, "connection unchecked", "connection", name, "subnet", ci.subnetID, "problem", cand.Problem)
+	}
+	return cand
+}
+
+// lookupConnections calls GetConnection for each name, at most
+// Concurrency at a time, and records what it learned in info.
+func (c *Client) lookupConnections(ctx context.Context, names []string, info map[string]*connInfo, st *DiscoverStats) error {
+	results := make([]*connInfo, len(names))
+	var g errgroup.Group
+	g.SetLimit(c.concurrency())
+	for i, n := range names {
+		if ctx.Err() != nil {
+			break
+		}
+		st.GetConnectionCalls++
+		g.Go(func() error {
+			results[i] = c.lookupConnection(ctx, n)
+			return nil
+		})
+	}
+	_ = g.Wait() // the goroutines record failures instead of returning them
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("discover: %w", err)
+	}
+	for i, n := range names {
+		info[n] = results[i]
+	}
+	return nil
+}
+
+func (c *Client) lookupConnection(ctx context.Context, name string) *connInfo {
+	out, err := c.Glue.GetConnection(ctx, &glue.GetConnectionInput{
+		Name: aws.String(name),
+		// gluenet needs only the network settings; hiding the password
+		// also spares the caller kms:Decrypt on encrypted connections.
+		HidePassword: true,
+	})
+	if err != nil {
+		err = fmt.Errorf("get connection %q: %w", name, err)
+		if ctx.Err() == nil {
+			c.logger().WarnContext(ctx, "connection lookup failed", "connection", name, "error", err)
+		}
+		return &connInfo{problem: "get connection: " + problemText(err)}
+	}
+	var ci connInfo
+	if out.Connection != nil && out.Connection.PhysicalConnectionRequirements != nil {
+		pcr := out.Connection.PhysicalConnectionRequirements
+		ci.subnetID = aws.ToString(pcr.SubnetId)
+		ci.az = aws.ToString(pcr.AvailabilityZone)
+	}
+	if ci.subnetID == "" {
+		ci.problem = "connection has no subnet"
+		c.logger().WarnContext(ctx, "connection unchecked", "connection", name, "problem", ci.problem)
+	}
+	return &ci
+}
+
+// describeSubnets asks EC2 about the subnets with a subnet-id filter, which,
+// unlike SubnetIds, returns the subnets that exist instead of failing the
+// whole call when one is unknown.
+func (c *Client) describeSubnets(ctx context.Context, ids []string, st *DiscoverStats) (map[string]ec2types.Subnet, error) {
+	found := make(map[string]ec2types.Subnet, len(ids))
+	for start := 0; start < len(ids); start += maxFilterValues {
+		chunk := ids[start:min(start+maxFilterValues, len(ids))]
+		var token *string
+		for {
+			st.DescribeSubnetsCalls++
+			page, err := c.EC2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{
+				Filters:   []ec2types.Filter{{Name: aws.String("subnet-id"), Values: chunk}},
+				NextToken: token,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("describe subnets: %w", err)
+			}
+			for _, s := range page.Subnets {
+				found[aws.ToString(s.SubnetId)] = s
+			}
+			next := aws.ToString(page.NextToken)
+			if next == "" || next == aws.ToString(token) {
+				break
+			}
+			token = page.NextToken
+		}
+	}
+	return found, nil
+}
+
+// describeFailed leaves unchecked every named connection whose subnet was
+// among those asked about.
+func (c *Client) describeFailed(ctx context.Context, err error, asked, names []string, info map[string]*connInfo) {
+	c.logger().WarnContext(ctx, "subnet lookup failed; their connections are unchecked", "subnets", asked, "error", err)
+	problem := "describe subnets: " + problemText(errors.Unwrap(err))
+	inAsked := make(map[string]bool, len(asked))
+	for _, id := range asked {
+		inAsked[id] = true
+	}
+	for _, n := range names {
+		if ci := info[n]; ci.problem == "" && inAsked[ci.subnetID] {
+			ci.problem = problem
+		}
+	}
+}
+
+func distinctNames(names []string) []string {
+	seen := make(map[string]bool, len(names))
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// subnetIDsOf lists the distinct subnets of the named connections, in
+// order, leaving out those already in skip.
+func subnetIDsOf(names []string, info map[string]*connInfo, skip []string) []string {
+	seen := make(map[string]bool, len(names)+len(skip))
+	for _, id := range skip {
+		seen[id] = true
+	}
+	var ids []string
+	for _, n := range names {
+		ci := info[n]
+		if ci.subnetID == "" || ci.problem != "" || seen[ci.subnetID] {
+			continue
+		}
+		seen[ci.subnetID] = true
+		ids = append(ids, ci.subnetID)
+	}
+	return ids
+}

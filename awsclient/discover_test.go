@@ -1,0 +1,482 @@
+package awsclient
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/gluenet/gluenet"
+)
+
+// region is a small VPC on moto with the connections the discovery tests use.
+type region struct {
+	// subnets by role: "a" (us-east-1a, /24 with 3 ENIs), "b" (us-east-1b,
+	// /26), "gone" (deleted after its connection was made).
+	subnet map[string]string
+	// connections by role: "a", "b", "gone", "nosubnet", and "unknown",
+	// which does not exist.
+	conn map[string]string
+}
+
+func setupRegion(t *testing.T, cfg aws.Config) region {
+	t.Helper()
+	ctx := t.Context()
+	e := ec2.NewFromConfig(cfg)
+	g := glue.NewFromConfig(cfg)
+	r := region{subnet: map[string]string{}, conn: map[string]string{}}
+
+	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.20.0.0/16")})
+	if err != nil {
+		t.Fatalf("create vpc: %v", err)
+	}
+	for _, s := range []struct{ role, cidr, az string }{
+		{"a", "10.20.1.0/24", "us-east-1a"},
+		{"b", "10.20.2.0/26", "us-east-1b"},
+		{"gone", "10.20.3.0/24", "us-east-1c"},
+	} {
+		out, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{
+			VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(s.cidr), AvailabilityZone: aws.String(s.az),
+		})
+		if err != nil {
+			t.Fatalf("create subnet %s: %v", s.role, err)
+		}
+		r.subnet[s.role] = aws.ToString(out.Subnet.SubnetId)
+	}
+	// ENIs take IPs: EC2 should count 256-5-3 = 248 free in subnet a.
+	for range 3 {
+		if _, err := e.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(r.subnet["a"])}); err != nil {
+			t.Fatalf("create network interface: %v", err)
+		}
+	}
+
+	for _, c := range []struct{ role, subnet, az string }{
+		{"a", r.subnet["a"], "us-east-1a"},
+		{"b", r.subnet["b"], "us-east-1b"},
+		{"gone", r.subnet["gone"], "us-east-1c"},
+		{"nosubnet", "", ""},
+	} {
+		name := uniqueName(t, c.role)
+		in := &gluetypes.ConnectionInput{
+			Name:                 aws.String(name),
+			ConnectionType:       gluetypes.ConnectionTypeNetwork,
+			ConnectionProperties: map[string]string{},
+		}
+		if c.subnet != "" {
+			in.PhysicalConnectionRequirements = &gluetypes.PhysicalConnectionRequirements{
+				SubnetId: aws.String(c.subnet), AvailabilityZone: aws.String(c.az),
+				SecurityGroupIdList: []string{"sg-12345678"},
+			}
+		} else {
+			in.ConnectionType = gluetypes.ConnectionTypeCustom
+		}
+		if _, err := g.CreateConnection(ctx, &glue.CreateConnectionInput{ConnectionInput: in}); err != nil {
+			t.Fatalf("create connection %s: %v", c.role, err)
+		}
+		r.conn[c.role] = name
+	}
+	r.conn["unknown"] = uniqueName(t, "unknown")
+
+	if _, err := e.DeleteSubnet(ctx, &ec2.DeleteSubnetInput{SubnetId: aws.String(r.subnet["gone"])}); err != nil {
+		t.Fatalf("delete subnet: %v", err)
+	}
+	return r
+}
+
+func TestDiscoverMoto(t *testing.T) {
+	url := motoURL(t)
+	counter := newCallCounter()
+	cfg := testConfig(t, url, counter.apiOption)
+	r := setupRegion(t, cfg)
+	counter.take()
+
+	c := New(cfg)
+	logs := &logCapture{}
+	c.Logger = slog.New(logs)
+	names := []string{r.conn["a"], r.conn["unknown"], r.conn["b"], r.conn["gone"], r.conn["nosubnet"]}
+	got, st, err := c.Discover(t.Context(), names)
+	if err != nil {
+		t.Fatalf("Discover: %v", err)
+	}
+
+	want := []struct {
+		cand    gluenet.Candidate
+		problem string // substring of Problem
+	}{
+		{cand: gluenet.Candidate{Connection: r.conn["a"], SubnetID: r.subnet["a"], AZ: "us-east-1a", FreeIPs: 248, Checked: true}},
+		{cand: gluenet.Candidate{Connection: r.conn["unknown"]}, problem: "get connection: EntityNotFoundException"},
+		{cand: gluenet.Candidate{Connection: r.conn["b"], SubnetID: r.subnet["b"], AZ: "us-east-1b", FreeIPs: 59, Checked: true}},
+		{cand: gluenet.Candidate{Connection: r.conn["gone"], SubnetID: r.subnet["gone"], AZ: "us-east-1c"},
+			problem: "subnet " + r.subnet["gone"] + " not found"},
+		{cand: gluenet.Candidate{Connection: r.conn["nosubnet"]}, problem: "connection has no subnet"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d candidates, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		t.Run(w.cand.Connection, func(t *testing.T) {
+			g := got[i]
+			if !strings.Contains(g.Problem, w.problem) || (w.problem == "") != (g.Problem == "") {
+				t.Errorf("Problem = %q, want it to contain %q", g.Problem, w.problem)
+			}
+			g.Problem = ""
+			if g != w.cand {
+				t.Errorf("candidate = %+v, want %+v", g, w.cand)
+			}
+		})
+	}
+
+	// One warning per unchecked connection, naming it.
+	warnings := logs.warnings()
+	for _, role := range []string{"unknown", "gone", "nosubnet"} {
+		n := 0
+		for _, w := range warnings {
+			if strings.Contains(w, "connection="+r.conn[role]+" ") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d warnings about connection %s, want 1; all warnings: %q", n, role, warnings)
+		}
+	}
+	if len(warnings) != 3 {
+		t.Errorf("got %d warnings, want 3: %q", len(warnings), warnings)
+	}
+
+	wantStats := DiscoverStats{GetConnectionCalls: 5, DescribeSubnetsCalls: 1}
+	if st != wantStats {
+		t.Errorf("stats = %+v, want %+v", st, wantStats)
+	}
+	if calls := counter.take(); calls["GetConnection"] != 5 || calls["DescribeSubnets"] != 1 || len(calls) != 2 {
+		t.Errorf("API calls = %v, want 5 GetConnection and 1 DescribeSubnets", calls)
+	}
+}
+
+func TestDiscoverCacheMoto(t *testing.T) {
+	url := motoURL(t)
+	counter := newCallCounter()
+	cfg := testConfig(t, url, counter.apiOption)
+	r := setupRegion(t, cfg)
+
+	tests := []struct {
+		name string
+		// seed is put in the cache before the discoveries: role -> subnet role.
+		seed  map[string]string
+		names []string // connection roles
+		// per discovery, in order
+		stats []DiscoverStats
+		// what the cache holds afterwards: role -> subnet role, "" = absent
+		after map[string]string
+	}{
+		{
+			name:  "cold then warm",
+			names: []string{"a", "b"},
+			stats: []DiscoverStats{
+				{GetConnectionCalls: 2, DescribeSubnetsCalls: 1},
+				{DescribeSubnetsCalls: 1, CacheHits: 2},
+			},
+			after: map[string]string{"a": "a", "b": "b"},
+		},
+		{
+			name:  "failures are not cached",
+			names: []string{"a", "unknown", "gone", "nosubnet"},
+			stats: []DiscoverStats{
+				{GetConnectionCalls: 4, DescribeSubnetsCalls: 1},
+				{GetConnectionCalls: 3, DescribeSubnetsCalls: 1, CacheHits: 1},
+			},
+			after: map[string]string{"a": "a", "unknown": "", "gone": "", "nosubnet": ""},
+		},
+		{
+			name:  "connection moved off a deleted subnet",
+			seed:  map[string]string{"a": "gone", "b": "b"},
+			names: []string{"a", "b"},
+			stats: []DiscoverStats{
+				// describe {gone, b}; gone is missing: invalidate a, look it
+				// up again, describe its new subnet.
+				{GetConnectionCalls: 1, DescribeSubnetsCalls: 2, CacheHits: 2, CacheInvalidations: 1},
+				{DescribeSubnetsCalls: 1, CacheHits: 2},
+			},
+			after: map[string]string{"a": "a", "b": "b"},
+		},
+		{
+			name:  "connection still on a deleted subnet",
+			seed:  map[string]string{"gone": "gone"},
+			names: []string{"gone"},
+			stats: []DiscoverStats{
+				// the lookup finds the same deleted subnet: no second describe
+				{GetConnectionCalls: 1, DescribeSubnetsCalls: 1, CacheHits: 1, CacheInvalidations: 1},
+				{GetConnectionCalls: 1, DescribeSubnetsCalls: 1},
+			},
+			after: map[string]string{"gone": ""},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			cache := NewMemoryCache(time.Hour, nil)
+			for role, subnetRole := range tt.seed {
+				cache.Put(ctx, r.conn[role], r.subnet[subnetRole])
+			}
+			c := New(cfg)
+			c.Cache = cache
+			var names []string
+			for _, role := range tt.names {
+				names = append(names, r.conn[role])
+			}
+			counter.take()
+			for i, want := range tt.stats {
+				cands, st, err := c.Discover(ctx, names)
+				if err != nil {
+					t.Fatalf("discovery %d: %v", i+1, err)
+				}
+				if st != want {
+					t.Errorf("discovery %d: stats = %+v, want %+v", i+1, st, want)
+				}
+				calls := counter.take()
+				if calls["GetConnection"] != want.GetConnectionCalls || calls["DescribeSubnets"] != want.DescribeSubnetsCalls {
+					t.Errorf("discovery %d: API calls = %v, stats say %+v", i+1, calls, want)
+				}
+				for _, cand := range cands {
+					if cand.Connection == r.conn["a"] && (!cand.Checked || cand.SubnetID != r.subnet["a"]) {
+						t.Errorf("discovery %d: connection a = %+v, want checked in subnet a", i+1, cand)
+					}
+				}
+			}
+			for role, subnetRole := range tt.after {
+				id, ok := cache.Get(ctx, r.conn[role])
+				if want := r.subnet[subnetRole]; id != want || ok != (subnetRole != "") {
+					t.Errorf("cache[%s] = %q, %v; want %q", role, id, ok, want)
+				}
+			}
+		})
+	}
+}
+
+// fakeGlue and fakeEC2 are hand-written stand-ins for the cases a server
+// cannot easily produce: EC2 failing, hundreds of subnets, concurrency.
+type fakeGlue struct {
+	GlueAPI       // nil: calling anything not set panics
+	getConnection func(ctx context.Context, name string) (*gluetypes.Connection, error)
+}
+
+func (f fakeGlue) GetConnection(ctx context.Context, in *glue.GetConnectionInput, _ ...func(*glue.Options)) (*glue.GetConnectionOutput, error) {
+	conn, err := f.getConnection(ctx, aws.ToString(in.Name))
+	if err != nil {
+		return nil, err
+	}
+	return &glue.GetConnectionOutput{Connection: conn}, nil
+}
+
+type fakeEC2 func(ctx context.Context, in *ec2.DescribeSubnetsInput) (*ec2.DescribeSubnetsOutput, error)
+
+func (f fakeEC2) DescribeSubnets(ctx context.Context, in *ec2.DescribeSubnetsInput, _ ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error) {
+	return f(ctx, in)
+}
+
+// connectionTo is a connection in subnet "subnet-<name>".
+func connectionTo(_ context.Context, name string) (*gluetypes.Connection, error) {
+	if strings.HasPrefix(name, "missing") {
+		return nil, &smithy.GenericAPIError{Code: "EntityNotFoundException", Message: "Connection " + name + " not found"}
+	}
+	return &gluetypes.Connection{Name: aws.String(name), PhysicalConnectionRequirements: &gluetypes.PhysicalConnectionRequirements{
+		SubnetId: aws.String("subnet-" + name), AvailabilityZone: aws.String("az-of-connection"),
+	}}, nil
+}
+
+func TestDiscoverDescribeSubnetsFails(t *testing.T) {
+	t.Parallel()
+	c := &Client{
+		Glue: fakeGlue{getConnection: connectionTo},
+		EC2: fakeEC2(func(context.Context, *ec2.DescribeSubnetsInput) (*ec2.DescribeSubnetsOutput, error) {
+			return nil, &smithy.GenericAPIError{Code: "UnauthorizedOperation", Message: "You are not authorized"}
+		}),
+	}
+	got, st, err := c.Discover(t.Context(), []string{"x", "missing1", "y"})
+	if err != nil {
+		t.Fatalf("Discover returned an error; a failed DescribeSubnets must not be fatal: %v", err)
+	}
+	want := []gluenet.Candidate{
+		{Connection: "x", SubnetID: "subnet-x", AZ: "az-of-connection", Problem: "describe subnets: UnauthorizedOperation: You are not authorized"},
+		{Connection: "missing1", Problem: "get connection: EntityNotFoundException: Connection missing1 not found"},
+		{Connection: "y", SubnetID: "subnet-y", AZ: "az-of-connection", Problem: "describe subnets: UnauthorizedOperation: You are not authorized"},
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("candidate %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if want := (DiscoverStats{GetConnectionCalls: 3, DescribeSubnetsCalls: 1}); st != want {
+		t.Errorf("stats = %+v, want %+v", st, want)
+	}
+}
+
+func TestDiscoverManySubnets(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		connections int
+		pageSize    int // subnets per DescribeSubnets page
+		concurrency int
+		wantCalls   int // DescribeSubnets
+	}{
+		{name: "one chunk", connections: 200, pageSize: 1000, concurrency: 8, wantCalls: 1},
+		{name: "three chunks", connections: 450, pageSize: 1000, concurrency: 16, wantCalls: 3},
+		{name: "paged", connections: 250, pageSize: 100, concurrency: 3, wantCalls: 2 + 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// Hang guard only: a broken concurrency bound would otherwise
+			// block the gate below forever.
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+
+			// The first `concurrency` lookups wait at the gate until that
+			// many are in flight together: the bound is reached and, as
+			// maxInFlight shows, never passed.
+			var inFlight, maxInFlight atomic.Int64
+			gate := make(chan struct{})
+			var openGate sync.Once
+			lookup := func(ctx context.Context, name string) (*gluetypes.Connection, error) {
+				n := inFlight.Add(1)
+				defer inFlight.Add(-1)
+				storeMax(&maxInFlight, n)
+				if n == int64(tt.concurrency) {
+					openGate.Do(func() { close(gate) })
+				}
+				select {
+				case <-gate:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+				return connectionTo(ctx, name)
+			}
+
+			var mu sync.Mutex
+			var values []int
+			describe := func(_ context.Context, in *ec2.DescribeSubnetsInput) (*ec2.DescribeSubnetsOutput, error) {
+				if len(in.Filters) != 1 || aws.ToString(in.Filters[0].Name) != "subnet-id" || len(in.SubnetIds) != 0 {
+					return nil, fmt.Errorf("want exactly one subnet-id filter and no SubnetIds, got %+v", in)
+				}
+				ids := in.Filters[0].Values
+				mu.Lock()
+				values = append(values, len(ids))
+				mu.Unlock()
+				start := 0
+				if in.NextToken != nil {
+					fmt.Sscan(*in.NextToken, &start)
+				}
+				end := min(start+tt.pageSize, len(ids))
+				out := &ec2.DescribeSubnetsOutput{}
+				for i, id := range ids[start:end] {
+					out.Subnets = append(out.Subnets, ec2types.Subnet{
+						SubnetId: aws.String(id), AvailabilityZone: aws.String("az-1"), AvailableIpAddressCount: aws.Int32(int32(start + i)),
+					})
+				}
+				if end < len(ids) {
+					out.NextToken = aws.String(fmt.Sprint(end))
+				}
+				return out, nil
+			}
+
+			c := &Client{Glue: fakeGlue{getConnection: lookup}, EC2: fakeEC2(describe), Concurrency: tt.concurrency}
+			names := make([]string, tt.connections)
+			for i := range names {
+				names[i] = fmt.Sprintf("c%03d", i)
+			}
+			got, st, err := c.Discover(ctx, names)
+			if err != nil {
+				t.Fatalf("Discover: %v", err)
+			}
+			if st.DescribeSubnetsCalls != tt.wantCalls || st.GetConnectionCalls != tt.connections {
+				t.Errorf("stats = %+v, want %d DescribeSubnets and %d GetConnection", st, tt.wantCalls, tt.connections)
+			}
+			if len(values) != tt.wantCalls {
+				t.Errorf("DescribeSubnets was called %d times, stats say %d", len(values), tt.wantCalls)
+			}
+			for _, v := range values {
+				if v > maxFilterValues {
+					t.Errorf("a DescribeSubnets filter had %d values, more than %d", v, maxFilterValues)
+				}
+			}
+			if m := maxInFlight.Load(); m != int64(tt.concurrency) {
+				t.Errorf("at most %d lookups were in flight, want exactly the bound %d", m, tt.concurrency)
+			}
+			for i, cand := range got {
+				if cand.Connection != names[i] || !cand.Checked || cand.SubnetID != "subnet-"+names[i] || cand.AZ != "az-1" {
+					t.Fatalf("candidate %d = %+v, want %s checked in its subnet", i, cand, names[i])
+				}
+			}
+		})
+	}
+}
+
+func TestDiscoverKeepsInputOrderWithDuplicates(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	c := &Client{
+		Glue: fakeGlue{getConnection: func(ctx context.Context, name string) (*gluetypes.Connection, error) {
+			calls.Add(1)
+			return connectionTo(ctx, name)
+		}},
+		EC2: fakeEC2(func(_ context.Context, in *ec2.DescribeSubnetsInput) (*ec2.DescribeSubnetsOutput, error) {
+			out := &ec2.DescribeSubnetsOutput{}
+			for _, id := range in.Filters[0].Values {
+				out.Subnets = append(out.Subnets, ec2types.Subnet{SubnetId: aws.String(id), AvailableIpAddressCount: aws.Int32(7)})
+			}
+			return out, nil
+		}),
+	}
+	got, _, err := c.Discover(t.Context(), []string{"b", "a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, cand := range got {
+		order = append(order, cand.Connection)
+	}
+	if strings.Join(order, ",") != "b,a,b" {
+		t.Errorf("order = %v, want [b a b]", order)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("GetConnection called %d times, want once per distinct name (2)", n)
+	}
+}
+
+func TestDiscoverCancelled(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	c := &Client{
+		Glue: fakeGlue{getConnection: func(ctx context.Context, name string) (*gluetypes.Connection, error) {
+			cancel()
+			return nil, ctx.Err()
+		}},
+		EC2: fakeEC2(func(context.Context, *ec2.DescribeSubnetsInput) (*ec2.DescribeSubnetsOutput, error) {
+			t.Error("DescribeSubnets called after the context ended")
+			return nil, context.Canceled
+		}),
+	}
+	if _, _, err := c.Discover(ctx, []string{"a", "b"}); err == nil || !strings.Contains(err.Error(), "context canceled") {
+		t.Errorf("Discover after cancel = %v, want the context's error", err)
+	}
+}
+
+func storeMax(m *atomic.Int64, n int64) {
+	for {
+		old := m.Load()
+		if n <= old || m.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}

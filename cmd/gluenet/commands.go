@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/awsclient"
+	"github.com/gluenet/gluenet/classify"
+	"github.com/gluenet/gluenet/policy"
+	"github.com/gluenet/gluenet/runner"
+	"github.com/gluenet/gluenet/strategy"
+)
+
+func addRankFlags(f *pflag.FlagSet) {
+	f.String("job", "", "Glue job name (env GLUENET_JOB)")
+	f.StringSlice("connections", nil, "candidate Glue connections, comma-separated (env GLUENET_CONNECTIONS)")
+	f.String("strategy", defaultStrategy, "ranking strategy: "+strings.Join(strategy.Names(), ", ")+" (env GLUENET_STRATEGY)")
+	f.Int("need-ips", 0, "IPs a run needs at full capacity (default: the job's NumberOfWorkers)")
+	f.Int("min-ips", gluenet.DefaultMinIPs, "fewest free IPs with which Glue starts a run")
+	f.StringSlice("prefer-az", nil, "preferred Availability Zones for the prefer-az strategy, most preferred first")
+	f.String("output", "table", "output format: table or json")
+}
+
+func addRunFlags(f *pflag.FlagSet) {
+	f.Int("attempts", 3, "attempts in all, the first included (env GLUENET_ATTEMPTS)")
+	f.String("retry-delay", "30s", "wait before the first retry; doubles for each further retry")
+	f.String("max-retry-delay", "10m", "longest wait between attempts")
+	f.String("poll-interval", "10s", "time between job run state checks")
+	f.StringArray("arg", nil, "job argument KEY=VALUE passed to StartJobRun (repeatable), e.g. --arg --day=2026-11-27")
+	f.Int("workers", 0, "override the number of workers for this run")
+	f.String("worker-type", "", "override the worker type for this run (G.1X, G.2X, ...)")
+	f.Int("timeout", 0, "override the run's timeout, in minutes")
+	f.Bool("retry-job-failures", false, "retry runs that failed in the job's own code too (as Airflow would)")
+	f.Bool("no-stop-on-interrupt", false, "on SIGINT/SIGTERM, leave the Glue run going instead of stopping it")
+}
+
+func outputFormat(cmd *cobra.Command) (string, error) {
+	o, _ := cmd.Flags().GetString("output")
+	if o != "table" && o != "json" {
+		return "", usagef("--output %q: use table or json", o)
+	}
+	return o, nil
+}
+
+func (a *app) planCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Rank a job's connections and print the order, changing nothing",
+		Long: `plan is a dry run: it reads the job, the candidate connections and the free
+IPs of their subnets, ranks them with the strategy, and prints the order with
+the reason for each place. It makes no change in AWS.`,
+		Example: `  gluenet plan --job AirflowBlogJob --connections MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2
+  gluenet plan --config gluenet.yaml --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, err := outputFormat(cmd)
+			if err != nil {
+				return err
+			}
+			s, err := resolve(cmd.Flags(), a.getenv)
+			if err != nil {
+				return err
+			}
+			if err := s.validate(true); err != nil {
+				return err
+			}
+			env, err := a.environment(cmd.Context(), cmd.Flags(), s)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			plan, err := env.runner.Plan(cmd.Context(), env.config)
+			if err != nil {
+				return explainAWS(err, s)
+			}
+			return a.printPlan(out, s.Job, plan)
+		},
+	}
+	addRankFlags(cmd.Flags())
+	return cmd
+}
+
+func (a *app) runCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Rank the connections, run the job, and retry with re-ranking on failure",
+		Long: `run ranks the job's candidate connections, writes that order into the job
+(UpdateJob, preserving every other field), starts a run, and polls it until it
+ends. On a failure worth retrying it waits (exponential backoff with jitter),
+re-ranks from fresh free-IP counts and tries again. SIGINT or SIGTERM stops
+the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
+		Example: `  gluenet run --job AirflowBlogJob --connections MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2 --strategy capacity
+  gluenet run --config gluenet.yaml --arg --day=2026-11-27 --workers 20 --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, err := outputFormat(cmd)
+			if err != nil {
+				return err
+			}
+			s, err := resolve(cmd.Flags(), a.getenv)
+			if err != nil {
+				return err
+			}
+			if err := s.validate(true); err != nil {
+				return err
+			}
+			env, err := a.environment(cmd.Context(), cmd.Flags(), s)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			rep := env.runner.Run(cmd.Context(), env.config)
+			if err := a.printReport(out, rep); err != nil {
+				return err
+			}
+			return a.finish(rep, s)
+		},
+	}
+	addRankFlags(cmd.Flags())
+	addRunFlags(cmd.Flags())
+	return cmd
+}
+
+// finish maps a run's result to the exit code.
+func (a *app) finish(rep runner.Report, s settings) error {
+	switch rep.Result {
+	case policy.ResultSucceeded:
+		a.exit = exitOK
+	case policy.ResultFailed:
+		a.exit = exitRunFailed
+	case policy.ResultInterrupted:
+		a.exit = exitInterrupted
+	default:
+		if rep.Err != nil {
+			return explainAWS(rep.Err, s)
+		}
+		return &awsError{msg: rep.Error}
+	}
+	return nil
+}
+
+// runEnv is what plan and run need: a runner and its config.
+type runEnv struct {
+	runner *runner.Runner
+	config runner.Config
+	close  []func()
+}
+
+func (e *runEnv) Close() {
+	for _, f := range e.close {
+		f()
+	}
+}
+
+func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings) (*runEnv, error) {
+	endpoint, _ := f.GetString("endpoint-url")
+	cfg, err := awsclient.LoadConfig(ctx, awsclient.Options{
+		Region:       s.Region,
+		Profile:      s.Profile,
+		BaseEndpoint: endpoint,
+		Logger:       a.log,
+	})
+	if err != nil {
+		return nil, explainAWS(err, s)
+	}
+	client := awsclient.New(cfg)
+	client.Logger = a.log
+	strat, _ := strategy.Lookup(s.Strategy)
+	rc := runner.Config{
+		Job:          s.Job,
+		Connections:  s.Connections,
+		Strategy:     strat,
+		NeedIPs:      s.NeedIPs,
+		MinIPs:       s.MinIPs,
+		PreferAZ:     s.PreferAZ,
+		Policy:       s.Retry,
+		Classify:     classify.Options{RetryJobFailures: s.RetryJobFailures},
+		PollInterval: s.PollInterval,
+		Start:        awsclient.StartInput{Arguments: s.Arguments},
+	}
+	if err := startOverrides(f, &rc); err != nil {
+		return nil, err
+	}
+	if v, err := f.GetBool("no-stop-on-interrupt"); err == nil && v {
+		rc.Policy.StopOnInterrupt = false
+	}
+	seed := uint64(time.Now().UnixNano())
+	r := &runner.Runner{
+		Cloud: client,
+		Clock: runner.WallClock{},
+		Rand:  rand.New(rand.NewPCG(seed, seed>>1)),
+		Log:   a.log,
+	}
+	return &runEnv{runner: r, config: rc}, nil
+}
+
+func startOverrides(f *pflag.FlagSet, rc *runner.Config) error {
+	if changed(f, "workers") {
+		n, _ := f.GetInt("workers")
+		if n < 1 {
+			return usagef("--workers must be at least 1, got %d", n)
+		}
+		w := int32(n)
+		rc.Start.NumberOfWorkers = &w
+		if rc.NeedIPs == 0 {
+			rc.NeedIPs = n
+		}
+	}
+	if changed(f, "worker-type") {
+		rc.Start.WorkerType, _ = f.GetString("worker-type")
+	}
+	if changed(f, "timeout") {
+		n, _ := f.GetInt("timeout")
+		if n < 1 {
+			return usagef("--timeout must be at least 1 minute, got %d", n)
+		}
+		t := int32(n)
+		rc.Start.Timeout = &t
+	}
+	return nil
+}
+
+// awsError is an AWS/API failure, with a message that says what to do.
+type awsError struct {
+	msg string
+	err error
+}
+
+func (e *awsError) Error() string { return e.msg }
+func (e *awsError) Unwrap() error { return e.err }
+
+// explainAWS turns an AWS error into a message for the user, classified.
+func explainAWS(err error, s settings) error {
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return err
+	}
+	if errors.Is(err, awsclient.ErrNeedUnknown) {
+		return usagef("%v", err)
+	}
+	v := classify.APIError(err)
+	switch v.Class {
+	case classify.Canceled:
+		return err
+	case classify.NotFound:
+		return usagef("%v\nCheck the job name (--job %q) and the region (--region %q): no such job there.", err, s.Job, s.Region)
+	case classify.Credentials:
+		return &awsError{err: err, msg: fmt.Sprintf("%v\nNo usable AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with a role.", err)}
+	case classify.Network:
+		return &awsError{err: err, msg: fmt.Sprintf("%v\nCannot reach the AWS endpoint: check --endpoint-url / AWS_ENDPOINT_URL, the region and the network.", err)}
+	case classify.AccessDenied:
+		return &awsError{err: err, msg: fmt.Sprintf("%v\nAccess denied: `gluenet iam-policy --job %s --connections ...` prints the permissions gluenet needs. The job definition was left as it was.", err, s.Job)}
+	}
+	return &awsError{err: err, msg: err.Error()}
+}
+
+func (a *app) iamPolicyCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "iam-policy",
+		Short: "Print the least-privilege IAM policy gluenet needs for a job and its connections",
+		Example: `  gluenet iam-policy --job AirflowBlogJob --connections MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2 \
+      --account 123456789012 --region us-east-1 --logs`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := resolve(cmd.Flags(), a.getenv)
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(s.Job) == "" {
+				return usagef("no job: give --job, GLUENET_JOB or job: in the config file")
+			}
+			conns, err := cleanConnections(s.Connections)
+			if err != nil {
+				return err
+			}
+			account, _ := cmd.Flags().GetString("account")
+			role, _ := cmd.Flags().GetString("role-arn")
+			part, _ := cmd.Flags().GetString("partition")
+			logs, _ := cmd.Flags().GetBool("logs")
+			region := s.Region
+			if region == "" {
+				region, _ = a.getenv("AWS_REGION")
+			}
+			p, err := buildIAMPolicy(iamInput{Job: strings.TrimSpace(s.Job), Connections: conns, Partition: part,
+				Region: region, Account: account, RoleARN: role, Logs: logs})
+			if err != nil {
+				return err
+			}
+			return writeIAMPolicy(a.stdout, p)
+		},
+	}
+	f := cmd.Flags()
+	f.String("job", "", "Glue job name (env GLUENET_JOB)")
+	f.StringSlice("connections", nil, "candidate Glue connections (env GLUENET_CONNECTIONS)")
+	f.String("account", "", "AWS account ID to fill in (default: any, *)")
+	f.String("role-arn", "", "the job's IAM role, which gluenet passes to Glue on UpdateJob (default: the post's AWSGlueServiceRole* convention)")
+	f.String("partition", "aws", "AWS partition: aws, aws-cn, aws-us-gov")
+	f.Bool("logs", false, "also allow reading the job's CloudWatch logs (for --follow-logs)")
+	return cmd
+}
+
+func jsonOut(a *app, v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

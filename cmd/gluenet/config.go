@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gluenet/gluenet/policy"
+	"github.com/gluenet/gluenet/strategy"
+)
+
+// fileConfig is the YAML config file. Every key is optional; unknown keys
+// are an error, so that a typo never passes silently.
+type fileConfig struct {
+	Region       string             `yaml:"region"`
+	Profile      string             `yaml:"profile"`
+	Job          string             `yaml:"job"`
+	Connections  []string           `yaml:"connections"`
+	Strategy     string             `yaml:"strategy"`
+	NeedIPs      int                `yaml:"need_ips"`
+	MinIPs       int                `yaml:"min_ips"`
+	PreferAZ     []string           `yaml:"prefer_az"`
+	PollInterval string             `yaml:"poll_interval"`
+	Retry        retryFile          `yaml:"retry"`
+	Arguments    yaml.Node          `yaml:"arguments"`
+	Jobs         map[string]jobFile `yaml:"jobs"`
+	State        stateFile          `yaml:"state"`
+}
+
+type retryFile struct {
+	Attempts         int      `yaml:"attempts"`
+	Delay            string   `yaml:"delay"`
+	MaxDelay         string   `yaml:"max_delay"`
+	Multiplier       float64  `yaml:"multiplier"`
+	Jitter           *float64 `yaml:"jitter"`
+	RetryJobFailures *bool    `yaml:"retry_job_failures"`
+}
+
+// jobFile overrides settings for one job.
+type jobFile struct {
+	Connections []string `yaml:"connections"`
+	Strategy    string   `yaml:"strategy"`
+	NeedIPs     int      `yaml:"need_ips"`
+	PreferAZ    []string `yaml:"prefer_az"`
+}
+
+type stateFile struct {
+	Path        string `yaml:"path"`
+	PostgresDSN string `yaml:"postgres_dsn"`
+}
+
+// settings is the resolved configuration of one command: defaults, then the
+// config file, then the environment, then flags.
+type settings struct {
+	Region, Profile  string
+	Job              string
+	Connections      []string
+	Strategy         string
+	NeedIPs          int
+	MinIPs           int
+	PreferAZ         []string
+	PollInterval     time.Duration
+	Retry            policy.Config
+	RetryJobFailures bool
+	Arguments        map[string]string
+	StatePath        string
+	PostgresDSN      string
+}
+
+func defaultSettings() settings {
+	return settings{
+		Strategy:     defaultStrategy,
+		MinIPs:       2,
+		PollInterval: 10 * time.Second,
+		Retry:        policy.DefaultConfig(),
+		Arguments:    map[string]string{},
+	}
+}
+
+// defaultStrategy is gluenet's default ranking strategy.
+const defaultStrategy = "capacity"
+
+// usageError is bad input: a wrong flag, config or value. It maps to
+// exitUsage and its message says what to fix.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{msg: fmt.Sprintf(format, a...)} }
+
+// loadFile reads a YAML config file strictly.
+func loadFile(path string) (fileConfig, error) {
+	var fc fileConfig
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fc, usagef("read config file: %v", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
+		return fc, usagef("config file %s: %v (see the README's configuration section for the keys)", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return fc, nil
+}
+
+// env is how settings read the environment; tests replace it.
+type env func(string) (string, bool)
+
+// resolve builds the settings from the config file, the environment and
+// the flags that were set, in rising order of precedence.
+func resolve(flags *pflag.FlagSet, getenv env) (settings, error) {
+	s := defaultSettings()
+	path := flagOrEnv(flags, "config", "GLUENET_CONFIG", getenv)
+	var fc fileConfig
+	if path != "" {
+		var err error
+		if fc, err = loadFile(path); err != nil {
+			return s, err
+		}
+	}
+	if err := s.applyFile(fc); err != nil {
+		return s, err
+	}
+	if err := s.applyEnv(getenv); err != nil {
+		return s, err
+	}
+	if err := s.applyFlags(flags); err != nil {
+		return s, err
+	}
+	// Per-job settings from the file apply when neither env nor flags set
+	// the same thing.
+	if jf, ok := fc.Jobs[s.Job]; ok && s.Job != "" {
+		if len(jf.Connections) > 0 && !changed(flags, "connections") && !isSet(getenv, "GLUENET_CONNECTIONS") {
+			s.Connections = jf.Connections
+		}
+		if jf.Strategy != "" && !changed(flags, "strategy") && !isSet(getenv, "GLUENET_STRATEGY") {
+			s.Strategy = jf.Strategy
+		}
+		if jf.NeedIPs != 0 && !changed(flags, "need-ips") {
+			s.NeedIPs = jf.NeedIPs
+		}
+		if len(jf.PreferAZ) > 0 && !changed(flags, "prefer-az") {
+			s.PreferAZ = jf.PreferAZ
+		}
+	}
+	return s, nil
+}
+
+func (s *settings) applyFile(fc fileConfig) error {
+	setStr(&s.Region, fc.Region)
+	setStr(&s.Profile, fc.Profile)
+	setStr(&s.Job, fc.Job)
+	setStr(&s.Strategy, fc.Strategy)
+	if fc.Connections != nil {
+		s.Connections = fc.Connections
+	}
+	if fc.NeedIPs != 0 {
+		s.NeedIPs = fc.NeedIPs
+	}
+	if fc.MinIPs != 0 {
+		s.MinIPs = fc.MinIPs
+	}
+	if fc.PreferAZ != nil {
+		s.PreferAZ = fc.PreferAZ
+	}
+	var err error
+	if fc.PollInterval != "" {
+		if s.PollInterval, err = parseDuration("poll_interval", fc.PollInterval); err != nil {
+			return err
+		}
+	}
+	r := fc.Retry
+	if r.Attempts != 0 {
+		s.Retry.MaxAttempts = r.Attempts
+	}
+	if r.Delay != "" {
+		if s.Retry.InitialDelay, err = parseDuration("retry.delay", r.Delay); err != nil {
+			return err
+		}
+	}
+	if r.MaxDelay != "" {
+		if s.Retry.MaxDelay, err = parseDuration("retry.max_delay", r.MaxDelay); err != nil {
+			return err
+		}
+	}
+	if r.Multiplier != 0 {
+		s.Retry.Multiplier = r.Multiplier
+	}
+	if r.Jitter != nil {
+		s.Retry.Jitter = *r.Jitter
+	}
+	if r.RetryJobFailures != nil {
+		s.RetryJobFailures = *r.RetryJobFailures
+	}
+	if fc.Arguments.Kind != 0 {
+		args := map[string]string{}
+		if err := fc.Arguments.Decode(&args); err != nil {
+			return usagef("config file: arguments must map names to strings: %v", err)
+		}
+		for k, v := range args {
+			s.Arguments[k] = v
+		}
+	}
+	setStr(&s.StatePath, fc.State.Path)
+	setStr(&s.PostgresDSN, fc.State.PostgresDSN)
+	return nil
+}
+
+func (s *settings) applyEnv(getenv env) error {
+	if v, ok := getenv("GLUENET_JOB"); ok {
+		s.Job = v
+	}
+	if v, ok := getenv("GLUENET_CONNECTIONS"); ok {
+		s.Connections = strings.Split(v, ",")
+	}
+	if v, ok := getenv("GLUENET_STRATEGY"); ok {
+		s.Strategy = v
+	}
+	if v, ok := getenv("GLUENET_STATE"); ok {
+		s.StatePath = v
+	}
+	if v, ok := getenv("GLUENET_POSTGRES_DSN"); ok {
+		s.PostgresDSN = v
+	}
+	if v, ok := getenv("GLUENET_ATTEMPTS"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return usagef("GLUENET_ATTEMPTS=%q is not a whole number", v)
+		}
+		s.Retry.MaxAttempts = n
+	}
+	return nil
+}
+
+func (s *settings) applyFlags(f *pflag.FlagSet) error {
+	var err error
+	str := func(name string, dst *string) {
+		if changed(f, name) {
+			*dst, _ = f.GetString(name)
+		}
+	}
+	str("region", &s.Region)
+	str("profile", &s.Profile)
+	str("job", &s.Job)
+	str("strategy", &s.Strategy)
+	str("state", &s.StatePath)
+	str("postgres-dsn", &s.PostgresDSN)
+	if changed(f, "connections") {
+		s.Connections, _ = f.GetStringSlice("connections")
+	}
+	if changed(f, "prefer-az") {
+		s.PreferAZ, _ = f.GetStringSlice("prefer-az")
+	}
+	ints := map[string]*int{"need-ips": &s.NeedIPs, "min-ips": &s.MinIPs, "attempts": &s.Retry.MaxAttempts}
+	for name, dst := range ints {
+		if changed(f, name) {
+			*dst, _ = f.GetInt(name)
+		}
+	}
+	durs := map[string]*time.Duration{"poll-interval": &s.PollInterval, "retry-delay": &s.Retry.InitialDelay, "max-retry-delay": &s.Retry.MaxDelay}
+	for name, dst := range durs {
+		if changed(f, name) {
+			v, _ := f.GetString(name)
+			if *dst, err = parseDuration("--"+name, v); err != nil {
+				return err
+			}
+		}
+	}
+	if changed(f, "retry-job-failures") {
+		s.RetryJobFailures, _ = f.GetBool("retry-job-failures")
+	}
+	if changed(f, "arg") {
+		args, _ := f.GetStringArray("arg")
+		for _, a := range args {
+			k, v, ok := strings.Cut(a, "=")
+			if !ok || strings.TrimSpace(k) == "" {
+				return usagef("--arg %q: want KEY=VALUE, e.g. --arg --day=2026-11-27", a)
+			}
+			s.Arguments[k] = v
+		}
+	}
+	return nil
+}
+
+// validate checks what every command that ranks needs.
+func (s *settings) validate(needJob bool) error {
+	if needJob && strings.TrimSpace(s.Job) == "" {
+		return usagef("no job: give --job, GLUENET_JOB or job: in the config file")
+	}
+	s.Job = strings.TrimSpace(s.Job)
+	conns, err := cleanConnections(s.Connections)
+	if err != nil {
+		return err
+	}
+	s.Connections = conns
+	if _, err := strategy.Lookup(s.Strategy); err != nil {
+		return usagef("%v", err)
+	}
+	if s.MinIPs < 1 {
+		return usagef("--min-ips must be at least 1, got %d", s.MinIPs)
+	}
+	if s.NeedIPs < 0 {
+		return usagef("--need-ips must not be negative, got %d", s.NeedIPs)
+	}
+	if s.PollInterval <= 0 {
+		return usagef("--poll-interval must be positive, got %s", s.PollInterval)
+	}
+	if err := s.Retry.Validate(); err != nil {
+		return usagef("retry policy: %v", err)
+	}
+	return nil
+}
+
+// cleanConnections trims names and rejects an empty list, empty names and
+// duplicates.
+func cleanConnections(in []string) ([]string, error) {
+	if len(in) == 0 {
+		return nil, usagef("no connections: give --connections a,b, GLUENET_CONNECTIONS or connections: in the config file")
+	}
+	out := make([]string, 0, len(in))
+	for i, c := range in {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			return nil, usagef("connection %d of %d is empty: remove the stray comma in the connection list", i+1, len(in))
+		}
+		if slices.Contains(out, c) {
+			return nil, usagef("connection %q is listed twice: list each connection once", c)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func parseDuration(what, v string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		return 0, usagef("%s: %q is not a duration; write it like 30s, 5m or 1h30m", what, v)
+	}
+	return d, nil
+}
+
+func setStr(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+func changed(f *pflag.FlagSet, name string) bool {
+	fl := f.Lookup(name)
+	return fl != nil && fl.Changed
+}
+
+func flagOrEnv(f *pflag.FlagSet, name, envName string, getenv env) string {
+	if changed(f, name) {
+		v, _ := f.GetString(name)
+		return v
+	}
+	if v, ok := getenv(envName); ok {
+		return v
+	}
+	return ""
+}
+
+func isSet(getenv env, name string) bool {
+	_, ok := getenv(name)
+	return ok
+}

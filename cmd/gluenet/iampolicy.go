@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+)
+
+// iamPolicy is a least-privilege IAM policy document for gluenet.
+type iamPolicy struct {
+	Version   string         `json:"Version"`
+	Statement []iamStatement `json:"Statement"`
+}
+
+type iamStatement struct {
+	Sid       string         `json:"Sid"`
+	Effect    string         `json:"Effect"`
+	Action    []string       `json:"Action"`
+	Resource  any            `json:"Resource"`
+	Condition map[string]any `json:"Condition,omitempty"`
+}
+
+type iamInput struct {
+	Job         string
+	Connections []string
+	Partition   string
+	Region      string // "" = any
+	Account     string // "" = any
+	RoleARN     string // the job's role; "" = the post's AWSGlueServiceRole* convention
+	Logs        bool   // allow reading the job's logs (--follow-logs)
+}
+
+var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+
+// buildIAMPolicy generalises the post's inline policy: read the candidate
+// connections, read/update/run/stop the job, describe subnets, pass the
+// job's role to Glue (UpdateJob sends it), and optionally read its logs.
+func buildIAMPolicy(in iamInput) (iamPolicy, error) {
+	if in.Account != "" && !accountRE.MatchString(in.Account) {
+		return iamPolicy{}, usagef("--account %q: an AWS account ID is 12 digits", in.Account)
+	}
+	part := in.Partition
+	if part == "" {
+		part = "aws"
+	}
+	region, account := orStar(in.Region), orStar(in.Account)
+	glueARN := func(res string) string {
+		return fmt.Sprintf("arn:%s:glue:%s:%s:%s", part, region, account, res)
+	}
+	conns := []string{glueARN("catalog")}
+	for _, c := range in.Connections {
+		conns = append(conns, glueARN("connection/"+c))
+	}
+	role := in.RoleARN
+	if role == "" {
+		role = fmt.Sprintf("arn:%s:iam::%s:role/service-role/AWSGlueServiceRole*", part, account)
+	}
+	p := iamPolicy{Version: "2012-10-17", Statement: []iamStatement{
+		{Sid: "ReadCandidateConnections", Effect: "Allow", Action: []string{"glue:GetConnection"}, Resource: conns},
+		{Sid: "RankAndRunTheJob", Effect: "Allow",
+			Action:   []string{"glue:GetJob", "glue:UpdateJob", "glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"},
+			Resource: []string{glueARN("job/" + in.Job)}},
+		// DescribeSubnets supports no resource-level permissions.
+		{Sid: "ReadSubnetFreeIPs", Effect: "Allow", Action: []string{"ec2:DescribeSubnets"}, Resource: "*"},
+		{Sid: "PassTheJobRoleToGlue", Effect: "Allow", Action: []string{"iam:GetRole", "iam:PassRole"}, Resource: role,
+			Condition: map[string]any{"StringEqualsIfExists": map[string]string{"iam:PassedToService": "glue.amazonaws.com"}}},
+	}}
+	if in.Logs {
+		var groups []string
+		for _, g := range []string{"/aws-glue/jobs/output", "/aws-glue/jobs/error"} {
+			groups = append(groups, fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s:*", part, region, account, g))
+		}
+		p.Statement = append(p.Statement, iamStatement{Sid: "FollowRunLogs", Effect: "Allow",
+			Action: []string{"logs:FilterLogEvents", "logs:GetLogEvents"}, Resource: groups})
+	}
+	return p, nil
+}
+
+func orStar(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "*"
+	}
+	return s
+}
+
+func writeIAMPolicy(w io.Writer, p iamPolicy) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "    ")
+	return enc.Encode(p)
+}

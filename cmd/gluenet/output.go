@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/runner"
+)
+
+// planJSON is the documented JSON output of `gluenet plan` (see the README).
+type planJSON struct {
+	Job         string              `json:"job"`
+	Strategy    string              `json:"strategy"`
+	Need        gluenet.Need        `json:"need"`
+	Order       []string            `json:"order"`
+	Connections []gluenet.Placement `json:"connections"`
+	Notes       []string            `json:"notes,omitempty"`
+}
+
+func (a *app) printPlan(format, job string, p gluenet.Plan) error {
+	if format == "json" {
+		return jsonOut(a, planJSON{Job: job, Strategy: p.Strategy, Need: p.Need, Order: p.Order(), Connections: nonNil(p.Placements), Notes: p.Notes})
+	}
+	fmt.Fprintf(a.stdout, "Job %s: a run needs %d IPs (Glue starts with %d). Strategy: %s.\n\n", job, p.Need.IPs, p.Need.MinIPs, p.Strategy)
+	a.placementTable(p.Placements)
+	for _, n := range p.Notes {
+		fmt.Fprintf(a.stdout, "\nNote: %s\n", n)
+	}
+	fmt.Fprintf(a.stdout, "\nOrder: %s\n", strings.Join(p.Order(), ", "))
+	return nil
+}
+
+func (a *app) placementTable(ps []gluenet.Placement) {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RANK\tCONNECTION\tSUBNET\tAZ\tFREE IPS\tGROUP\tWHY")
+	for _, p := range ps {
+		free := "-"
+		if p.Free != nil {
+			free = fmt.Sprint(*p.Free)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Rank, p.Connection, dash(p.SubnetID), dash(p.AZ), free, p.Group, p.Reason)
+	}
+	tw.Flush()
+}
+
+// runJSON is the documented JSON output of `gluenet run`.
+type runJSON struct {
+	Job         string                 `json:"job"`
+	Result      string                 `json:"result"`
+	Error       string                 `json:"error,omitempty"`
+	Order       []string               `json:"order"`
+	Connections []gluenet.Placement    `json:"connections"`
+	Attempts    []runner.AttemptReport `json:"attempts"`
+}
+
+func (a *app) printReport(format string, rep runner.Report) error {
+	out := runJSON{Job: rep.Job, Result: string(rep.Result), Error: rep.Error, Order: []string{}, Connections: []gluenet.Placement{}, Attempts: rep.Attempts}
+	if rep.Final != nil {
+		out.Order = rep.Final.Order()
+		out.Connections = nonNil(rep.Final.Placements)
+	}
+	if out.Attempts == nil {
+		out.Attempts = []runner.AttemptReport{}
+	}
+	if format == "json" {
+		return jsonOut(a, out)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ATTEMPT\tORDER\tRUN ID\tSTATE\tERROR")
+	for _, at := range rep.Attempts {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", at.Attempt, strings.Join(at.Order, ","), dash(at.RunID), dash(at.State), dash(at.ErrorMessage))
+	}
+	tw.Flush()
+	fmt.Fprintf(a.stdout, "\nResult: %s", rep.Result)
+	if rep.Error != "" {
+		fmt.Fprintf(a.stdout, " (%s)", rep.Error)
+	}
+	fmt.Fprintln(a.stdout)
+	return nil
+}
+
+func nonNil(ps []gluenet.Placement) []gluenet.Placement {
+	if ps == nil {
+		return []gluenet.Placement{}
+	}
+	return ps
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

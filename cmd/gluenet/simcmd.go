@@ -1,0 +1,154 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gluenet/gluenet/sim"
+)
+
+func (a *app) simCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "A simulated AWS region (Glue, EC2, CloudWatch Logs) for tests and demos",
+		Long: `sim runs a local, AWS-compatible simulated region. It speaks the real wire
+protocols of Glue (JSON 1.1), EC2 (query) and CloudWatch Logs (JSON 1.1) on
+one endpoint, so gluenet, the AWS CLI and boto3 talk to it unchanged through an
+endpoint URL. Request signatures are accepted but not verified.`,
+	}
+	cmd.AddCommand(a.simServeCommand(), a.simFaultCommand())
+	return cmd
+}
+
+func (a *app) simServeCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve a simulated region until interrupted",
+		Example: `  gluenet sim serve --addr 127.0.0.1:4566
+  gluenet sim serve --addr 127.0.0.1:4566 --scenario my-scenario.yaml
+
+  # then, in another shell:
+  export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 \
+         AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+  aws glue get-job --job-name AirflowBlogJob
+  gluenet plan --job AirflowBlogJob --connections MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			addr, _ := cmd.Flags().GetString("addr")
+			scen, _ := cmd.Flags().GetString("scenario")
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				return usagef("--addr %q: want HOST:PORT, e.g. 127.0.0.1:4566", addr)
+			}
+			sc, err := sim.LoadScenario(scen)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			opts := []sim.Option{sim.WithLogger(a.log), sim.WithClock(sim.NewScaledClock(time.Now().UTC(), sc.TimeScale, nil))}
+			if cmd.Flags().Changed("seed") {
+				seed, _ := cmd.Flags().GetInt64("seed")
+				opts = append(opts, sim.WithSeed(seed))
+			}
+			region, err := sim.New(sc, opts...)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			return sim.Serve(cmd.Context(), addr, region, a.log)
+		},
+	}
+	cmd.Flags().String("addr", "127.0.0.1:4566", "address to listen on (loopback by default)")
+	cmd.Flags().String("scenario", "default", "built-in scenario name or YAML file")
+	cmd.Flags().Int64("seed", 0, "override the scenario's random seed")
+	return cmd
+}
+
+func (a *app) simFaultCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "fault",
+		Short: "Inject a fault into a running simulated region (its control API)",
+		Example: `  gluenet sim fault az us-east-1a down          # the AZ fails Glue's health check
+  gluenet sim fault az us-east-1a degraded      # runs placed there fail after a delay
+  gluenet sim fault az us-east-1a healthy
+  gluenet sim fault exhaust subnet-0a1b2c3d4e5f60022 3   # leave 3 free IPs
+  gluenet sim fault throttle glue 0.3           # 30% of Glue calls get ThrottlingException
+  gluenet sim fault errors ec2 0.1              # 10% of EC2 calls get a 500
+  gluenet sim fault latency '*' 20ms            # add 20ms to every call
+  gluenet sim fault state                       # print the region's state as JSON`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			endpoint, _ := cmd.Flags().GetString("endpoint-url")
+			if endpoint == "" {
+				endpoint, _ = a.getenv("AWS_ENDPOINT_URL")
+			}
+			if endpoint == "" {
+				return usagef("no simulated region: give --endpoint-url http://127.0.0.1:4566 (or set AWS_ENDPOINT_URL)")
+			}
+			c := sim.NewControlClient(endpoint, nil)
+			ctx := cmd.Context()
+			want := func(n int, usage string) error {
+				if len(args) != n {
+					return usagef("usage: gluenet sim fault %s", usage)
+				}
+				return nil
+			}
+			rate := func(s string) (float64, error) {
+				v, err := strconv.ParseFloat(s, 64)
+				if err != nil || v < 0 || v > 1 {
+					return 0, usagef("rate %q: want a number between 0 and 1", s)
+				}
+				return v, nil
+			}
+			var err error
+			switch args[0] {
+			case "az":
+				if err = want(3, "az AZ down|degraded|healthy"); err == nil {
+					err = c.SetAZState(ctx, args[1], sim.AZState(args[2]))
+				}
+			case "exhaust":
+				if err = want(3, "exhaust SUBNET LEAVE_FREE"); err == nil {
+					n, perr := strconv.Atoi(args[2])
+					if perr != nil || n < 0 {
+						return usagef("LEAVE_FREE %q: want a whole number >= 0", args[2])
+					}
+					err = c.Exhaust(ctx, args[1], n)
+				}
+			case "throttle", "errors":
+				if err = want(3, args[0]+" SERVICE RATE"); err == nil {
+					var r float64
+					if r, err = rate(args[2]); err != nil {
+						return err
+					}
+					if args[0] == "throttle" {
+						err = c.SetThrottle(ctx, args[1], r)
+					} else {
+						err = c.SetServerErrors(ctx, args[1], r)
+					}
+				}
+			case "latency":
+				if err = want(3, "latency SERVICE DURATION"); err == nil {
+					var d time.Duration
+					if d, err = parseDuration("latency", args[2]); err != nil {
+						return err
+					}
+					err = c.SetLatency(ctx, args[1], d)
+				}
+			case "state":
+				var st any
+				if st, err = c.GetState(ctx); err == nil {
+					return jsonOut(a, st)
+				}
+			default:
+				return usagef("unknown fault %q: use az, exhaust, throttle, errors, latency or state", args[0])
+			}
+			if err != nil {
+				return &awsError{err: err, msg: fmt.Sprintf("simulated region at %s: %v", endpoint, err)}
+			}
+			fmt.Fprintln(a.stdout, "ok")
+			return nil
+		},
+	}
+	return cmd
+}

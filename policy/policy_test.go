@@ -1,0 +1,191 @@
+package policy
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/classify"
+)
+
+var (
+	ok        = classify.Verdict{Class: classify.Succeeded}
+	placement = classify.Verdict{Class: classify.Placement, Retry: true, Rerank: true, BlameSubnet: true}
+	jobCode   = classify.Verdict{Class: classify.JobCode}
+	throttled = classify.Verdict{Class: classify.Throttling, Retry: true}
+	concurr   = classify.Verdict{Class: classify.ConcurrentRuns, Retry: true}
+	denied    = classify.Verdict{Class: classify.AccessDenied, Fatal: true}
+)
+
+// step is one exchange with the policy: the action it must ask for, and the
+// event the executor then reports (nil to stop).
+type step struct {
+	want  Kind
+	event Event
+}
+
+func TestScenarios(t *testing.T) {
+	t.Parallel()
+	plan := Discovered{Plan: gluenet.Plan{Strategy: "capacity"}}
+	tests := []struct {
+		name       string
+		cfg        func(*Config)
+		steps      []step
+		result     Result
+		attempts   int
+		lastSleeps []time.Duration
+	}{
+		{name: "first attempt succeeds", steps: []step{
+			{Discover, plan}, {Start, Started{"jr_1"}}, {Wait, StateChanged{"RUNNING"}}, {Wait, Ended{"SUCCEEDED", "", ok}}, {Finish, nil},
+		}, result: ResultSucceeded, attempts: 1},
+		{name: "placement failure retries from discovery, with exponential backoff", steps: []step{
+			{Discover, plan}, {Start, Started{"jr_1"}}, {Wait, Ended{"FAILED", "no IPs", placement}},
+			{Sleep, Slept{}}, {Discover, plan}, {Start, Started{"jr_2"}}, {Wait, Ended{"FAILED", "no IPs", placement}},
+			{Sleep, Slept{}}, {Discover, plan}, {Start, Started{"jr_3"}}, {Wait, Ended{"FAILED", "no IPs", placement}},
+			{GiveUp, nil},
+		}, result: ResultFailed, attempts: 3, lastSleeps: []time.Duration{30 * time.Second, 60 * time.Second}},
+		{name: "job code failure is not retried", steps: []step{
+			{Discover, plan}, {Start, Started{"jr_1"}}, {Wait, Ended{"FAILED", "Traceback", jobCode}}, {GiveUp, nil},
+		}, result: ResultFailed, attempts: 1},
+		{name: "concurrent runs exceeded waits and starts again without re-ranking", steps: []step{
+			{Discover, plan}, {Start, Failed{concurr, "too many runs"}}, {Sleep, Slept{}},
+			{Start, Started{"jr_1"}}, {Wait, Ended{"SUCCEEDED", "", ok}}, {Finish, nil},
+		}, result: ResultSucceeded, attempts: 1},
+		{name: "start retries are bounded", cfg: func(c *Config) { c.MaxStartRetries = 1 }, steps: []step{
+			{Discover, plan}, {Start, Failed{throttled, "Rate exceeded"}}, {Sleep, Slept{}},
+			{Start, Failed{throttled, "Rate exceeded"}}, {GiveUp, nil},
+		}, result: ResultError, attempts: 1},
+		{name: "fatal error gives up at once", steps: []step{
+			{Discover, plan}, {Start, Failed{denied, "access denied"}}, {GiveUp, nil},
+		}, result: ResultError, attempts: 1},
+		{name: "interrupt while waiting stops the run, then waits for its end", steps: []step{
+			{Discover, plan}, {Start, Started{"jr_1"}}, {Wait, Interrupted{}}, {Stop, StopRequested{}},
+			{Wait, Ended{"STOPPED", "", classify.Verdict{Class: classify.Stopped}}}, {GiveUp, nil},
+		}, result: ResultInterrupted, attempts: 1},
+		{name: "interrupt with stop disabled leaves the run going", cfg: func(c *Config) { c.StopOnInterrupt = false }, steps: []step{
+			{Discover, plan}, {Start, Started{"jr_1"}}, {Wait, Interrupted{}}, {GiveUp, nil},
+		}, result: ResultInterrupted, attempts: 1},
+		{name: "interrupt while sleeping gives up", steps: []step{
+			{Discover, plan}, {Start, Started{"jr_1"}}, {Wait, Ended{"FAILED", "x", placement}}, {Sleep, Interrupted{}}, {GiveUp, nil},
+		}, result: ResultInterrupted, attempts: 2},
+		{name: "one attempt only", cfg: func(c *Config) { c.MaxAttempts = 1 }, steps: []step{
+			{Discover, plan}, {Start, Started{"jr_1"}}, {Wait, Ended{"TIMEOUT", "", placement}}, {GiveUp, nil},
+		}, result: ResultFailed, attempts: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := DefaultConfig()
+			cfg.Jitter = 0
+			if tt.cfg != nil {
+				tt.cfg(&cfg)
+			}
+			p := Policy{Config: cfg}
+			s := New()
+			var sleeps []time.Duration
+			for i, st := range tt.steps {
+				a := p.Next(s)
+				if a.Kind != st.want {
+					t.Fatalf("step %d: action %v, want %v (state %+v)", i, a.Kind, st.want, s)
+				}
+				if a.Kind == Sleep {
+					sleeps = append(sleeps, a.Delay)
+				}
+				if a.Kind == Start && a.Plan == nil {
+					t.Fatalf("step %d: start without a plan", i)
+				}
+				if st.event != nil {
+					s = p.Apply(s, st.event)
+				}
+			}
+			if s.Result != tt.result {
+				t.Errorf("result %q, want %q (%s)", s.Result, tt.result, s.Err)
+			}
+			if len(s.Attempts) != tt.attempts {
+				t.Errorf("%d attempts, want %d", len(s.Attempts), tt.attempts)
+			}
+			if tt.lastSleeps != nil {
+				if len(sleeps) != len(tt.lastSleeps) {
+					t.Fatalf("sleeps %v, want %v", sleeps, tt.lastSleeps)
+				}
+				for i := range sleeps {
+					if sleeps[i] != tt.lastSleeps[i] {
+						t.Errorf("sleep %d = %v, want %v", i, sleeps[i], tt.lastSleeps[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	c := Config{InitialDelay: 30 * time.Second, Multiplier: 2, MaxDelay: 5 * time.Minute, Jitter: 1}
+	tests := []struct {
+		n    int
+		r    float64
+		want time.Duration
+	}{
+		{1, 0, 30 * time.Second},
+		{1, 0.5, 45 * time.Second},
+		{2, 0, time.Minute},
+		{3, 0.999, 4*time.Minute - 240*time.Millisecond},
+		{4, 0, 4 * time.Minute},
+		{5, 0, 5 * time.Minute},
+		{500, 0.3, 5 * time.Minute},
+	}
+	for _, tt := range tests {
+		if got := c.Backoff(tt.n, tt.r); got != tt.want {
+			t.Errorf("Backoff(%d, %v) = %v, want %v", tt.n, tt.r, got, tt.want)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		mut  func(*Config)
+	}{
+		{"zero attempts", func(c *Config) { c.MaxAttempts = 0 }},
+		{"negative attempts", func(c *Config) { c.MaxAttempts = -1 }},
+		{"negative delay", func(c *Config) { c.InitialDelay = -time.Second }},
+		{"max below initial", func(c *Config) { c.MaxDelay = time.Second }},
+		{"jitter above one", func(c *Config) { c.Jitter = 2 }},
+		{"multiplier below one", func(c *Config) { c.Multiplier = 0.5 }},
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("default config invalid: %v", err)
+	}
+	for _, tt := range tests {
+		c := DefaultConfig()
+		tt.mut(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: no error", tt.name)
+		}
+	}
+}
+
+func TestResumeReattaches(t *testing.T) {
+	t.Parallel()
+	p := Policy{Config: DefaultConfig()}
+	s := Resume([]Attempt{{Number: 1, RunID: "jr_1"}})
+	if a := p.Next(s); a.Kind != Wait || a.RunID != "jr_1" {
+		t.Fatalf("resume with a run id: %+v, want wait for jr_1", a)
+	}
+	s = Resume([]Attempt{{Number: 2}})
+	if a := p.Next(s); a.Kind != Discover || a.Attempt != 2 {
+		t.Fatalf("resume without a run id: %+v, want discover attempt 2", a)
+	}
+}
+
+func TestApplyDoesNotAlias(t *testing.T) {
+	t.Parallel()
+	p := Policy{Config: DefaultConfig()}
+	s := p.Apply(New(), Discovered{})
+	before := s
+	_ = p.Apply(s, Started{RunID: "jr_x"})
+	if before.Attempts[0].RunID != "" {
+		t.Fatal("Apply changed the caller's state")
+	}
+}

@@ -1,0 +1,428 @@
+// Package runner is the in-process executor of gluenet's run policy: it
+// performs each action the policy asks for with real AWS calls (through the
+// awsclient adapter) and a real clock, and reports what happened back to the
+// policy. `gluenet plan` and `gluenet run` use it.
+//
+// Health memory, in-flight reservations and the run journal are optional:
+// with a nil Memory the runner behaves exactly like the post's DAG (rank on
+// fresh free IPs, retry blindly).
+package runner
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/awsclient"
+	"github.com/gluenet/gluenet/classify"
+	"github.com/gluenet/gluenet/policy"
+	"github.com/gluenet/gluenet/reserve"
+	"github.com/gluenet/gluenet/strategy"
+)
+
+// Cloud is the part of AWS the runner drives; *awsclient.Client satisfies it.
+type Cloud interface {
+	JobNeeds(ctx context.Context, job string, overrideIPs int) (awsclient.Job, error)
+	Discover(ctx context.Context, names []string) ([]gluenet.Candidate, awsclient.DiscoverStats, error)
+	ApplyOrder(ctx context.Context, job string, candidates, ranked []string) (awsclient.ApplyResult, error)
+	StartRun(ctx context.Context, job string, in awsclient.StartInput) (string, error)
+	GetRun(ctx context.Context, job, runID string) (awsclient.RunStatus, error)
+	StopRun(ctx context.Context, job, runID string) error
+	RestoreOrder(ctx context.Context, job string, before []string) (awsclient.ApplyResult, error)
+}
+
+// Clock is the runner's time. Sleep returns early with ctx's error.
+type Clock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// WallClock is the real clock.
+type WallClock struct{}
+
+// Now implements Clock.
+func (WallClock) Now() time.Time { return time.Now() }
+
+// Sleep implements Clock.
+func (WallClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Config is one job's run settings.
+type Config struct {
+	Job         string
+	Connections []string
+	Strategy    strategy.Strategy
+	// NeedIPs overrides the IPs a run needs (0: from the job definition).
+	NeedIPs int
+	// MinIPs is the fewest free IPs Glue starts a run with.
+	MinIPs   int
+	PreferAZ []string
+	Policy   policy.Config
+	// Classify tunes the failure classification.
+	Classify classify.Options
+	// PollInterval is the time between GetJobRun calls.
+	PollInterval time.Duration
+	// Start holds the arguments and per-run overrides of StartJobRun.
+	Start awsclient.StartInput
+	// RunKey names the run in the journal (idempotency key).
+	RunKey string
+}
+
+// Memory is what the runner remembers between runs and processes: health
+// of subnets and zones, and IPs reserved by runs in flight.
+type Memory interface {
+	HealthRecords(ctx context.Context) ([]gluenet.HealthRecord, error)
+	Observe(ctx context.Context, now time.Time, subnet, az string, v classify.Verdict) error
+	Reservations(ctx context.Context, now time.Time) ([]gluenet.Reservation, error)
+	Reserve(ctx context.Context, r gluenet.Reservation) error
+	Release(ctx context.Context, ids []string) error
+}
+
+// Progress is reported to Runner.Progress as the run goes.
+type Progress struct {
+	Attempt    int
+	Action     policy.Kind
+	Connection string // the connection Glue is expected to use
+	RunID      string
+	State      string
+	Elapsed    time.Duration // since the attempt started
+	Message    string
+}
+
+// Runner executes the policy.
+type Runner struct {
+	Cloud  Cloud
+	Clock  Clock
+	Rand   *rand.Rand
+	Log    *slog.Logger
+	Memory Memory // optional
+	// Progress, when set, is called on every step (status line, demo).
+	Progress func(Progress)
+	// ReservationTTL bounds how long a reservation counts.
+	ReservationTTL time.Duration
+}
+
+// Report is the outcome of Run.
+type Report struct {
+	Job      string          `json:"job"`
+	Result   policy.Result   `json:"result"`
+	Error    string          `json:"error,omitempty"`
+	Attempts []AttemptReport `json:"attempts"`
+	Final    *gluenet.Plan   `json:"-"`
+	// Err is the last error that stopped the loop (ResultError): callers
+	// map it to an exit code.
+	Err   error        `json:"-"`
+	State policy.State `json:"-"`
+}
+
+// AttemptReport is one attempt as reported to the user.
+type AttemptReport struct {
+	Attempt      int                 `json:"attempt"`
+	Order        []string            `json:"order"`
+	Connections  []gluenet.Placement `json:"connections"`
+	Expected     string              `json:"expected_connection,omitempty"`
+	RunID        string              `json:"run_id,omitempty"`
+	State        string              `json:"state,omitempty"`
+	ErrorMessage string              `json:"error_message,omitempty"`
+	Class        classify.Class      `json:"class,omitempty"`
+}
+
+func (r *Runner) log() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.Default()
+}
+
+func (r *Runner) progress(p Progress) {
+	if r.Progress != nil {
+		r.Progress(p)
+	}
+}
+
+// Plan discovers and ranks without changing anything: `gluenet plan`.
+func (r *Runner) Plan(ctx context.Context, cfg Config) (gluenet.Plan, error) {
+	return r.discover(ctx, cfg)
+}
+
+func (r *Runner) discover(ctx context.Context, cfg Config) (gluenet.Plan, error) {
+	info, err := r.Cloud.JobNeeds(ctx, cfg.Job, cfg.NeedIPs)
+	if err != nil {
+		return gluenet.Plan{}, err
+	}
+	cands, _, err := r.Cloud.Discover(ctx, cfg.Connections)
+	if err != nil {
+		return gluenet.Plan{}, err
+	}
+	now := r.Clock.Now()
+	in := strategy.Input{
+		Candidates: cands,
+		Need:       gluenet.Need{IPs: info.Need.IPs, MinIPs: cfg.MinIPs},
+		Now:        now,
+		Rand:       r.Rand,
+		PreferAZ:   cfg.PreferAZ,
+	}
+	if r.Memory != nil {
+		if in.Health, err = r.Memory.HealthRecords(ctx); err != nil {
+			return gluenet.Plan{}, fmt.Errorf("read health memory: %w", err)
+		}
+		res, err := r.Memory.Reservations(ctx, now)
+		if err != nil {
+			return gluenet.Plan{}, fmt.Errorf("read reservations: %w", err)
+		}
+		reserved, settled := reserve.Apply(res, cands, now)
+		in.Reserved = reserved
+		in.InFlightByAZ = inFlightByAZ(res, settled)
+		if len(settled) > 0 {
+			if err := r.Memory.Release(ctx, settled); err != nil {
+				r.log().Warn("could not release settled reservations", "err", err)
+			}
+		}
+	}
+	plan, err := strategy.Plan(in, cfg.Strategy)
+	if err != nil {
+		return gluenet.Plan{}, err
+	}
+	logPlan(r.log(), plan)
+	return plan, nil
+}
+
+func inFlightByAZ(res []gluenet.Reservation, settled []string) map[string]int {
+	gone := map[string]bool{}
+	for _, id := range settled {
+		gone[id] = true
+	}
+	out := map[string]int{}
+	for _, x := range res {
+		if !gone[x.ID] {
+			out[x.AZ]++
+		}
+	}
+	return out
+}
+
+// logPlan writes the post's log lines as structured records.
+func logPlan(log *slog.Logger, plan gluenet.Plan) {
+	var good, usable []any
+	for _, p := range plan.Placements {
+		switch p.Group {
+		case gluenet.GroupGood:
+			good = append(good, fmt.Sprintf("(%s, %d)", p.Connection, strategy.FreeOf(p)))
+		case gluenet.GroupUsable:
+			usable = append(usable, fmt.Sprintf("(%s, %d)", p.Connection, strategy.FreeOf(p)))
+		}
+	}
+	log.Info("Good connections", "connections", good, "need_ips", plan.Need.IPs)
+	log.Info("Usable connections", "connections", usable, "min_ips", plan.Need.MinIPs)
+	for _, n := range plan.Notes {
+		log.Warn(n)
+	}
+}
+
+// Run drives the policy to the end. Cancelling ctx is an interrupt: the
+// runner stops the Glue run (unless the policy says not to), waits for it
+// to end, and returns a report with ResultInterrupted. AWS calls in flight
+// when ctx is cancelled are allowed to finish, so that a run that was
+// started is never forgotten.
+func (r *Runner) Run(ctx context.Context, cfg Config) Report {
+	return r.RunFrom(ctx, cfg, policy.New())
+}
+
+// RunFrom drives the policy from a given state (re-attaching to a run
+// started by an earlier process).
+func (r *Runner) RunFrom(ctx context.Context, cfg Config, s policy.State) Report {
+	p := policy.Policy{Config: cfg.Policy, Rand: r.Rand.Float64}
+	io := context.WithoutCancel(ctx) // AWS calls outlive an interrupt
+	interrupted := false
+	var attemptStart time.Time
+	var lastErr error
+	fail := func(err error) {
+		lastErr = err
+		s = p.Apply(s, policy.Failed{Verdict: classify.APIError(err), Err: err.Error()})
+	}
+	for {
+		if !interrupted && ctx.Err() != nil {
+			interrupted = true
+			s = p.Apply(s, policy.Interrupted{})
+		}
+		a := p.Next(s)
+		switch a.Kind {
+		case policy.Discover:
+			attemptStart = r.Clock.Now()
+			r.progress(Progress{Attempt: a.Attempt, Action: a.Kind, Message: "ranking connections"})
+			plan, err := r.discover(io, cfg)
+			if err != nil {
+				fail(err)
+				continue
+			}
+			s = p.Apply(s, policy.Discovered{Plan: plan})
+		case policy.Start:
+			if err := r.start(io, cfg, a, &s, p); err != nil {
+				fail(err)
+			}
+		case policy.Wait:
+			s = r.wait(ctx, io, cfg, p, s, a, attemptStart)
+		case policy.Stop:
+			r.log().Warn("interrupted: stopping the Glue run", "run_id", a.RunID)
+			if err := r.Cloud.StopRun(io, cfg.Job, a.RunID); err != nil {
+				r.log().Error("could not stop the run; it may still be going", "run_id", a.RunID, "err", err)
+			}
+			s = p.Apply(s, policy.StopRequested{})
+		case policy.Sleep:
+			r.log().Info("waiting before the next try", "attempt", a.Attempt, "delay", a.Delay.Round(time.Millisecond).String())
+			r.progress(Progress{Attempt: a.Attempt, Action: a.Kind, Message: fmt.Sprintf("retrying in %s", a.Delay.Round(time.Second))})
+			if err := r.Clock.Sleep(ctx, a.Delay); err != nil {
+				continue // interrupted: handled at the top of the loop
+			}
+			s = p.Apply(s, policy.Slept{})
+		case policy.Finish, policy.GiveUp:
+			rep := report(cfg.Job, s)
+			if s.Result == policy.ResultError {
+				rep.Err = lastErr
+			}
+			return rep
+		}
+	}
+}
+
+// start applies the order and starts the run. It returns the error to
+// report as Failed, or nil after applying Started.
+func (r *Runner) start(io context.Context, cfg Config, a policy.Action, s *policy.State, p policy.Policy) error {
+	order := a.Plan.Order()
+	r.log().Info("Running Glue job with the connection order", "order", order, "attempt", a.Attempt)
+	applied, err := r.Cloud.ApplyOrder(io, cfg.Job, cfg.Connections, order)
+	if err != nil {
+		return err
+	}
+	runID, err := r.Cloud.StartRun(io, cfg.Job, cfg.Start)
+	if err != nil {
+		v := classify.APIError(err)
+		if applied.Updated && (v.Fatal || !v.Retry) {
+			// Leave no half-done change: the run did not start, so put the
+			// job's connection order back as it was.
+			if _, rerr := r.Cloud.RestoreOrder(io, cfg.Job, applied.Before); rerr != nil {
+				r.log().Error("could not restore the job's connection order", "job", cfg.Job, "order", applied.Before, "err", rerr)
+			}
+		}
+		return err
+	}
+	first := a.Plan.First()
+	conn := ""
+	if first != nil {
+		conn = first.Connection
+	}
+	r.log().Info("started Glue job run", "run_id", runID, "attempt", a.Attempt, "expected_connection", conn)
+	if r.Memory != nil && first != nil {
+		ips := a.Plan.Need.IPs
+		if first.Free != nil && *first.Free < ips {
+			ips = *first.Free
+		}
+		res := reserve.New(first.SubnetID, first.AZ, cfg.Job, runID, ips, first.FreeIPs, r.Clock.Now(), r.reservationTTL())
+		if err := r.Memory.Reserve(io, res); err != nil {
+			r.log().Warn("could not record the IP reservation", "err", err)
+		}
+	}
+	*s = p.Apply(*s, policy.Started{RunID: runID})
+	return nil
+}
+
+func (r *Runner) reservationTTL() time.Duration {
+	if r.ReservationTTL > 0 {
+		return r.ReservationTTL
+	}
+	return reserve.DefaultTTL
+}
+
+func (r *Runner) wait(ctx, io context.Context, cfg Config, p policy.Policy, s policy.State, a policy.Action, since time.Time) policy.State {
+	cur := s.Current()
+	conn := ""
+	if cur.Plan != nil && cur.Plan.First() != nil {
+		conn = cur.Plan.First().Connection
+	}
+	last := cur.State
+	for {
+		st, err := r.Cloud.GetRun(io, cfg.Job, a.RunID)
+		switch {
+		case err != nil:
+			v := classify.APIError(err)
+			if v.Fatal {
+				// The run may still be going, but we can no longer see it.
+				r.log().Error("cannot read the run's state; it may still be going", "run_id", a.RunID, "err", err)
+				return p.Apply(s, policy.Failed{Verdict: v, Err: err.Error()})
+			}
+			r.log().Warn("could not read the run's state; will try again", "run_id", a.RunID, "err", err)
+		case awsclient.IsTerminal(st.State):
+			v := classify.RunOutcome(st.State, st.ErrorMessage).WithOptions(cfg.Classify)
+			r.logState(a, st.State, st.ErrorMessage, last)
+			r.observe(io, cur.Plan, v)
+			r.progress(Progress{Attempt: a.Attempt, Action: policy.Wait, Connection: conn, RunID: a.RunID, State: st.State, Elapsed: r.Clock.Now().Sub(since), Message: st.ErrorMessage})
+			return p.Apply(s, policy.Ended{State: st.State, ErrorMessage: st.ErrorMessage, Verdict: v})
+		case st.State != last:
+			r.logState(a, st.State, "", last)
+			last = st.State
+			s = p.Apply(s, policy.StateChanged{State: st.State})
+		}
+		r.progress(Progress{Attempt: a.Attempt, Action: policy.Wait, Connection: conn, RunID: a.RunID, State: last, Elapsed: r.Clock.Now().Sub(since)})
+		if err := r.Clock.Sleep(ctx, cfg.PollInterval); err != nil {
+			if !s.Interrupted {
+				return s // the loop applies the interrupt, then stops the run
+			}
+			// Already interrupted: keep polling until the run ends.
+			if err := r.Clock.Sleep(io, cfg.PollInterval); err != nil {
+				return s
+			}
+		}
+	}
+}
+
+func (r *Runner) logState(a policy.Action, state, msg, prev string) {
+	attrs := []any{"run_id", a.RunID, "attempt", a.Attempt, "state", state}
+	if prev != "" {
+		attrs = append(attrs, "previous", prev)
+	}
+	if msg != "" {
+		attrs = append(attrs, "error_message", msg)
+	}
+	r.log().Info("job run state", attrs...)
+}
+
+// observe feeds the outcome to health memory, blaming the subnet Glue was
+// expected to use (the first startable connection of the plan: Glue does not
+// say which connection it used).
+func (r *Runner) observe(ctx context.Context, plan *gluenet.Plan, v classify.Verdict) {
+	if r.Memory == nil || plan == nil || plan.First() == nil {
+		return
+	}
+	first := plan.First()
+	if err := r.Memory.Observe(ctx, r.Clock.Now(), first.SubnetID, first.AZ, v); err != nil {
+		r.log().Warn("could not update health memory", "err", err)
+	}
+}
+
+func report(job string, s policy.State) Report {
+	rep := Report{Job: job, Result: s.Result, Error: s.Err, State: s}
+	for _, a := range s.Attempts {
+		ar := AttemptReport{Attempt: a.Number, RunID: a.RunID, State: a.State, ErrorMessage: a.ErrorMessage, Class: a.Class}
+		if a.Plan != nil {
+			ar.Order = a.Plan.Order()
+			ar.Connections = a.Plan.Placements
+			if f := a.Plan.First(); f != nil {
+				ar.Expected = f.Connection
+			}
+			rep.Final = a.Plan
+		}
+		rep.Attempts = append(rep.Attempts, ar)
+	}
+	return rep
+}

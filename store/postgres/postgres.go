@@ -1,0 +1,789 @@
+// Package postgres is gluenet's shared state store, for runners on many
+// machines: every gluenet that opens the same database (and schema) sees the
+// same runs, health memory, reservations and job leases.
+//
+// Concurrency across machines rests on Postgres itself, under its default
+// READ COMMITTED isolation:
+//   - BeginRun, AcquireLease and RecordRunID are single INSERT ... ON
+//     CONFLICT statements whose conflict branch decides atomically (a
+//     lease is taken over only WHERE it has expired or was released);
+//   - UpdateHealth and ResetHealth lock one row of store_locks FOR UPDATE
+//     before they read, so read-modify-write updates run one at a time;
+//   - migrations run at Open in one transaction holding an advisory lock
+//     keyed by the schema, so gluenets starting together migrate once.
+//
+// The DSN is a libpq URL or key=value string (see pgx's ParseConfig); its
+// search_path picks the schema, which lets several installations (or
+// tests) share one database.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/store"
+	"github.com/gluenet/gluenet/store/internal/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migrationLock is the first key of the advisory lock that guards
+// migrations ("glue" in ASCII); the second is a hash of the schema, so
+// installations in different schemas of one database do not wait for each
+// other.
+const migrationLock = 0x676c7565
+
+// Store is a store.Store on a Postgres database.
+type Store struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+	log  *slog.Logger
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithClock sets the clock that times the events ResetHealth writes, the one
+// time the store interface does not pass in. The default is time.Now.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithLogger sets the logger for migrations. The default is slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// Open connects to the database at dsn and brings its schema up to date.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	return open(ctx, dsn, migrationFiles, opts)
+}
+
+func open(ctx context.Context, dsn string, migrations fs.FS, opts []Option) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's message can quote the DSN, password included; say only
+		// what kind of problem it is.
+		var perr *pgconn.ParseConfigError
+		if errors.As(err, &perr) {
+			return nil, errors.New("open postgres state: the DSN is not a valid postgres:// URL or key=value string")
+		}
+		return nil, fmt.Errorf("open postgres state: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres state: %w", err)
+	}
+	s := &Store{pool: pool, now: time.Now, log: slog.Default()}
+	for _, o := range opts {
+		o(s)
+	}
+	if err := s.migrate(ctx, migrations); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres state on %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+	}
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
+	all, err := migrate.Load(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var schema *string
+		if err := tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+			return fmt.Errorf("find the schema: %w", err)
+		}
+		if schema == nil {
+			return errors.New("no schema to create tables in: the search_path names no existing schema")
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, migrationLock, *schema); err != nil {
+			return fmt.Errorf("lock for migrations: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    integer PRIMARY KEY,
+			name       text NOT NULL,
+			applied_at timestamptz NOT NULL DEFAULT now()
+		)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		rows, _ := tx.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+		applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		if err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		pending, err := migrate.Pending(all, applied)
+		if err != nil {
+			return err
+		}
+		for _, m := range pending {
+			// Without arguments pgx uses the simple protocol, which runs
+			// a file of several statements.
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("apply migration %d (%s): %w", m.Version, m.Name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+				return fmt.Errorf("record migration %d: %w", m.Version, err)
+			}
+			s.log.DebugContext(ctx, "applied state migration", "store", "postgres", "schema", *schema, "version", m.Version, "name", m.Name)
+		}
+		return nil
+	})
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Runs.
+
+const runColumns = `key, job, status, inputs::text, created_at, updated_at, finished_at, outcome`
+
+func scanRun(row pgx.Row) (store.Run, error) {
+	var (
+		r                store.Run
+		inputs           *string
+		created, updated time.Time
+		finished         *time.Time
+		status           string
+	)
+	if err := row.Scan(&r.Key, &r.Job, &status, &inputs, &created, &updated, &finished, &r.Outcome); err != nil {
+		return store.Run{}, err
+	}
+	r.Status = store.RunStatus(status)
+	if inputs != nil {
+		r.Inputs = json.RawMessage(*inputs)
+	}
+	r.CreatedAt, r.UpdatedAt, r.FinishedAt = utc(created), utc(updated), fromNull(finished)
+	return r, nil
+}
+
+func getRun(ctx context.Context, q querier, key string) (store.Run, error) {
+	r, err := scanRun(q.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE key = $1`, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Run{}, fmt.Errorf("run %q: %w", key, store.ErrNotFound)
+	}
+	return r, err
+}
+
+// BeginRun implements store.Store.
+func (s *Store) BeginRun(ctx context.Context, r store.Run) (store.Run, bool, error) {
+	if err := r.Validate(); err != nil {
+		return store.Run{}, false, fmt.Errorf("begin run: %w", err)
+	}
+	if r.Status == "" {
+		r.Status = store.RunPending
+	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = r.CreatedAt
+	}
+	// A concurrent insert of the same key makes this one wait for it, then
+	// do nothing; the SELECT that follows sees the committed row.
+	got, err := scanRun(s.pool.QueryRow(ctx, `INSERT INTO runs (key, job, status, inputs, created_at, updated_at, finished_at, outcome)
+		VALUES ($1, $2, $3, $4::json, $5, $6, $7, $8)
+		ON CONFLICT (key) DO NOTHING
+		RETURNING `+runColumns,
+		r.Key, r.Job, string(r.Status), jsonText(r.Inputs), ts(r.CreatedAt), ts(r.UpdatedAt), ts(r.FinishedAt), r.Outcome))
+	if err == nil {
+		return got, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return store.Run{}, false, fmt.Errorf("begin run %q: %w", r.Key, err)
+	}
+	got, err = getRun(ctx, s.pool, r.Key)
+	if err != nil {
+		return store.Run{}, false, fmt.Errorf("begin run %q: %w", r.Key, err)
+	}
+	return got, false, nil
+}
+
+// GetRun implements store.Store.
+func (s *Store) GetRun(ctx context.Context, key string) (store.Run, error) {
+	r, err := getRun(ctx, s.pool, key)
+	if err != nil {
+		return store.Run{}, fmt.Errorf("get run: %w", err)
+	}
+	return r, nil
+}
+
+// ListRuns implements store.Store.
+func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error) {
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("list runs: negative limit %d", f.Limit)
+	}
+	var limit *int // NULL: LIMIT ALL
+	if f.Limit > 0 {
+		limit = &f.Limit
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM runs
+		WHERE ($1 = '' OR job = $1) AND ($2::timestamptz IS NULL OR created_at < $2)
+		ORDER BY created_at DESC, key DESC
+		LIMIT $3`, f.Job, ts(f.Before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Run, error) { return scanRun(row) })
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return out, nil
+}
+
+// SetRunStatus implements store.Store.
+func (s *Store) SetRunStatus(ctx context.Context, key string, status store.RunStatus, at time.Time) error {
+	if !status.Valid() || status.Terminal() {
+		return fmt.Errorf("set run %q status: %q is not a non-terminal status (use FinishRun to finish)", key, status)
+	}
+	if at.IsZero() {
+		return fmt.Errorf("set run %q status: the time is zero", key)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE runs SET status = $1, updated_at = $2, finished_at = NULL, outcome = '' WHERE key = $3`,
+		string(status), ts(at), key)
+	return checkUpdated(tag, err, fmt.Sprintf("set run %q status", key))
+}
+
+// FinishRun implements store.Store.
+func (s *Store) FinishRun(ctx context.Context, key string, status store.RunStatus, outcome string, at time.Time) error {
+	if !status.Terminal() {
+		return fmt.Errorf("finish run %q: %q is not a terminal status", key, status)
+	}
+	if at.IsZero() {
+		return fmt.Errorf("finish run %q: the time is zero", key)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE runs SET status = $1, outcome = $2, finished_at = $3, updated_at = $3 WHERE key = $4`,
+		string(status), outcome, ts(at), key)
+	return checkUpdated(tag, err, fmt.Sprintf("finish run %q", key))
+}
+
+// checkUpdated turns a statement that matched no row into ErrNotFound.
+func checkUpdated(tag pgconn.CommandTag, err error, op string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Attempts.
+
+func runExists(ctx context.Context, q querier, key string) error {
+	var one int
+	err := q.QueryRow(ctx, `SELECT 1 FROM runs WHERE key = $1`, key).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("run %q: %w", key, store.ErrNotFound)
+	}
+	return err
+}
+
+// runIDConflict explains an upsert that its WHERE refused because another
+// Glue run id is recorded.
+func runIDConflict(ctx context.Context, q querier, key string, number int, want string) error {
+	var old *string
+	if err := q.QueryRow(ctx, `SELECT glue_run_id FROM attempts WHERE run_key = $1 AND number = $2`, key, number).Scan(&old); err != nil {
+		return fmt.Errorf("read recorded run id: %w", err)
+	}
+	recorded := ""
+	if old != nil {
+		recorded = *old
+	}
+	return fmt.Errorf("glue run id %q, but %q is recorded: %w", want, recorded, store.ErrConflict)
+}
+
+// PutAttempt implements store.Store.
+func (s *Store) PutAttempt(ctx context.Context, a store.Attempt) error {
+	if err := a.Validate(); err != nil {
+		return fmt.Errorf("put attempt: %w", err)
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := runExists(ctx, tx, a.RunKey); err != nil {
+			return err
+		}
+		// The WHERE refuses, in the same statement, to replace one Glue
+		// run id with another, even between concurrent writers.
+		tag, err := tx.Exec(ctx, `INSERT INTO attempts (run_key, number, plan, order_applied, glue_run_id,
+				phase, final_state, error_message, class, started_at, ended_at, subnet, az)
+			VALUES ($1, $2, $3::json, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			ON CONFLICT (run_key, number) DO UPDATE SET
+				plan = COALESCE(excluded.plan, attempts.plan),
+				order_applied = COALESCE(excluded.order_applied, attempts.order_applied),
+				glue_run_id = COALESCE(excluded.glue_run_id, attempts.glue_run_id),
+				phase = COALESCE(excluded.phase, attempts.phase),
+				final_state = COALESCE(excluded.final_state, attempts.final_state),
+				error_message = COALESCE(excluded.error_message, attempts.error_message),
+				class = COALESCE(excluded.class, attempts.class),
+				started_at = COALESCE(excluded.started_at, attempts.started_at),
+				ended_at = COALESCE(excluded.ended_at, attempts.ended_at),
+				subnet = COALESCE(excluded.subnet, attempts.subnet),
+				az = COALESCE(excluded.az, attempts.az)
+			WHERE excluded.glue_run_id IS NULL OR attempts.glue_run_id IS NULL OR attempts.glue_run_id = excluded.glue_run_id`,
+			a.RunKey, a.Number, jsonText(a.Plan), a.OrderApplied, nullString(a.GlueRunID),
+			nullString(a.Phase), nullString(a.FinalState), nullString(a.ErrorMessage), nullString(a.Class),
+			ts(a.StartedAt), ts(a.EndedAt), nullString(a.Subnet), nullString(a.AZ))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return runIDConflict(ctx, tx, a.RunKey, a.Number, a.GlueRunID)
+		}
+		for _, sc := range a.States {
+			if _, err := tx.Exec(ctx, `INSERT INTO attempt_states (run_key, number, state, at) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (run_key, number, state, at) DO NOTHING`,
+				a.RunKey, a.Number, sc.State, ts(sc.At)); err != nil {
+				return fmt.Errorf("record state %s: %w", sc.State, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("put attempt %d of run %q: %w", a.Number, a.RunKey, err)
+	}
+	return nil
+}
+
+// Attempts implements store.Store.
+func (s *Store) Attempts(ctx context.Context, key string) ([]store.Attempt, error) {
+	var out []store.Attempt
+	// REPEATABLE READ: the attempts and their states from one snapshot.
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := runExists(ctx, tx, key); err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, `SELECT number, plan::text, order_applied, COALESCE(glue_run_id, ''),
+				COALESCE(phase, ''), COALESCE(final_state, ''), COALESCE(error_message, ''), COALESCE(class, ''),
+				started_at, ended_at, COALESCE(subnet, ''), COALESCE(az, '')
+			FROM attempts WHERE run_key = $1 ORDER BY number`, key)
+		var err error
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Attempt, error) {
+			a := store.Attempt{RunKey: key}
+			var (
+				plan           *string
+				started, ended *time.Time
+			)
+			if err := row.Scan(&a.Number, &plan, &a.OrderApplied, &a.GlueRunID, &a.Phase, &a.FinalState,
+				&a.ErrorMessage, &a.Class, &started, &ended, &a.Subnet, &a.AZ); err != nil {
+				return a, err
+			}
+			if plan != nil {
+				a.Plan = json.RawMessage(*plan)
+			}
+			a.StartedAt, a.EndedAt = fromNull(started), fromNull(ended)
+			return a, nil
+		})
+		if err != nil {
+			return err
+		}
+		index := make(map[int]int, len(out))
+		for i, a := range out {
+			index[a.Number] = i
+		}
+		rows, _ = tx.Query(ctx, `SELECT number, state, at FROM attempt_states WHERE run_key = $1
+			ORDER BY number, at, seq`, key)
+		var (
+			number int
+			sc     store.StateChange
+		)
+		_, err = pgx.ForEachRow(rows, []any{&number, &sc.State, &sc.At}, func() error {
+			i, ok := index[number]
+			if !ok {
+				return fmt.Errorf("state %s for unknown attempt %d", sc.State, number)
+			}
+			out[i].States = append(out[i].States, store.StateChange{State: sc.State, At: utc(sc.At)})
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("attempts of run %q: %w", key, err)
+	}
+	return out, nil
+}
+
+// RecordRunID implements store.Store.
+func (s *Store) RecordRunID(ctx context.Context, key string, number int, runID string, at time.Time) error {
+	if key == "" || number < 1 || runID == "" || at.IsZero() {
+		return fmt.Errorf("record run id: need a run key, an attempt number >= 1, a run id and a time (got %q, %d, %q, %v)",
+			key, number, runID, at)
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := runExists(ctx, tx, key); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO attempts (run_key, number, glue_run_id, started_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (run_key, number) DO UPDATE SET
+				glue_run_id = excluded.glue_run_id,
+				started_at = COALESCE(attempts.started_at, excluded.started_at)
+			WHERE attempts.glue_run_id IS NULL OR attempts.glue_run_id = excluded.glue_run_id`,
+			key, number, runID, ts(at))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return runIDConflict(ctx, tx, key, number, runID)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record glue run id %q for attempt %d of run %q: %w", runID, number, key, err)
+	}
+	return nil
+}
+
+// Health.
+
+func readHealth(ctx context.Context, q querier, scope gluenet.Scope, key string) ([]gluenet.HealthRecord, error) {
+	rows, _ := q.Query(ctx, `SELECT scope, key, consecutive_failures, ejections, ejected_until,
+			last_failure, last_success, last_class
+		FROM health WHERE ($1 = '' OR scope = $1) AND ($2 = '' OR key = $2)
+		ORDER BY scope, key`, string(scope), key)
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (gluenet.HealthRecord, error) {
+		var (
+			r                       gluenet.HealthRecord
+			sc                      string
+			until, failure, success *time.Time
+		)
+		if err := row.Scan(&sc, &r.Key, &r.ConsecutiveFailures, &r.Ejections, &until, &failure, &success, &r.LastClass); err != nil {
+			return r, err
+		}
+		r.Scope = gluenet.Scope(sc)
+		r.EjectedUntil, r.LastFailure, r.LastSuccess = fromNull(until), fromNull(failure), fromNull(success)
+		return r, nil
+	})
+}
+
+// Health implements store.Store.
+func (s *Store) Health(ctx context.Context) ([]gluenet.HealthRecord, error) {
+	recs, err := readHealth(ctx, s.pool, "", "")
+	if err != nil {
+		return nil, fmt.Errorf("read health: %w", err)
+	}
+	return recs, nil
+}
+
+// lockHealth serializes health read-modify-write transactions: the second
+// waits here until the first commits, then reads what it wrote.
+func lockHealth(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SELECT name FROM store_locks WHERE name = 'health' FOR UPDATE`); err != nil {
+		return fmt.Errorf("lock health: %w", err)
+	}
+	return nil
+}
+
+// UpdateHealth implements store.Store.
+func (s *Store) UpdateHealth(ctx context.Context, fn func([]gluenet.HealthRecord) ([]gluenet.HealthRecord, []store.HealthEvent, error)) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockHealth(ctx, tx); err != nil {
+			return err
+		}
+		recs, err := readHealth(ctx, tx, "", "")
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		next, events, err := fn(recs)
+		if err != nil {
+			return err
+		}
+		if err := store.ValidateHealth(next); err != nil {
+			return err
+		}
+		for _, e := range events {
+			if err := e.Validate(); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM health`); err != nil {
+			return err
+		}
+		if len(next) > 0 {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"health"},
+				[]string{"scope", "key", "consecutive_failures", "ejections", "ejected_until", "last_failure", "last_success", "last_class"},
+				pgx.CopyFromSlice(len(next), func(i int) ([]any, error) {
+					r := next[i]
+					return []any{string(r.Scope), r.Key, r.ConsecutiveFailures, r.Ejections,
+						ts(r.EjectedUntil), ts(r.LastFailure), ts(r.LastSuccess), r.LastClass}, nil
+				})); err != nil {
+				return fmt.Errorf("write records: %w", err)
+			}
+		}
+		return insertEvents(ctx, tx, events)
+	})
+	if err != nil {
+		return fmt.Errorf("update health: %w", err)
+	}
+	return nil
+}
+
+func insertEvents(ctx context.Context, tx pgx.Tx, events []store.HealthEvent) error {
+	for _, e := range events {
+		if _, err := tx.Exec(ctx, `INSERT INTO health_events (at, scope, key, kind, class, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
+			ts(e.At), string(e.Scope), e.Key, string(e.Kind), e.Class, e.Detail); err != nil {
+			return fmt.Errorf("append health event: %w", err)
+		}
+	}
+	return nil
+}
+
+// ResetHealth implements store.Store.
+func (s *Store) ResetHealth(ctx context.Context, scope gluenet.Scope, key string) error {
+	if err := store.ValidateScope(scope); err != nil {
+		return fmt.Errorf("reset health: %w", err)
+	}
+	if scope == "" && key != "" {
+		return fmt.Errorf("reset health: key %q needs a scope", key)
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockHealth(ctx, tx); err != nil {
+			return err
+		}
+		recs, err := readHealth(ctx, tx, scope, key)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM health WHERE ($1 = '' OR scope = $1) AND ($2 = '' OR key = $2)`,
+			string(scope), key); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, store.ResetEvents(recs, s.now()))
+	})
+	if err != nil {
+		return fmt.Errorf("reset health: %w", err)
+	}
+	return nil
+}
+
+// HealthEvents implements store.Store.
+func (s *Store) HealthEvents(ctx context.Context, limit int) ([]store.HealthEvent, error) {
+	var lim *int // NULL: LIMIT ALL
+	if limit > 0 {
+		lim = &limit
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT at, scope, key, kind, class, detail FROM health_events
+		ORDER BY at DESC, id DESC LIMIT $1`, lim)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.HealthEvent, error) {
+		var (
+			e           store.HealthEvent
+			scope, kind string
+		)
+		err := row.Scan(&e.At, &scope, &e.Key, &kind, &e.Class, &e.Detail)
+		e.At, e.Scope, e.Kind = utc(e.At), gluenet.Scope(scope), store.HealthEventKind(kind)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("health events: %w", err)
+	}
+	return out, nil
+}
+
+// Reservations.
+
+// AddReservation implements store.Store.
+func (s *Store) AddReservation(ctx context.Context, r gluenet.Reservation) error {
+	if err := store.ValidateReservation(r); err != nil {
+		return fmt.Errorf("add reservation: %w", err)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO reservations (id, subnet_id, az, ips, job, run_id, baseline_free,
+			created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (id) DO UPDATE SET subnet_id = excluded.subnet_id, az = excluded.az, ips = excluded.ips,
+			job = excluded.job, run_id = excluded.run_id, baseline_free = excluded.baseline_free,
+			created_at = excluded.created_at, expires_at = excluded.expires_at`,
+		r.ID, r.SubnetID, r.AZ, r.IPs, r.Job, r.RunID, r.BaselineFree, ts(r.CreatedAt), ts(r.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("add reservation %q: %w", r.ID, err)
+	}
+	return nil
+}
+
+// Reservations implements store.Store.
+func (s *Store) Reservations(ctx context.Context, now time.Time) ([]gluenet.Reservation, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id, subnet_id, az, ips, job, run_id, baseline_free, created_at, expires_at
+		FROM reservations WHERE expires_at > $1 ORDER BY created_at NULLS FIRST, id`, ts(now))
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (gluenet.Reservation, error) {
+		var (
+			r       gluenet.Reservation
+			created *time.Time
+		)
+		err := row.Scan(&r.ID, &r.SubnetID, &r.AZ, &r.IPs, &r.Job, &r.RunID, &r.BaselineFree, &created, &r.ExpiresAt)
+		r.CreatedAt, r.ExpiresAt = fromNull(created), utc(r.ExpiresAt)
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reservations: %w", err)
+	}
+	return out, nil
+}
+
+// ReleaseReservation implements store.Store.
+func (s *Store) ReleaseReservation(ctx context.Context, id string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM reservations WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("release reservation %q: %w", id, err)
+	}
+	return nil
+}
+
+// PruneReservations implements store.Store.
+func (s *Store) PruneReservations(ctx context.Context, now time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM reservations WHERE expires_at <= $1`, ts(now))
+	if err != nil {
+		return 0, fmt.Errorf("prune reservations: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// Subnet cache.
+
+// CachedSubnet implements store.Store.
+func (s *Store) CachedSubnet(ctx context.Context, connection string, now time.Time) (string, bool, error) {
+	var subnet string
+	err := s.pool.QueryRow(ctx, `SELECT subnet_id FROM subnet_cache WHERE connection = $1 AND expires_at > $2`,
+		connection, ts(now)).Scan(&subnet)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("cached subnet of %q: %w", connection, err)
+	}
+	return subnet, true, nil
+}
+
+// PutCachedSubnet implements store.Store.
+func (s *Store) PutCachedSubnet(ctx context.Context, connection, subnetID string, expires time.Time) error {
+	if connection == "" || subnetID == "" || expires.IsZero() {
+		return fmt.Errorf("cache subnet: need a connection, a subnet and an expiry (got %q, %q, %v)", connection, subnetID, expires)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO subnet_cache (connection, subnet_id, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (connection) DO UPDATE SET subnet_id = excluded.subnet_id, expires_at = excluded.expires_at`,
+		connection, subnetID, ts(expires))
+	if err != nil {
+		return fmt.Errorf("cache subnet of %q: %w", connection, err)
+	}
+	return nil
+}
+
+// InvalidateCachedSubnet implements store.Store.
+func (s *Store) InvalidateCachedSubnet(ctx context.Context, connection string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM subnet_cache WHERE connection = $1`, connection); err != nil {
+		return fmt.Errorf("invalidate cached subnet of %q: %w", connection, err)
+	}
+	return nil
+}
+
+// Leases.
+
+// AcquireLease implements store.Store.
+func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (store.Lease, bool, error) {
+	if err := store.ValidateLease(name, holder, ttl, now); err != nil {
+		return store.Lease{}, false, fmt.Errorf("acquire lease: %w", err)
+	}
+	expires := now.Add(ttl)
+	// ON CONFLICT locks the existing row and evaluates the WHERE on its
+	// latest committed version, so of several machines racing for an
+	// expired lease exactly one takes it over.
+	var token int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO leases (name, holder, token, expires_at) VALUES ($1, $2, 1, $3)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, token = leases.token + 1,
+			expires_at = excluded.expires_at
+		WHERE leases.holder = '' OR leases.expires_at IS NULL OR leases.expires_at <= $4 OR leases.holder = excluded.holder
+		RETURNING token`, name, holder, ts(expires), ts(now)).Scan(&token)
+	if err == nil {
+		return store.Lease{Name: name, Holder: holder, Token: token, ExpiresAt: at(expires)}, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return store.Lease{}, false, fmt.Errorf("acquire lease %q for %q: %w", name, holder, err)
+	}
+	l := store.Lease{Name: name}
+	var until *time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT holder, token, expires_at FROM leases WHERE name = $1`, name).
+		Scan(&l.Holder, &l.Token, &until); err != nil {
+		return store.Lease{}, false, fmt.Errorf("acquire lease %q for %q: read the holder: %w", name, holder, err)
+	}
+	l.ExpiresAt = fromNull(until)
+	return l, false, nil
+}
+
+// RenewLease implements store.Store.
+func (s *Store) RenewLease(ctx context.Context, l store.Lease, ttl time.Duration, now time.Time) (store.Lease, error) {
+	if err := store.ValidateLease(l.Name, l.Holder, ttl, now); err != nil {
+		return store.Lease{}, fmt.Errorf("renew lease: %w", err)
+	}
+	expires := now.Add(ttl)
+	tag, err := s.pool.Exec(ctx, `UPDATE leases SET expires_at = $1 WHERE name = $2 AND holder = $3 AND token = $4`,
+		ts(expires), l.Name, l.Holder, l.Token)
+	if err != nil {
+		return store.Lease{}, fmt.Errorf("renew lease %q (token %d): %w", l.Name, l.Token, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.Lease{}, fmt.Errorf("renew lease %q (token %d): %w", l.Name, l.Token, store.ErrLeaseLost)
+	}
+	l.ExpiresAt = at(expires)
+	return l, nil
+}
+
+// ReleaseLease implements store.Store.
+func (s *Store) ReleaseLease(ctx context.Context, l store.Lease) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE leases SET holder = '', expires_at = NULL WHERE name = $1 AND holder = $2 AND token = $3`,
+		l.Name, l.Holder, l.Token); err != nil {
+		return fmt.Errorf("release lease %q (token %d): %w", l.Name, l.Token, err)
+	}
+	return nil
+}
+
+// Encoding.
+
+// ts passes the zero time as NULL, and other times truncated to the
+// microsecond: pgx truncates in the binary format but sends nanoseconds in
+// the text format, which Postgres would round instead, so a time could
+// come back a microsecond later than the SQLite store returns it.
+func ts(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.Truncate(time.Microsecond)
+}
+
+func utc(t time.Time) time.Time { return t.UTC() }
+
+func fromNull(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// at is a time as Postgres stores it: microseconds, UTC.
+func at(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
+
+// nullString stores "" as NULL, which upserts read as "keep the stored
+// value".
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func jsonText(b json.RawMessage) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
