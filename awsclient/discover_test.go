@@ -480,3 +480,12 @@ func storeMax(m *atomic.Int64, n int64) {
 		}
 	}
 }
+
+func TestDiscoverNothing(t *testing.T) {
+	t.Parallel()
+	c := &Client{Glue: fakeGlue{}, EC2: fakeEC2(nil)} // any call would panic
+	got, st, err := c.Discover(t.Context(), nil)
+	if err != nil || len(got) != 0 || st != (DiscoverStats{}) {
+		t.Errorf("Discover(nil) = %v, %+v, %v; want nothing and no calls", got, st, err)
+	}
+}

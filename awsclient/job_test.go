@@ -166,15 +166,16 @@ func TestJobToUpdateCapacity(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			u := JobToUpdate(types.Job{
-				WorkerType: tt.workerType, NumberOfWorkers: tt.workers,
-				MaxCapacity: aws.Float64(10), AllocatedCapacity: 10,
-			})
+			job := types.Job{WorkerType: tt.workerType, NumberOfWorkers: tt.workers, MaxCapacity: aws.Float64(10)}
+			//lint:ignore SA1019 GetJob still returns the deprecated field; it must not be sent back.
+			job.AllocatedCapacity = 10
+			u := JobToUpdate(job)
 			if got := u.MaxCapacity != nil; got != tt.wantMaxCapacity {
 				t.Errorf("MaxCapacity sent = %v, want %v", got, tt.wantMaxCapacity)
 			}
-			if u.AllocatedCapacity != 0 {
-				t.Errorf("AllocatedCapacity = %d, want it never sent", u.AllocatedCapacity)
+			//lint:ignore SA1019 checking that the deprecated field is never sent.
+			if ac := u.AllocatedCapacity; ac != 0 {
+				t.Errorf("AllocatedCapacity = %d, want it never sent", ac)
 			}
 			if u.WorkerType != tt.workerType || u.NumberOfWorkers != tt.workers {
 				t.Errorf("workers = %v %v, want %v %v", u.WorkerType, u.NumberOfWorkers, tt.workerType, tt.workers)

@@ -133,7 +133,9 @@ func (c *Client) StopRun(ctx context.Context, job, runID string) error {
 	if err != nil {
 		return fmt.Errorf("stop job run %q of job %q: %w", runID, job, err)
 	}
-	for _, e := range out.Errors {
+	// One run was asked about, so there is at most one entry.
+	if len(out.Errors) > 0 {
+		e := out.Errors[0]
 		se := &StopRunError{RunID: aws.ToString(e.JobRunId)}
 		if se.RunID == "" {
 			se.RunID = runID

@@ -366,6 +366,13 @@ func (r *Runner) wait(ctx, io context.Context, cfg Config, p policy.Policy, s po
 			v := classify.RunOutcome(st.State, st.ErrorMessage).WithOptions(cfg.Classify)
 			r.logState(a, st.State, st.ErrorMessage, last)
 			r.observe(io, cur.Plan, v)
+			if r.Memory != nil {
+				// The run is over: by now EC2 counts whatever ENIs it still
+				// holds, so its reservation would count them twice.
+				if err := r.Memory.Release(io, []string{cfg.Job + "/" + a.RunID}); err != nil {
+					r.log().Warn("could not release the run's IP reservation", "err", err)
+				}
+			}
 			r.progress(Progress{Attempt: a.Attempt, Action: policy.Wait, Connection: conn, RunID: a.RunID, State: st.State, Elapsed: r.Clock.Now().Sub(since), Message: st.ErrorMessage})
 			return p.Apply(s, policy.Ended{State: st.State, ErrorMessage: st.ErrorMessage, Verdict: v})
 		case st.State != last:

@@ -208,7 +208,7 @@ func (r *Region) serveControl(w http.ResponseWriter, req *http.Request) {
 				return err
 			}
 			if in.Rate == nil {
-				return errors.New(`"rate" is required`)
+				return errors.New("rate is required")
 			}
 			return r.SetThrottle(in.Service, *in.Rate)
 		},
@@ -218,7 +218,7 @@ func (r *Region) serveControl(w http.ResponseWriter, req *http.Request) {
 				return err
 			}
 			if in.Rate == nil {
-				return errors.New(`"rate" is required`)
+				return errors.New("rate is required")
 			}
 			return r.SetServerErrors(in.Service, *in.Rate)
 		},
@@ -229,7 +229,7 @@ func (r *Region) serveControl(w http.ResponseWriter, req *http.Request) {
 			}
 			d, err := time.ParseDuration(in.Latency)
 			if err != nil {
-				return fmt.Errorf(`"latency" must be a Go duration such as 20ms: %w`, err)
+				return fmt.Errorf("latency must be a Go duration such as 20ms: %w", err)
 			}
 			return r.SetLatency(in.Service, d)
 		},
@@ -239,7 +239,7 @@ func (r *Region) serveControl(w http.ResponseWriter, req *http.Request) {
 				return err
 			}
 			if in.LeaveFree == nil {
-				return errors.New(`"leave_free" is required`)
+				return errors.New("leave_free is required")
 			}
 			return r.Exhaust(in.SubnetID, *in.LeaveFree)
 		},

@@ -664,7 +664,7 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 	d = max(d, time.Second).Round(time.Millisecond)
 	r.schedule(t0.Add(startup), func() { r.markRunning(ru) })
 	if failU < prof.FailureRate {
-		at := t0.Add(startup + time.Duration((0.2+0.6*failAtU)*float64(d)))
+		at := t0.Add(startup + time.Duration((0.2+0.6*failAtU)*float64(d)).Round(time.Millisecond))
 		r.schedule(at, func() {
 			r.finishRun(ru, stateFailed, "Error Category: UNCLASSIFIED_ERROR; ValueError: simulated failure in the job script (not network related)")
 		})

@@ -449,8 +449,8 @@ func (sc *Scenario) Validate() error {
 	conns := map[string]bool{}
 	for i, c := range sc.Connections {
 		where := fmt.Sprintf("connections[%d]", i)
-		if c.Name == "" {
-			bad("%s.name: required", where)
+		if c.Name == "" || len(c.Name) > 255 {
+			bad("%s.name: required, at most 255 characters", where)
 		}
 		if conns[c.Name] {
 			bad("%s.name: duplicate connection %q", where, c.Name)
@@ -474,8 +474,8 @@ func (sc *Scenario) Validate() error {
 	checkProfile("run_defaults", sc.RunDefaults)
 	for i, j := range sc.Jobs {
 		where := fmt.Sprintf("jobs[%d]", i)
-		if j.Name == "" {
-			bad("%s.name: required", where)
+		if j.Name == "" || len(j.Name) > 255 {
+			bad("%s.name: required, at most 255 characters", where)
 		}
 		if jobs[j.Name] {
 			bad("%s.name: duplicate job %q", where, j.Name)
@@ -484,8 +484,8 @@ func (sc *Scenario) Validate() error {
 		if j.Role == "" {
 			bad("%s.role: required", where)
 		}
-		if j.WorkerType == "" {
-			bad("%s.worker_type: required (such as G.1X)", where)
+		if _, ok := workerDPUs[j.WorkerType]; !ok {
+			bad("%s.worker_type: %q is not a Glue worker type (such as G.1X)", where, j.WorkerType)
 		}
 		if j.Workers < 2 {
 			bad("%s.workers: Glue needs at least 2 workers, got %d", where, j.Workers)

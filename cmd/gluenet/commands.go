@@ -15,6 +15,7 @@ import (
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/classify"
+	"github.com/gluenet/gluenet/memory"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/runner"
 	"github.com/gluenet/gluenet/strategy"
@@ -28,6 +29,7 @@ func addRankFlags(f *pflag.FlagSet) {
 	f.Int("min-ips", gluenet.DefaultMinIPs, "fewest free IPs with which Glue starts a run")
 	f.StringSlice("prefer-az", nil, "preferred Availability Zones for the prefer-az strategy, most preferred first")
 	f.String("output", "table", "output format: table or json")
+	f.Bool("no-memory", false, "rank on free IPs alone, without health memory and in-flight reservations (the post's behaviour)")
 }
 
 func addRunFlags(f *pflag.FlagSet) {
@@ -200,7 +202,16 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings) (*r
 		Rand:  rand.New(rand.NewPCG(seed, seed>>1)),
 		Log:   a.log,
 	}
-	return &runEnv{runner: r, config: rc}, nil
+	re := &runEnv{runner: r, config: rc}
+	if s.Memory {
+		st, _, err := openStore(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		re.close = append(re.close, func() { st.Close() })
+		r.Memory = memory.New(st, s.Health)
+	}
+	return re, nil
 }
 
 func startOverrides(f *pflag.FlagSet, rc *runner.Config) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gluenet/gluenet/health"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/strategy"
 )
@@ -34,6 +35,7 @@ type fileConfig struct {
 	Arguments    yaml.Node          `yaml:"arguments"`
 	Jobs         map[string]jobFile `yaml:"jobs"`
 	State        stateFile          `yaml:"state"`
+	Health       healthFile         `yaml:"health"`
 }
 
 type retryFile struct {
@@ -51,6 +53,14 @@ type jobFile struct {
 	Strategy    string   `yaml:"strategy"`
 	NeedIPs     int      `yaml:"need_ips"`
 	PreferAZ    []string `yaml:"prefer_az"`
+}
+
+type healthFile struct {
+	ConsecutiveFailures int    `yaml:"consecutive_failures"`
+	AZFailingSubnets    int    `yaml:"az_failing_subnets"`
+	BaseEjection        string `yaml:"base_ejection"`
+	MaxEjection         string `yaml:"max_ejection"`
+	Enabled             *bool  `yaml:"enabled"`
 }
 
 type stateFile struct {
@@ -74,6 +84,9 @@ type settings struct {
 	Arguments        map[string]string
 	StatePath        string
 	PostgresDSN      string
+	Health           health.Config
+	// Memory turns health memory and reservations on.
+	Memory bool
 }
 
 func defaultSettings() settings {
@@ -83,6 +96,8 @@ func defaultSettings() settings {
 		PollInterval: 10 * time.Second,
 		Retry:        policy.DefaultConfig(),
 		Arguments:    map[string]string{},
+		Health:       health.DefaultConfig(),
+		Memory:       true,
 	}
 }
 
@@ -210,6 +225,29 @@ func (s *settings) applyFile(fc fileConfig) error {
 			s.Arguments[k] = v
 		}
 	}
+	h := fc.Health
+	if h.ConsecutiveFailures != 0 {
+		s.Health.ConsecutiveFailures = h.ConsecutiveFailures
+	}
+	if h.AZFailingSubnets != 0 {
+		s.Health.AZFailingSubnets = h.AZFailingSubnets
+	}
+	if h.BaseEjection != "" {
+		if s.Health.BaseEjection, err = parseDuration("health.base_ejection", h.BaseEjection); err != nil {
+			return err
+		}
+	}
+	if h.MaxEjection != "" {
+		if s.Health.MaxEjection, err = parseDuration("health.max_ejection", h.MaxEjection); err != nil {
+			return err
+		}
+	}
+	if h.Enabled != nil {
+		s.Memory = *h.Enabled
+	}
+	if err := s.Health.Validate(); err != nil {
+		return usagef("config file: health: %v", err)
+	}
 	setStr(&s.StatePath, fc.State.Path)
 	setStr(&s.PostgresDSN, fc.State.PostgresDSN)
 	return nil
@@ -274,6 +312,10 @@ func (s *settings) applyFlags(f *pflag.FlagSet) error {
 				return err
 			}
 		}
+	}
+	if changed(f, "no-memory") {
+		off, _ := f.GetBool("no-memory")
+		s.Memory = !off
 	}
 	if changed(f, "retry-job-failures") {
 		s.RetryJobFailures, _ = f.GetBool("retry-job-failures")

@@ -91,7 +91,9 @@ starts the run, watches it, and on failure re-ranks and retries with backoff.`,
 	pf.String("endpoint-url", "", "send all AWS calls to this endpoint, e.g. a simulated region (the SDK's AWS_ENDPOINT_URL works too)")
 	pf.String("log-level", "info", "log level: debug, info, warn or error")
 	pf.String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
-	root.AddCommand(a.planCommand(), a.runCommand(), a.iamPolicyCommand(), a.demoCommand(), a.simCommand())
+	pf.String("state", "", "SQLite state file (env GLUENET_STATE; default $XDG_STATE_HOME/gluenet/state.db)")
+	pf.String("postgres-dsn", "", "keep state in PostgreSQL instead, shared by many machines (env GLUENET_POSTGRES_DSN)")
+	root.AddCommand(a.planCommand(), a.runCommand(), a.iamPolicyCommand(), a.demoCommand(), a.simCommand(), a.healthCommand())
 	return root
 }
 

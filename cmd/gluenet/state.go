@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/store"
+	"github.com/gluenet/gluenet/store/postgres"
+	"github.com/gluenet/gluenet/store/sqlite"
+)
+
+// openStore opens the state store the settings name: Postgres when a DSN
+// is given, else the SQLite file (by default under the user's state
+// directory).
+func openStore(ctx context.Context, s settings) (store.Store, string, error) {
+	if s.PostgresDSN != "" {
+		st, err := postgres.Open(ctx, s.PostgresDSN)
+		if err != nil {
+			return nil, "", fmt.Errorf("open the Postgres state store: %w", err)
+		}
+		return st, "postgres", nil
+	}
+	path := s.StatePath
+	if path == "" {
+		var err error
+		if path, err = sqlite.DefaultPath(); err != nil {
+			return nil, "", err
+		}
+	}
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, "", fmt.Errorf("open the state file %s (set --state to use another): %w", path, err)
+	}
+	return st, path, nil
+}
+
+func (a *app) healthCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "health",
+		Short: "Show what gluenet remembers about unhealthy subnets and zones; --reset forgets it",
+		Example: `  gluenet health
+  gluenet health --output json
+  gluenet health --reset                          # forget everything
+  gluenet health --reset --scope az --key us-east-1a`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, err := outputFormat(cmd)
+			if err != nil {
+				return err
+			}
+			s, err := resolve(cmd.Flags(), a.getenv)
+			if err != nil {
+				return err
+			}
+			reset, _ := cmd.Flags().GetBool("reset")
+			scope, _ := cmd.Flags().GetString("scope")
+			key, _ := cmd.Flags().GetString("key")
+			if scope != "" && scope != string(gluenet.ScopeSubnet) && scope != string(gluenet.ScopeAZ) {
+				return usagef("--scope %q: use subnet or az", scope)
+			}
+			if key != "" && scope == "" {
+				return usagef("--key needs --scope subnet or --scope az")
+			}
+			st, where, err := openStore(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if reset {
+				if err := st.ResetHealth(cmd.Context(), gluenet.Scope(scope), key); err != nil {
+					return err
+				}
+			}
+			recs, err := st.Health(cmd.Context())
+			if err != nil {
+				return err
+			}
+			events, err := st.HealthEvents(cmd.Context(), 20)
+			if err != nil {
+				return err
+			}
+			if out == "json" {
+				return jsonOut(a, map[string]any{"state": where, "records": nonNilRecs(recs), "recent_events": events})
+			}
+			now := time.Now()
+			fmt.Fprintf(a.stdout, "State: %s\n\n", where)
+			if len(recs) == 0 {
+				fmt.Fprintln(a.stdout, "No health records: every subnet and zone is in good standing.")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SCOPE\tKEY\tFAILURES IN A ROW\tEJECTIONS\tEJECTED UNTIL\tLAST FAILURE")
+			for _, r := range recs {
+				until := "-"
+				if r.Ejected(now) {
+					until = r.EjectedUntil.Local().Format(time.DateTime)
+				}
+				last := "-"
+				if !r.LastFailure.IsZero() {
+					last = r.LastFailure.Local().Format(time.DateTime) + " " + r.LastClass
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", r.Scope, r.Key, r.ConsecutiveFailures, r.Ejections, until, strings.TrimSpace(last))
+			}
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.Bool("reset", false, "forget health records (all, or those chosen with --scope and --key)")
+	f.String("scope", "", "with --reset: subnet or az")
+	f.String("key", "", "with --reset: the subnet ID or AZ name")
+	f.String("output", "table", "output format: table or json")
+	return cmd
+}
+
+func nonNilRecs(r []gluenet.HealthRecord) []gluenet.HealthRecord {
+	if r == nil {
+		return []gluenet.HealthRecord{}
+	}
+	return r
+}
