@@ -32,6 +32,7 @@ type GlueAPI interface {
 	StartJobRun(ctx context.Context, params *glue.StartJobRunInput, optFns ...func(*glue.Options)) (*glue.StartJobRunOutput, error)
 	GetJobRun(ctx context.Context, params *glue.GetJobRunInput, optFns ...func(*glue.Options)) (*glue.GetJobRunOutput, error)
 	BatchStopJobRun(ctx context.Context, params *glue.BatchStopJobRunInput, optFns ...func(*glue.Options)) (*glue.BatchStopJobRunOutput, error)
+	GetJobRuns(ctx context.Context, params *glue.GetJobRunsInput, optFns ...func(*glue.Options)) (*glue.GetJobRunsOutput, error)
 }
 
 // EC2API lists the EC2 operations gluenet calls; *ec2.Client satisfies it.

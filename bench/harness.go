@@ -34,6 +34,12 @@ type Setup struct {
 	// change a measurement.
 	RetryMode   aws.RetryMode
 	MaxAttempts int
+	// FreshClients gives every decision a new aws.Config and new SDK
+	// clients, built before its timing starts, as when each decision is a
+	// new gluenet process: the SDK's retry quota and adaptive rate start
+	// afresh. Otherwise one configuration serves the whole series, as in a
+	// long-running executor. Warm variants need the shared one.
+	FreshClients bool
 	// SimOptions are passed to sim.New after the harness's own (a manual
 	// clock, so the model never moves on its own).
 	SimOptions []sim.Option
@@ -80,18 +86,28 @@ func NewEnv(ctx context.Context, s Setup) (*Env, error) {
 	if s.MaxAttempts == 0 {
 		s.MaxAttempts = 3
 	}
+	e := &Env{Setup: s, Region: r, Names: ConnectionNames(s.N)}
+	if e.Config, err = e.loadConfig(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// loadConfig builds an SDK configuration that reaches the region
+// in-process, with fresh retry state (retry quota, adaptive rate).
+func (e *Env) loadConfig(ctx context.Context) (aws.Config, error) {
 	cfg, err := awsclient.LoadConfig(ctx, awsclient.Options{
 		Region:       "us-east-1",
-		HTTPClient:   r.HTTPClient(),
+		HTTPClient:   e.Region.HTTPClient(),
 		BaseEndpoint: sim.InProcessEndpoint,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDBENCH", "bench-secret", ""),
-		RetryMode:    s.RetryMode,
-		MaxAttempts:  s.MaxAttempts,
+		RetryMode:    e.Setup.RetryMode,
+		MaxAttempts:  e.Setup.MaxAttempts,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bench env: %w", err)
+		return aws.Config{}, fmt.Errorf("bench env: %w", err)
 	}
-	return &Env{Setup: s, Region: r, Names: ConnectionNames(s.N), Config: cfg}, nil
+	return cfg, nil
 }
 
 // DecideFunc makes one decision's discovery and returns the candidates
@@ -235,12 +251,23 @@ func Run(ctx context.Context, e *Env, v Variant, reps int) (Series, error) {
 	if reps < 1 {
 		return Series{}, fmt.Errorf("run %s: %w", v.Name, errNoDecisions)
 	}
+	if e.Setup.FreshClients && v.Name == GluenetWarm.Name {
+		return Series{}, fmt.Errorf("run %s: a warm cache needs clients shared by the series", v.Name)
+	}
 	decide, err := v.Prepare(ctx, e)
 	if err != nil {
 		return Series{}, fmt.Errorf("run %s: %w", v.Name, err)
 	}
 	s := Series{Variant: v.Name, Setup: e.Setup, Decisions: make([]Decision, 0, reps)}
-	for range reps {
+	for i := range reps {
+		if e.Setup.FreshClients && i > 0 {
+			if e.Config, err = e.loadConfig(ctx); err != nil {
+				return s, fmt.Errorf("run %s: %w", v.Name, err)
+			}
+			if decide, err = v.Prepare(ctx, e); err != nil {
+				return s, fmt.Errorf("run %s: %w", v.Name, err)
+			}
+		}
 		before := e.Region.Stats()
 		start := time.Now()
 		cands, reported, err := decide(ctx)

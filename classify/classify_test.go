@@ -41,6 +41,12 @@ func TestRunOutcome(t *testing.T) {
 		{"sim: script failure", StateFailed,
 			"Error Category: UNCLASSIFIED_ERROR; ValueError: simulated failure in the job script (not network related)",
 			vJobCode},
+		{"sim: the connection's subnet was deleted", StateFailed,
+			"Failed to create network interface in subnet subnet-gone: The subnet ID 'subnet-gone' does not exist (Service: AmazonEC2; Status Code: 400; Error Code: InvalidSubnetID.NotFound)",
+			vPlacementSubnet},
+		{"sim: a listed connection does not exist: retried, blamed on nothing (the other connections may be fine)", StateFailed,
+			"Connection MWAA-Glue-Blog-Subnet9 not found: EntityNotFoundException",
+			vUnknownRun},
 		{"sim: timeout", StateTimeout, "Job run timed out after 5 minutes",
 			Verdict{Class: Timeout, Retry: true, Rerank: true}},
 

@@ -129,7 +129,7 @@ func TestBackoff(t *testing.T) {
 		{1, 0, 30 * time.Second},
 		{1, 0.5, 45 * time.Second},
 		{2, 0, time.Minute},
-		{3, 0.999, 4*time.Minute - 240*time.Millisecond},
+		{3, 0.999, 4*time.Minute - 120*time.Millisecond},
 		{4, 0, 4 * time.Minute},
 		{5, 0, 5 * time.Minute},
 		{500, 0.3, 5 * time.Minute},

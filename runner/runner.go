@@ -10,6 +10,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -20,6 +21,7 @@ import (
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/reserve"
+	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/strategy"
 )
 
@@ -32,6 +34,9 @@ type Cloud interface {
 	GetRun(ctx context.Context, job, runID string) (awsclient.RunStatus, error)
 	StopRun(ctx context.Context, job, runID string) error
 	RestoreOrder(ctx context.Context, job string, before []string) (awsclient.ApplyResult, error)
+	// FindRun returns the id of a run of the job started since since whose
+	// arguments hold arg=value, or "" when there is none.
+	FindRun(ctx context.Context, job, arg, value string, since time.Time) (string, error)
 }
 
 // Clock is the runner's time. Sleep returns early with ctx's error.
@@ -111,11 +116,25 @@ type Runner struct {
 	Progress func(Progress)
 	// ReservationTTL bounds how long a reservation counts.
 	ReservationTTL time.Duration
+	// Journal records runs durably and locks jobs; optional.
+	Journal Journal
+	// Holder names this process in job locks (host/pid).
+	Holder string
+	// LockTTL is how long a job lock lives (DefaultLockTTL when zero).
+	LockTTL time.Duration
+	// Failpoint, when set, is called at named points of an attempt
+	// ("before-update", "after-update", "after-start", "while-waiting"):
+	// crash tests kill the process there.
+	Failpoint func(name string)
 }
 
 // Report is the outcome of Run.
 type Report struct {
-	Job      string          `json:"job"`
+	Job    string `json:"job"`
+	RunKey string `json:"run_key,omitempty"`
+	// Reused is true when the run key had already succeeded and nothing
+	// was started.
+	Reused   bool            `json:"reused,omitempty"`
 	Result   policy.Result   `json:"result"`
 	Error    string          `json:"error,omitempty"`
 	Attempts []AttemptReport `json:"attempts"`
@@ -165,10 +184,22 @@ func (r *Runner) discover(ctx context.Context, cfg Config) (gluenet.Plan, error)
 	if err != nil {
 		return gluenet.Plan{}, err
 	}
+	plan, err := r.rank(ctx, cfg, cands, gluenet.Need{IPs: info.Need.IPs, MinIPs: cfg.MinIPs})
+	if err != nil {
+		return gluenet.Plan{}, err
+	}
+	logPlan(r.log(), plan)
+	return plan, nil
+}
+
+// rank ranks discovered candidates with what memory says now: health and
+// the IPs reserved by runs in flight.
+func (r *Runner) rank(ctx context.Context, cfg Config, cands []gluenet.Candidate, need gluenet.Need) (gluenet.Plan, error) {
+	var err error
 	now := r.Clock.Now()
 	in := strategy.Input{
 		Candidates: cands,
-		Need:       gluenet.Need{IPs: info.Need.IPs, MinIPs: cfg.MinIPs},
+		Need:       need,
 		Now:        now,
 		Rand:       r.Rand,
 		PreferAZ:   cfg.PreferAZ,
@@ -190,12 +221,23 @@ func (r *Runner) discover(ctx context.Context, cfg Config) (gluenet.Plan, error)
 			}
 		}
 	}
-	plan, err := strategy.Plan(in, cfg.Strategy)
-	if err != nil {
-		return gluenet.Plan{}, err
+	return strategy.Plan(in, cfg.Strategy)
+}
+
+// candidatesOf recovers the discovered candidates of a plan, in the
+// configured order.
+func candidatesOf(p *gluenet.Plan, configured []string) []gluenet.Candidate {
+	by := make(map[string]gluenet.Candidate, len(p.Placements))
+	for _, pl := range p.Placements {
+		by[pl.Connection] = pl.Candidate
 	}
-	logPlan(r.log(), plan)
-	return plan, nil
+	out := make([]gluenet.Candidate, 0, len(configured))
+	for _, name := range configured {
+		if c, ok := by[name]; ok {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func inFlightByAZ(res []gluenet.Reservation, settled []string) map[string]int {
@@ -235,8 +277,26 @@ func logPlan(log *slog.Logger, plan gluenet.Plan) {
 // to end, and returns a report with ResultInterrupted. AWS calls in flight
 // when ctx is cancelled are allowed to finish, so that a run that was
 // started is never forgotten.
+//
+// With a Journal and a run key, Run first looks the key up: a key whose run
+// succeeded returns that result and starts nothing; a key whose run is in
+// flight re-attaches to its Glue run instead of starting another.
 func (r *Runner) Run(ctx context.Context, cfg Config) Report {
-	return r.RunFrom(ctx, cfg, policy.New())
+	s, done, err := r.begin(context.WithoutCancel(ctx), cfg)
+	if err != nil {
+		return Report{Job: cfg.Job, RunKey: cfg.RunKey, Result: policy.ResultError, Error: err.Error(), Err: err}
+	}
+	if done != nil {
+		done.RunKey = cfg.RunKey
+		return *done
+	}
+	return r.RunFrom(ctx, cfg, s)
+}
+
+func (r *Runner) failpoint(name string) {
+	if r.Failpoint != nil {
+		r.Failpoint(name)
+	}
 }
 
 // RunFrom drives the policy from a given state (re-attaching to a run
@@ -267,6 +327,8 @@ func (r *Runner) RunFrom(ctx context.Context, cfg Config, s policy.State) Report
 				continue
 			}
 			s = p.Apply(s, policy.Discovered{Plan: plan})
+			planJSON, _ := json.Marshal(plan)
+			r.record(io, cfg, store.Attempt{Number: a.Attempt, Plan: planJSON, Phase: phaseDiscovered})
 		case policy.Start:
 			if err := r.start(io, cfg, a, &s, p); err != nil {
 				fail(err)
@@ -287,7 +349,9 @@ func (r *Runner) RunFrom(ctx context.Context, cfg Config, s policy.State) Report
 			}
 			s = p.Apply(s, policy.Slept{})
 		case policy.Finish, policy.GiveUp:
+			r.finishRun(io, cfg, s)
 			rep := report(cfg.Job, s)
+			rep.RunKey = cfg.RunKey
 			if s.Result == policy.ResultError {
 				rep.Err = lastErr
 			}
@@ -300,12 +364,55 @@ func (r *Runner) RunFrom(ctx context.Context, cfg Config, s policy.State) Report
 // report as Failed, or nil after applying Started.
 func (r *Runner) start(io context.Context, cfg Config, a policy.Action, s *policy.State, p policy.Policy) error {
 	order := a.Plan.Order()
+	// Two runs of one job must not interleave UpdateJob and StartJobRun,
+	// or one starts with the other's order: hold the job's lock across both.
+	lock, err := r.lockJob(io, cfg.Job)
+	if err != nil {
+		return err
+	}
+	defer lock.release(io)
+	// Under the lock, the journal tells whether this attempt already has a
+	// run: one started by another process with the same run key, or by a
+	// process that died before recording it. Adopt it; never start twice.
+	if id, err := r.adoptStarted(io, cfg, a.Attempt); err != nil {
+		return err
+	} else if id != "" {
+		r.log().Warn("this attempt's run was already started; re-attaching", "run_key", cfg.RunKey, "attempt", a.Attempt, "run_id", id)
+		*s = p.Apply(*s, policy.Started{RunID: id})
+		return nil
+	}
+	if r.Memory != nil {
+		// Launches that discovered at the same time all saw the same
+		// reservations; under the lock, rank again with the reservations
+		// of the launches that went first (no AWS call: same free IPs).
+		plan, err := r.rank(io, cfg, candidatesOf(a.Plan, cfg.Connections), a.Plan.Need)
+		if err != nil {
+			return err
+		}
+		*s = p.Apply(*s, policy.Discovered{Plan: plan})
+		a.Plan = s.Current().Plan
+		order = plan.Order()
+	}
 	r.log().Info("Running Glue job with the connection order", "order", order, "attempt", a.Attempt)
+	r.record(io, cfg, store.Attempt{Number: a.Attempt, Phase: phaseStarting, OrderApplied: order, StartedAt: r.Clock.Now()})
+	r.failpoint("before-update")
 	applied, err := r.Cloud.ApplyOrder(io, cfg.Job, cfg.Connections, order)
 	if err != nil {
 		return err
 	}
-	runID, err := r.Cloud.StartRun(io, cfg.Job, cfg.Start)
+	r.failpoint("after-update")
+	start := cfg.Start
+	if r.Journal != nil && cfg.RunKey != "" {
+		start.Arguments = make(map[string]string, len(cfg.Start.Arguments)+1)
+		for k, v := range cfg.Start.Arguments {
+			start.Arguments[k] = v
+		}
+		start.Arguments[MarkerArgument] = marker(cfg.RunKey, a.Attempt)
+	}
+	if err := lock.confirm(io); err != nil {
+		return err
+	}
+	runID, err := r.Cloud.StartRun(io, cfg.Job, start)
 	if err != nil {
 		v := classify.APIError(err)
 		if applied.Updated && (v.Fatal || !v.Retry) {
@@ -316,6 +423,14 @@ func (r *Runner) start(io context.Context, cfg Config, a policy.Action, s *polic
 			}
 		}
 		return err
+	}
+	r.failpoint("after-start")
+	if r.Journal != nil && cfg.RunKey != "" {
+		if err := r.Journal.RecordRunID(io, cfg.RunKey, a.Attempt, runID, r.Clock.Now()); err != nil {
+			// The run goes on and this process keeps waiting for it; only
+			// a crash now would lose track of it.
+			r.log().Error("could not record the run id durably", "run_key", cfg.RunKey, "run_id", runID, "err", err)
+		}
 	}
 	first := a.Plan.First()
 	conn := ""
@@ -351,6 +466,7 @@ func (r *Runner) wait(ctx, io context.Context, cfg Config, p policy.Policy, s po
 		conn = cur.Plan.First().Connection
 	}
 	last := cur.State
+	polled := false
 	for {
 		st, err := r.Cloud.GetRun(io, cfg.Job, a.RunID)
 		switch {
@@ -374,11 +490,24 @@ func (r *Runner) wait(ctx, io context.Context, cfg Config, p policy.Policy, s po
 				}
 			}
 			r.progress(Progress{Attempt: a.Attempt, Action: policy.Wait, Connection: conn, RunID: a.RunID, State: st.State, Elapsed: r.Clock.Now().Sub(since), Message: st.ErrorMessage})
+			ended := store.Attempt{Number: a.Attempt, Phase: phaseEnded, FinalState: st.State, ErrorMessage: st.ErrorMessage,
+				Class: string(v.Class), EndedAt: r.Clock.Now(), States: []store.StateChange{{State: st.State, At: r.Clock.Now()}}}
+			if cur.Plan != nil {
+				if f := cur.Plan.First(); f != nil {
+					ended.Subnet, ended.AZ = f.SubnetID, f.AZ
+				}
+			}
+			r.record(io, cfg, ended)
 			return p.Apply(s, policy.Ended{State: st.State, ErrorMessage: st.ErrorMessage, Verdict: v})
 		case st.State != last:
 			r.logState(a, st.State, "", last)
 			last = st.State
 			s = p.Apply(s, policy.StateChanged{State: st.State})
+			r.record(io, cfg, store.Attempt{Number: a.Attempt, Phase: phaseStarted, States: []store.StateChange{{State: st.State, At: r.Clock.Now()}}})
+		}
+		if !polled {
+			polled = true
+			r.failpoint("while-waiting")
 		}
 		r.progress(Progress{Attempt: a.Attempt, Action: policy.Wait, Connection: conn, RunID: a.RunID, State: last, Elapsed: r.Clock.Now().Sub(since)})
 		if err := r.Clock.Sleep(ctx, cfg.PollInterval); err != nil {

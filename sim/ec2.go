@@ -165,14 +165,14 @@ func (b ec2Backend) DescribeVpcs(ctx context.Context, ids []string, filters []ec
 		tags["Name"] = r.vpc.name
 	}
 	a := attrs{
-		"cidr":                               {r.vpc.prefix.String()},
-		"cidr-block-association.cidr-block":  {r.vpc.prefix.String()},
-		"cidr-block-association.state":       {"associated"},
-		"is-default":                         {"false"},
-		"owner-id":                           {r.sc.AccountID},
-		"state":                              {"available"},
-		"vpc-id":                             {r.vpc.id},
-		"dhcp-options-id":                    {"default"},
+		"cidr":                                  {r.vpc.prefix.String()},
+		"cidr-block-association.cidr-block":     {r.vpc.prefix.String()},
+		"cidr-block-association.state":          {"associated"},
+		"is-default":                            {"false"},
+		"owner-id":                              {r.sc.AccountID},
+		"state":                                 {"available"},
+		"vpc-id":                                {r.vpc.id},
+		"dhcp-options-id":                       {"default"},
 		"cidr-block-association.association-id": {"vpc-cidr-assoc-" + strings.TrimPrefix(r.vpc.id, "vpc-")},
 	}
 	if !a.match(filters, tags) {

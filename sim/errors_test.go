@@ -130,12 +130,18 @@ func TestStatsCount(t *testing.T) {
 	}
 }
 
+// panicReader panics when read, to provoke a panic inside the handler.
+type panicReader struct{}
+
+func (panicReader) Read([]byte) (int, error) { panic("boom") }
+
 // A handler panic must not escape: it becomes a 500 in the JSON error shape.
 func TestRecoverFromPanic(t *testing.T) {
 	e := newEnv(t, defaultScenario(t))
-	glueOps["Panic"] = func(*Region, []byte) (any, *apiError) { panic("boom") }
-	defer delete(glueOps, "Panic")
-	rec := call(e.r, "AWSGlue.Panic", jsonContentType, "{}")
+	req := httptest.NewRequest(http.MethodPost, "/", panicReader{})
+	req.Header.Set("X-Amz-Target", "AWSGlue.GetJob")
+	rec := httptest.NewRecorder()
+	e.r.Handler().ServeHTTP(rec, req)
 	if rec.Code != 500 || rec.Header().Get("X-Amzn-ErrorType") != "InternalFailure" {
 		t.Errorf("panic answered %d %q", rec.Code, rec.Body.String())
 	}

@@ -350,8 +350,10 @@ func parseJobDef(def map[string]any) (jobSpec, *apiError) {
 	if s.timeout, hasTimeout, aerr = intField(def, "Timeout"); aerr != nil {
 		return s, aerr
 	}
-	if hasTimeout && s.timeout < 1 {
-		return s, errInvalid("Timeout must be at least 1 minute, got %d", s.timeout)
+	if hasTimeout {
+		if aerr := checkTimeout(s.timeout); aerr != nil {
+			return s, aerr
+		}
 	}
 	ep, _, aerr := objField(def, "ExecutionProperty")
 	if aerr != nil {
@@ -389,6 +391,16 @@ func parseJobDef(def map[string]any) (jobSpec, *apiError) {
 		return s, errInvalid("MaxRetries must not be negative")
 	}
 	return s, nil
+}
+
+// maxTimeoutMinutes is Glue's limit on a job's Timeout (7 days).
+const maxTimeoutMinutes = 10080
+
+func checkTimeout(minutes int) *apiError {
+	if minutes < 1 || minutes > maxTimeoutMinutes {
+		return errInvalid("Timeout must be between 1 and %d minutes, got %d", maxTimeoutMinutes, minutes)
+	}
+	return nil
 }
 
 // checkCapacity applies Glue's rules on how a job or run sizes itself: a
@@ -584,8 +596,8 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 	}
 	timeout := spec.timeout
 	if in.Timeout != nil {
-		if *in.Timeout < 1 {
-			return nil, errInvalid("Timeout must be at least 1 minute, got %d", *in.Timeout)
+		if aerr := checkTimeout(*in.Timeout); aerr != nil {
+			return nil, aerr
 		}
 		timeout = *in.Timeout
 	}

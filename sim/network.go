@@ -41,18 +41,18 @@ func (s *subnet) reportedFree() int { return s.capacity() - s.visibleIPs }
 // eni is an elastic network interface. It holds IPs of its subnet from
 // creation; visible says whether EC2's describe calls show it yet.
 type eni struct {
-	id, subnetID    string
-	description     string
-	status          string // available or in-use
-	interfaceType   string
-	ips             []netip.Addr
+	id, subnetID     string
+	description      string
+	status           string // available or in-use
+	interfaceType    string
+	ips              []netip.Addr
 	requesterManaged bool
-	visible         bool
-	background      bool
-	runID           string
-	tags            map[string]string
-	seq             uint64
-	created         time.Time
+	visible          bool
+	background       bool
+	runID            string
+	tags             map[string]string
+	seq              uint64
+	created          time.Time
 }
 
 func (r *Region) buildNetwork() error {

@@ -15,11 +15,10 @@ import (
 type Option func(*options)
 
 type options struct {
-	clock   Clock
-	seed    *int64
-	log     *slog.Logger
-	sleep   func(ctx context.Context, d time.Duration) error
-	startAt time.Time
+	clock Clock
+	seed  *int64
+	log   *slog.Logger
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // WithClock sets the clock the region reads. The default is a scaled wall

@@ -37,7 +37,7 @@ type Scenario struct {
 	Region string `yaml:"region"`
 	// AccountID is the 12-digit account that owns everything. Default
 	// 123456789012.
-	AccountID string `yaml:"account_id"`
+	AccountID string  `yaml:"account_id"`
 	VPC       VPCSpec `yaml:"vpc"`
 	// AvailabilityZones lists extra zones of the Region beyond those of the
 	// subnets, so DescribeAvailabilityZones can show zones without subnets.
@@ -495,16 +495,22 @@ func (sc *Scenario) Validate() error {
 				bad("%s.connections[%d]: no connection %q in connections", where, k, c)
 			}
 		}
-		if j.MaxConcurrentRuns < 0 || j.TimeoutMinutes < 0 {
-			bad("%s: max_concurrent_runs and timeout_minutes must not be negative", where)
+		if j.MaxConcurrentRuns < 0 {
+			bad("%s.max_concurrent_runs: must not be negative", where)
+		}
+		if j.TimeoutMinutes < 0 || j.TimeoutMinutes > maxTimeoutMinutes {
+			bad("%s.timeout_minutes: must be between 0 (default) and %d", where, maxTimeoutMinutes)
 		}
 		checkProfile(where, j.RunProfile)
 	}
 	if sc.ENI.Lag < 0 || sc.ENI.Linger < 0 {
 		bad("eni: lag and linger must not be negative")
 	}
-	if sc.Glue.PlacementFailureDelay < 0 || sc.Glue.StopDelay < 0 || sc.Glue.DefaultTimeoutMinutes < 0 || sc.DegradedFailureAfter < 0 {
+	if sc.Glue.PlacementFailureDelay < 0 || sc.Glue.StopDelay < 0 || sc.DegradedFailureAfter < 0 {
 		bad("glue delays and degraded_failure_after must not be negative")
+	}
+	if sc.Glue.DefaultTimeoutMinutes < 0 || sc.Glue.DefaultTimeoutMinutes > maxTimeoutMinutes {
+		bad("glue.default_timeout_minutes: must be between 0 (default) and %d", maxTimeoutMinutes)
 	}
 	for i, b := range sc.Background {
 		where := fmt.Sprintf("background[%d]", i)

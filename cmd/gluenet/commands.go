@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"time"
 
@@ -43,6 +44,7 @@ func addRunFlags(f *pflag.FlagSet) {
 	f.Int("timeout", 0, "override the run's timeout, in minutes")
 	f.Bool("retry-job-failures", false, "retry runs that failed in the job's own code too (as Airflow would)")
 	f.Bool("no-stop-on-interrupt", false, "on SIGINT/SIGTERM, leave the Glue run going instead of stopping it")
+	f.String("run-key", "", "idempotency key of this run, e.g. the orchestrator's run id (env GLUENET_RUN_KEY; default: Airflow's dag/run/task when run by Airflow, else a new key)")
 }
 
 func outputFormat(cmd *cobra.Command) (string, error) {
@@ -75,7 +77,7 @@ the reason for each place. It makes no change in AWS.`,
 			if err := s.validate(true); err != nil {
 				return err
 			}
-			env, err := a.environment(cmd.Context(), cmd.Flags(), s)
+			env, err := a.environment(cmd.Context(), cmd.Flags(), s, false)
 			if err != nil {
 				return err
 			}
@@ -115,11 +117,13 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 			if err := s.validate(true); err != nil {
 				return err
 			}
-			env, err := a.environment(cmd.Context(), cmd.Flags(), s)
+			env, err := a.environment(cmd.Context(), cmd.Flags(), s, true)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
+			env.config.RunKey = runKey(cmd.Flags(), a.getenv, s.Job)
+			a.log.Info("run key", "run_key", env.config.RunKey)
 			rep := env.runner.Run(cmd.Context(), env.config)
 			if err := a.printReport(out, rep); err != nil {
 				return err
@@ -163,7 +167,10 @@ func (e *runEnv) Close() {
 	}
 }
 
-func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings) (*runEnv, error) {
+// environment builds the runner. Runs always keep a journal (and take job
+// locks) in the state store; health memory and reservations are on unless
+// --no-memory.
+func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, journal bool) (*runEnv, error) {
 	endpoint, _ := f.GetString("endpoint-url")
 	cfg, err := awsclient.LoadConfig(ctx, awsclient.Options{
 		Region:       s.Region,
@@ -203,15 +210,40 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings) (*r
 		Log:   a.log,
 	}
 	re := &runEnv{runner: r, config: rc}
-	if s.Memory {
+	if s.Memory || journal {
 		st, _, err := openStore(ctx, s)
 		if err != nil {
 			return nil, err
 		}
 		re.close = append(re.close, func() { st.Close() })
-		r.Memory = memory.New(st, s.Health)
+		if s.Memory {
+			r.Memory = memory.New(st, s.Health)
+		}
+		if journal {
+			r.Journal = st
+			host, _ := os.Hostname()
+			r.Holder = fmt.Sprintf("%s/%d", host, os.Getpid())
+			r.Failpoint = failpoint()
+			r.LockTTL = s.LockTTL
+		}
 	}
 	return re, nil
+}
+
+// runKey is --run-key, GLUENET_RUN_KEY, Airflow's task instance when
+// Airflow runs gluenet (so that a task retry re-attaches instead of starting
+// a second Glue run), or a new key.
+func runKey(f *pflag.FlagSet, getenv env, job string) string {
+	if k := flagOrEnv(f, "run-key", "GLUENET_RUN_KEY", getenv); k != "" {
+		return k
+	}
+	dag, ok1 := getenv("AIRFLOW_CTX_DAG_ID")
+	run, ok2 := getenv("AIRFLOW_CTX_DAG_RUN_ID")
+	task, ok3 := getenv("AIRFLOW_CTX_TASK_ID")
+	if ok1 && ok2 && ok3 {
+		return "airflow/" + dag + "/" + run + "/" + task
+	}
+	return fmt.Sprintf("%s/%s/%08x", job, time.Now().UTC().Format("20060102T150405Z"), rand.Uint32())
 }
 
 func startOverrides(f *pflag.FlagSet, rc *runner.Config) error {

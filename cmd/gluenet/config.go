@@ -31,6 +31,7 @@ type fileConfig struct {
 	MinIPs       int                `yaml:"min_ips"`
 	PreferAZ     []string           `yaml:"prefer_az"`
 	PollInterval string             `yaml:"poll_interval"`
+	LockTTL      string             `yaml:"lock_ttl"`
 	Retry        retryFile          `yaml:"retry"`
 	Arguments    yaml.Node          `yaml:"arguments"`
 	Jobs         map[string]jobFile `yaml:"jobs"`
@@ -79,6 +80,7 @@ type settings struct {
 	MinIPs           int
 	PreferAZ         []string
 	PollInterval     time.Duration
+	LockTTL          time.Duration
 	Retry            policy.Config
 	RetryJobFailures bool
 	Arguments        map[string]string
@@ -193,6 +195,11 @@ func (s *settings) applyFile(fc fileConfig) error {
 			return err
 		}
 	}
+	if fc.LockTTL != "" {
+		if s.LockTTL, err = parseDuration("lock_ttl", fc.LockTTL); err != nil {
+			return err
+		}
+	}
 	r := fc.Retry
 	if r.Attempts != 0 {
 		s.Retry.MaxAttempts = r.Attempts
@@ -268,6 +275,13 @@ func (s *settings) applyEnv(getenv env) error {
 	}
 	if v, ok := getenv("GLUENET_POSTGRES_DSN"); ok {
 		s.PostgresDSN = v
+	}
+	if v, ok := getenv("GLUENET_LOCK_TTL"); ok {
+		d, err := parseDuration("GLUENET_LOCK_TTL", v)
+		if err != nil {
+			return err
+		}
+		s.LockTTL = d
 	}
 	if v, ok := getenv("GLUENET_ATTEMPTS"); ok {
 		n, err := strconv.Atoi(v)
@@ -352,6 +366,9 @@ func (s *settings) validate(needJob bool) error {
 	}
 	if s.NeedIPs < 0 {
 		return usagef("--need-ips must not be negative, got %d", s.NeedIPs)
+	}
+	if s.LockTTL < 0 {
+		return usagef("lock TTL must not be negative, got %s", s.LockTTL)
 	}
 	if s.PollInterval <= 0 {
 		return usagef("--poll-interval must be positive, got %s", s.PollInterval)

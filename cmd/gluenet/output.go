@@ -48,6 +48,8 @@ func (a *app) placementTable(ps []gluenet.Placement) {
 // runJSON is the documented JSON output of `gluenet run`.
 type runJSON struct {
 	Job         string                 `json:"job"`
+	RunKey      string                 `json:"run_key,omitempty"`
+	Reused      bool                   `json:"reused,omitempty"`
 	Result      string                 `json:"result"`
 	Error       string                 `json:"error,omitempty"`
 	Order       []string               `json:"order"`
@@ -56,7 +58,7 @@ type runJSON struct {
 }
 
 func (a *app) printReport(format string, rep runner.Report) error {
-	out := runJSON{Job: rep.Job, Result: string(rep.Result), Error: rep.Error, Order: []string{}, Connections: []gluenet.Placement{}, Attempts: rep.Attempts}
+	out := runJSON{Job: rep.Job, RunKey: rep.RunKey, Reused: rep.Reused, Result: string(rep.Result), Error: rep.Error, Order: []string{}, Connections: []gluenet.Placement{}, Attempts: rep.Attempts}
 	if rep.Final != nil {
 		out.Order = rep.Final.Order()
 		out.Connections = nonNil(rep.Final.Placements)

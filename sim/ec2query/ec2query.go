@@ -172,7 +172,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		h.fail(w, reqID, req.Action, &Error{
 			Code:    "InvalidAction",
-			Message: "The action " + req.Action + " is not valid for this web service.",
+			Message: "The action " + clip(req.Action) + " is not valid for this web service.",
 		})
 		return
 	}
@@ -192,7 +192,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) fail(w http.ResponseWriter, reqID, action string, err error) {
 	var apiErr *Error
 	if !errors.As(err, &apiErr) {
-		h.log.Error("ec2 backend failed", "action", action, "request_id", reqID, "err", err)
+		h.log.Error("ec2 request failed internally", "action", action, "request_id", reqID, "err", err)
 		apiErr = internalError()
 	}
 	WriteError(w, reqID, apiErr)

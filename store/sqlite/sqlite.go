@@ -30,7 +30,8 @@ import (
 	"strconv"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	msqlite "modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/store"
@@ -183,7 +184,7 @@ func (s *Store) Close() error {
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits when fn
 // succeeds.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -195,6 +196,35 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// begin starts a write transaction. BEGIN IMMEDIATE waits for the write
+// lock through the busy timeout, but SQLite returns SQLITE_BUSY at once in
+// a few cases instead, such as while another process is turning a new file
+// into a WAL database (seen when gluenets start together on a new state
+// file). Nothing has happened yet when BEGIN fails, so it is retried here,
+// for as long as the busy timeout would have waited.
+func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
+	deadline := time.Now().Add(BusyTimeout)
+	backoff := 5 * time.Millisecond
+	for {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err == nil || !isBusy(err) || time.Now().Add(backoff).After(deadline) {
+			return tx, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (waiting for the database lock: %w)", err, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
+	}
+}
+
+// isBusy reports whether err is SQLITE_BUSY or one of its extended codes.
+func isBusy(err error) bool {
+	var e *msqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // inReadTx runs fn in a read-only (deferred) transaction, for reads that

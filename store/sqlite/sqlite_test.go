@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -103,41 +104,85 @@ func helperProcess(path, holder string) int {
 
 // TestProcesses runs real processes against one file: SQLite's locks, not
 // anything in this process, must keep them from losing updates or sharing
-// the lease.
+// the lease. On a new file they also race to create it and its schema, as
+// gluenets started together on a new machine would.
 func TestProcesses(t *testing.T) {
 	const procs = 4
+	for _, tt := range []struct {
+		name   string
+		create bool
+	}{{"new file", false}, {"existing file", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.db")
+			if tt.create {
+				openAt(t, path)
+			}
+			cmds := make([]*exec.Cmd, procs)
+			outs := make([]strings.Builder, procs)
+			for i := range cmds {
+				cmds[i] = exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
+				cmds[i].Env = append(os.Environ(), helperEnv+"="+path, "GLUENET_SQLITE_TEST_HOLDER=proc-"+strconv.Itoa(i))
+				cmds[i].Stdout = &outs[i]
+				cmds[i].Stderr = &outs[i]
+				if err := cmds[i].Start(); err != nil {
+					t.Fatalf("start helper %d: %v", i, err)
+				}
+			}
+			won := 0
+			for i, c := range cmds {
+				if err := c.Wait(); err != nil {
+					t.Fatalf("helper %d: %v\n%s", i, err, outs[i].String())
+				}
+				if strings.Contains(outs[i].String(), "lease won") {
+					won++
+				}
+			}
+			if won != 1 {
+				t.Errorf("%d of %d processes won the lease, want exactly 1", won, procs)
+			}
+			s := openAt(t, path)
+			recs, err := s.Health(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := procs * helperIncrements; len(recs) != 1 || recs[0].ConsecutiveFailures != want {
+				t.Errorf("health after %d processes = %+v, want %d failures", procs, recs, want)
+			}
+		})
+	}
+}
+
+// TestIsBusy: the error of a BEGIN IMMEDIATE that finds the write lock
+// taken is what begin retries.
+func TestIsBusy(t *testing.T) {
+	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "state.db")
-	openAt(t, path) // migrate once, so the children race on data, not schema
-	cmds := make([]*exec.Cmd, procs)
-	outs := make([]strings.Builder, procs)
-	for i := range cmds {
-		cmds[i] = exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
-		cmds[i].Env = append(os.Environ(), helperEnv+"="+path, "GLUENET_SQLITE_TEST_HOLDER=proc-"+strconv.Itoa(i))
-		cmds[i].Stdout = &outs[i]
-		cmds[i].Stderr = &outs[i]
-		if err := cmds[i].Start(); err != nil {
-			t.Fatalf("start helper %d: %v", i, err)
-		}
-	}
-	won := 0
-	for i, c := range cmds {
-		if err := c.Wait(); err != nil {
-			t.Fatalf("helper %d: %v\n%s", i, err, outs[i].String())
-		}
-		if strings.Contains(outs[i].String(), "lease won") {
-			won++
-		}
-	}
-	if won != 1 {
-		t.Errorf("%d of %d processes won the lease, want exactly 1", won, procs)
-	}
-	s := openAt(t, path)
-	recs, err := s.Health(t.Context())
+	openAt(t, path)
+	holder, err := sql.Open("sqlite", path+"?_txlock=immediate")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := procs * helperIncrements; len(recs) != 1 || recs[0].ConsecutiveFailures != want {
-		t.Errorf("health after %d processes = %+v, want %d failures", procs, recs, want)
+	defer holder.Close()
+	tx, err := holder.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	// No busy timeout: the second writer fails at once.
+	other, err := sql.Open("sqlite", path+"?_txlock=immediate&_busy_timeout=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	_, err = other.BeginTx(ctx, nil)
+	if err == nil {
+		t.Fatal("a second BEGIN IMMEDIATE succeeded while the first holds the lock")
+	}
+	if !isBusy(err) {
+		t.Errorf("isBusy(%v) = false, want true", err)
+	}
+	if isBusy(errors.New("database is locked")) || isBusy(sql.ErrNoRows) {
+		t.Error("isBusy is true for errors that are not SQLite's")
 	}
 }
 

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gluenet/gluenet/sim"
+)
+
+var (
+	fpOnce sync.Once
+	fpBin  string
+	fpErr  error
+)
+
+// failpointBinary builds gluenet with the failpoints tag once per test
+// binary: crash tests run it as a separate process and kill it with SIGKILL.
+func failpointBinary(t *testing.T) string {
+	t.Helper()
+	fpOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gluenet-fp-")
+		if err != nil {
+			fpErr = err
+			return
+		}
+		fpBin = filepath.Join(dir, "gluenet")
+		out, err := exec.Command("go", "build", "-tags", "failpoints", "-o", fpBin, ".").CombinedOutput()
+		if err != nil {
+			fpErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if fpErr != nil {
+		t.Fatal(fpErr)
+	}
+	return fpBin
+}
+
+// process runs the gluenet binary against the env's simulated region.
+func (e *simEnv) process(ctx context.Context, bin string, extraEnv []string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	all := append([]string{"--endpoint-url", e.url, "--state", e.state, "--log-format", "json"}, args...)
+	cmd := exec.CommandContext(ctx, bin, all...)
+	// A killed process leaves its job lock behind until it expires.
+	cmd.Env = append(append(os.Environ(), "GLUENET_LOCK_TTL=1s"), extraEnv...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	return cmd, &out, &errb
+}
+
+// TestCrashAtEveryStep kills gluenet with SIGKILL at each step of an
+// attempt, reruns it with the same run key, and checks against the
+// simulated region that exactly one Glue run was made and that it is the
+// one the journal knows.
+func TestCrashAtEveryStep(t *testing.T) {
+	bin := failpointBinary(t)
+	for _, at := range []string{"before-update", "after-update", "after-start", "while-waiting"} {
+		t.Run(at, func(t *testing.T) {
+			e := newSimEnv(t, func(sc *sim.Scenario) { sc.TimeScale = 600 }, nil)
+			args := []string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--run-key", "crash-" + at,
+				"--poll-interval", "20ms", "--output", "json"}
+			cmd, _, stderr := e.process(context.Background(), bin, []string{"GLUENET_FAILPOINT=" + at}, args...)
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("the process was not killed at %s: %v\n%s", at, err, stderr)
+			}
+			cmd, out, stderr := e.process(context.Background(), bin, nil, args...)
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("rerun: %v\n%s\n%s", err, out, stderr)
+			}
+			r := decodeRun(t, out.String())
+			runs := e.region.State().Runs
+			if len(runs) != 1 {
+				t.Fatalf("%d Glue runs after a crash %s and a rerun, want exactly 1: %+v", len(runs), at, runs)
+			}
+			if r.Result != "succeeded" || len(r.Attempts) != 1 || r.Attempts[0].RunID != runs[0].ID {
+				t.Fatalf("rerun report %+v, region run %s", r, runs[0].ID)
+			}
+			// A third invocation with the key starts nothing and says so.
+			cmd, out, _ = e.process(context.Background(), bin, nil, args...)
+			if err := cmd.Run(); err != nil {
+				t.Fatal(err)
+			}
+			if r := decodeRun(t, out.String()); r.Result != "succeeded" || !r.Reused {
+				t.Fatalf("third run: %+v", r)
+			}
+			if n := len(e.region.State().Runs); n != 1 {
+				t.Fatalf("the third invocation started a run: %d runs", n)
+			}
+		})
+	}
+}
+
+// TestConcurrentRunsDoNotInterleave starts 20 gluenet processes for one
+// job at once. The job lock keeps each UpdateJob + StartJobRun together, so
+// every run starts with the order its own process computed: the connection
+// Glue used is the one that process expected.
+func TestConcurrentRunsDoNotInterleave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 20 processes")
+	}
+	bin := failpointBinary(t)
+	e := newSimEnv(t, func(sc *sim.Scenario) {
+		sc.TimeScale = 600
+		sc.Jobs[0].MaxConcurrentRuns = 50
+		sc.ENI.Lag = sim.Duration(time.Hour) // every launch sees stale counts: only reservations spread them
+	}, nil)
+	const n = 20
+	type result struct {
+		out, errb *bytes.Buffer
+		err       error
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd, out, errb := e.process(context.Background(), bin, nil, "run", "--job", job, "--connections", conn1+","+conn2,
+				"--strategy", "weighted", "--workers", "5", "--run-key", fmt.Sprintf("concurrent-%d", i), "--poll-interval", "50ms", "--output", "json")
+			results[i] = result{out, errb, cmd.Run()}
+		}()
+	}
+	wg.Wait()
+	byID := map[string]sim.RunState{}
+	for _, r := range e.region.State().Runs {
+		byID[r.ID] = r
+	}
+	if len(byID) != n {
+		t.Fatalf("%d runs in the region, want %d", len(byID), n)
+	}
+	used := map[string]int{}
+	for i, res := range results {
+		if res.err != nil {
+			t.Fatalf("process %d failed: %v\n%s\n%s", i, res.err, res.out, res.errb)
+		}
+		var r runJSON
+		if err := json.Unmarshal(res.out.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		at := r.Attempts[0]
+		got := byID[at.RunID]
+		if len(r.Attempts) != 1 || got.Connection != at.Expected {
+			t.Errorf("process %d expected %s but its run %s used %s: another process's order was in place", i, at.Expected, at.RunID, got.Connection)
+		}
+		used[got.Connection]++
+	}
+	if used[conn1] == 0 || used[conn2] == 0 {
+		t.Errorf("all runs landed in one subnet: %v", used)
+	}
+}
+
+// TestReservationsPreventHerding: 10 runs launched within the ENI lag all
+// see the same stale free-IP counts. Without reservations (the post's way)
+// they pile into the roomiest subnet; with them they spread in proportion
+// to capacity.
+func TestReservationsPreventHerding(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		extra  []string
+		spread bool
+	}{
+		{"with reservations", nil, true},
+		{"without memory", []string{"--no-memory"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newSimEnv(t, func(sc *sim.Scenario) {
+				sc.TimeScale = 300 // runs last about 2 wall seconds: all 10 overlap
+				sc.Jobs[0].MaxConcurrentRuns = 50
+				sc.ENI.Lag = sim.Duration(24 * time.Hour)
+			}, nil)
+			// subnet2 keeps half of subnet1's room: 251 vs 125 free IPs.
+			if err := e.region.Exhaust(subnet2, 125); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for i := range 10 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					args := append([]string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--workers", "30",
+						"--run-key", fmt.Sprintf("herd-%d", i), "--output", "json"}, fast...)
+					if code, out, stderr := e.gluenet(context.Background(), append(args, tc.extra...)...); code != 0 {
+						t.Errorf("run %d: exit %d %s %s", i, code, out, stderr)
+					}
+				}()
+			}
+			wg.Wait()
+			used := map[string]int{}
+			under := 0
+			for _, r := range e.region.State().Runs {
+				used[r.SubnetID] += r.AllocatedIPs
+				if r.AllocatedIPs < 30 {
+					under++
+				}
+			}
+			if !tc.spread {
+				// Every run was ranked on the same stale counts: subnet1
+				// first each time, until Glue itself found it full.
+				if under == 0 {
+					t.Fatalf("without reservations no run started under capacity: %v", used)
+				}
+				return
+			}
+			if under != 0 {
+				t.Fatalf("%d runs started under capacity with reservations: %v", under, used)
+			}
+			// 300 IPs over 251+125 free: proportional is about 200 / 100.
+			if used[subnet1] < 150 || used[subnet2] < 60 {
+				t.Fatalf("runs not spread in proportion to capacity: %v", used)
+			}
+		})
+	}
+}
