@@ -34,6 +34,8 @@ type Cloud interface {
 	GetRun(ctx context.Context, job, runID string) (awsclient.RunStatus, error)
 	StopRun(ctx context.Context, job, runID string) error
 	RestoreOrder(ctx context.Context, job string, before []string) (awsclient.ApplyResult, error)
+	// FollowLogs tails a run's CloudWatch logs.
+	FollowLogs(runID string, since time.Time, groups ...string) *awsclient.LogFollower
 	// FindRun returns the id of a run of the job started since since whose
 	// arguments hold arg=value, or "" when there is none.
 	FindRun(ctx context.Context, job, arg, value string, since time.Time) (string, error)
@@ -82,6 +84,9 @@ type Config struct {
 	Start awsclient.StartInput
 	// RunKey names the run in the journal (idempotency key).
 	RunKey string
+	// FollowLogs streams the run's output and error logs to Runner.LogLine
+	// while it runs.
+	FollowLogs bool
 }
 
 // Memory is what the runner remembers between runs and processes: health
@@ -114,6 +119,8 @@ type Runner struct {
 	Memory Memory // optional
 	// Progress, when set, is called on every step (status line, demo).
 	Progress func(Progress)
+	// LogLine receives the run's log events when Config.FollowLogs is set.
+	LogLine func(awsclient.LogLine)
 	// ReservationTTL bounds how long a reservation counts.
 	ReservationTTL time.Duration
 	// Journal records runs durably and locks jobs; optional.
@@ -467,6 +474,10 @@ func (r *Runner) wait(ctx, io context.Context, cfg Config, p policy.Policy, s po
 	}
 	last := cur.State
 	polled := false
+	var follower *awsclient.LogFollower
+	if cfg.FollowLogs && r.LogLine != nil {
+		follower = r.Cloud.FollowLogs(a.RunID, since.Add(-time.Minute))
+	}
 	for {
 		st, err := r.Cloud.GetRun(io, cfg.Job, a.RunID)
 		switch {
@@ -479,6 +490,7 @@ func (r *Runner) wait(ctx, io context.Context, cfg Config, p policy.Policy, s po
 			}
 			r.log().Warn("could not read the run's state; will try again", "run_id", a.RunID, "err", err)
 		case awsclient.IsTerminal(st.State):
+			r.drainLogs(ctx, io, follower, cfg.PollInterval)
 			v := classify.RunOutcome(st.State, st.ErrorMessage).WithOptions(cfg.Classify)
 			r.logState(a, st.State, st.ErrorMessage, last)
 			r.observe(io, cur.Plan, v)
@@ -509,6 +521,7 @@ func (r *Runner) wait(ctx, io context.Context, cfg Config, p policy.Policy, s po
 			polled = true
 			r.failpoint("while-waiting")
 		}
+		r.pollLogs(io, follower)
 		r.progress(Progress{Attempt: a.Attempt, Action: policy.Wait, Connection: conn, RunID: a.RunID, State: last, Elapsed: r.Clock.Now().Sub(since)})
 		if err := r.Clock.Sleep(ctx, cfg.PollInterval); err != nil {
 			if !s.Interrupted {
@@ -561,4 +574,36 @@ func report(job string, s policy.State) Report {
 		rep.Attempts = append(rep.Attempts, ar)
 	}
 	return rep
+}
+
+func (r *Runner) pollLogs(ctx context.Context, f *awsclient.LogFollower) int {
+	if f == nil {
+		return 0
+	}
+	lines, err := f.Poll(ctx)
+	for _, l := range lines {
+		r.LogLine(l)
+	}
+	if err != nil {
+		r.log().Warn("could not read the run's logs", "err", err)
+	}
+	return len(lines)
+}
+
+// drainLogs reads what the logs still hold once the run has ended: events
+// can reach CloudWatch a little after the run's end. It stops at the first
+// poll that brings nothing, and after three polls in any case, so it never
+// hangs.
+func (r *Runner) drainLogs(ctx, io context.Context, f *awsclient.LogFollower, every time.Duration) {
+	if f == nil {
+		return
+	}
+	for range 3 {
+		if r.pollLogs(io, f) == 0 {
+			return
+		}
+		if r.Clock.Sleep(ctx, every) != nil {
+			return
+		}
+	}
 }

@@ -44,6 +44,7 @@ func addRunFlags(f *pflag.FlagSet) {
 	f.Int("timeout", 0, "override the run's timeout, in minutes")
 	f.Bool("retry-job-failures", false, "retry runs that failed in the job's own code too (as Airflow would)")
 	f.Bool("no-stop-on-interrupt", false, "on SIGINT/SIGTERM, leave the Glue run going instead of stopping it")
+	f.Bool("follow-logs", false, "stream the run's output and error logs from CloudWatch Logs while it runs")
 	f.String("run-key", "", "idempotency key of this run, e.g. the orchestrator's run id (env GLUENET_RUN_KEY; default: Airflow's dag/run/task when run by Airflow, else a new key)")
 }
 
@@ -124,7 +125,11 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 			defer env.Close()
 			env.config.RunKey = runKey(cmd.Flags(), a.getenv, s.Job)
 			a.log.Info("run key", "run_key", env.config.RunKey)
+			env.config.FollowLogs, _ = cmd.Flags().GetBool("follow-logs")
+			env.runner.LogLine = a.console.logLine
+			env.runner.Progress = a.console.progress(s.Retry.MaxAttempts)
 			rep := env.runner.Run(cmd.Context(), env.config)
+			a.console.done()
 			if err := a.printReport(out, rep); err != nil {
 				return err
 			}
@@ -222,7 +227,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		if journal {
 			r.Journal = st
 			host, _ := os.Hostname()
-			r.Holder = fmt.Sprintf("%s/%d", host, os.Getpid())
+			r.Holder = fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32()) // unique per runner, even within one process
 			r.Failpoint = failpoint()
 			r.LockTTL = s.LockTTL
 		}

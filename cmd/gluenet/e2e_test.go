@@ -413,3 +413,18 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestRunFollowLogs(t *testing.T) {
+	e := newSimEnv(t, func(sc *sim.Scenario) { sc.Jobs[0].FailureRate = 1 }, nil)
+	code, out, stderr := e.gluenet(context.Background(), append([]string{"run", "--job", job, "--connections", conn1 + "," + conn2,
+		"--follow-logs", "--output", "json"}, fast...)...)
+	if code != exitRunFailed {
+		t.Fatalf("exit %d: %s %s", code, out, stderr)
+	}
+	if n := strings.Count(stderr, "output | The driver node has been assigned the ip: 10.192.20."); n != 1 {
+		t.Fatalf("driver line printed %d times, want once:\n%s", n, stderr)
+	}
+	if !strings.Contains(stderr, "error | ") || !strings.Contains(stderr, "simulated failure in the job script") {
+		t.Fatalf("the error log was not followed:\n%s", stderr)
+	}
+}

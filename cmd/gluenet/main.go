@@ -41,6 +41,7 @@ type app struct {
 	stdout, stderr io.Writer
 	getenv         env
 	log            *slog.Logger
+	console        *console
 	// exit is the code the command chose, when it is not derived from an
 	// error (a run that failed is reported, not an error).
 	exit int
@@ -105,17 +106,18 @@ func (a *app) setupLogging(cmd *cobra.Command) error {
 		return usagef("--log-level %q: use debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
+	a.console = &console{w: a.stderr, tty: isTerminal(a.stderr)}
 	switch format {
 	case "auto":
-		if isTerminal(a.stderr) {
-			a.log = slog.New(slog.NewTextHandler(a.stderr, opts))
+		if a.console.tty {
+			a.log = slog.New(slog.NewTextHandler(a.console, opts))
 		} else {
-			a.log = slog.New(slog.NewJSONHandler(a.stderr, opts))
+			a.log = slog.New(slog.NewJSONHandler(a.console, opts))
 		}
 	case "text":
-		a.log = slog.New(slog.NewTextHandler(a.stderr, opts))
+		a.log = slog.New(slog.NewTextHandler(a.console, opts))
 	case "json":
-		a.log = slog.New(slog.NewJSONHandler(a.stderr, opts))
+		a.log = slog.New(slog.NewJSONHandler(a.console, opts))
 	default:
 		return usagef("--log-format %q: use auto, text or json", format)
 	}

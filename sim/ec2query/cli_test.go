@@ -124,6 +124,7 @@ func TestAWSCLI(t *testing.T) {
 	srv := httptest.NewServer(NewHandler(fake, WithLogger(quietLog)))
 	t.Cleanup(srv.Close)
 	c := newCLI(t, srv.URL)
+	subnets, vpcs, _ := fake.snapshot()
 
 	t.Run("describe-subnets paginates", func(t *testing.T) {
 		var out struct{ Subnets []cliSubnet }
@@ -136,14 +137,14 @@ func TestAWSCLI(t *testing.T) {
 		for _, s := range out.Subnets {
 			got = append(got, s.SubnetID)
 		}
-		for _, s := range fake.subnets {
+		for _, s := range subnets {
 			want = append(want, s.SubnetID)
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("subnets = %v, want %v", got, want)
 		}
 		first := out.Subnets[0]
-		s := fake.subnets[0]
+		s := subnets[0]
 		wantFirst := cliSubnet{
 			SubnetID: s.SubnetID, VpcID: s.VpcID, AvailabilityZone: s.AvailabilityZone, AvailabilityZoneID: s.AvailabilityZoneID,
 			CidrBlock: s.CidrBlock, State: s.State, AvailableIPAddressCount: s.AvailableIPAddressCount,
@@ -157,14 +158,14 @@ func TestAWSCLI(t *testing.T) {
 	t.Run("describe-subnets filters and ids", func(t *testing.T) {
 		var out struct{ Subnets []cliSubnet }
 		c.json(&out, "describe-subnets",
-			"--subnet-ids", fake.subnets[0].SubnetID, fake.subnets[1].SubnetID, fake.subnets[3].SubnetID,
-			"--filters", "Name=vpc-id,Values="+fake.vpcs[0].VpcID, "Name=availability-zone,Values=us-east-1b")
+			"--subnet-ids", subnets[0].SubnetID, subnets[1].SubnetID, subnets[3].SubnetID,
+			"--filters", "Name=vpc-id,Values="+vpcs[0].VpcID, "Name=availability-zone,Values=us-east-1b")
 		got, _ := fake.lastCall("DescribeSubnets")
-		wantFilters := []Filter{{Name: "vpc-id", Values: []string{fake.vpcs[0].VpcID}}, {Name: "availability-zone", Values: []string{"us-east-1b"}}}
+		wantFilters := []Filter{{Name: "vpc-id", Values: []string{vpcs[0].VpcID}}, {Name: "availability-zone", Values: []string{"us-east-1b"}}}
 		if !reflect.DeepEqual(got.filters, wantFilters) || len(got.ids) != 3 {
 			t.Errorf("backend got ids %v filters %+v", got.ids, got.filters)
 		}
-		if len(out.Subnets) != 2 || out.Subnets[0].SubnetID != fake.subnets[1].SubnetID || out.Subnets[1].SubnetID != fake.subnets[3].SubnetID {
+		if len(out.Subnets) != 2 || out.Subnets[0].SubnetID != subnets[1].SubnetID || out.Subnets[1].SubnetID != subnets[3].SubnetID {
 			t.Errorf("subnets = %+v", out.Subnets)
 		}
 	})
@@ -180,7 +181,7 @@ func TestAWSCLI(t *testing.T) {
 			}
 		}
 		c.json(&out, "describe-vpcs")
-		if len(out.Vpcs) != 1 || out.Vpcs[0].VpcID != fake.vpcs[0].VpcID || out.Vpcs[0].CidrBlock != "10.192.0.0/16" || out.Vpcs[0].State != "available" || out.Vpcs[0].OwnerID != "123456789012" {
+		if len(out.Vpcs) != 1 || out.Vpcs[0].VpcID != vpcs[0].VpcID || out.Vpcs[0].CidrBlock != "10.192.0.0/16" || out.Vpcs[0].State != "available" || out.Vpcs[0].OwnerID != "123456789012" {
 			t.Errorf("vpcs = %+v", out.Vpcs)
 		}
 	})
@@ -203,7 +204,7 @@ func TestAWSCLI(t *testing.T) {
 	})
 
 	var eniID string
-	subnet := fake.subnets[2]
+	subnet := subnets[2]
 	t.Run("create-network-interface", func(t *testing.T) {
 		var out struct{ NetworkInterface cliENI }
 		c.json(&out, "create-network-interface", "--subnet-id", subnet.SubnetID, "--description", "hog & co",

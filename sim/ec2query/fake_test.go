@@ -77,6 +77,16 @@ func (f *fakeBackend) lastCall(op string) (call, bool) {
 	return call{}, false
 }
 
+// snapshot copies the fake's resources under its lock. Tests must read them
+// this way once the server runs: the handler goroutines write them, and the
+// socket between those goroutines and the test gives the race detector no
+// happens-before edge.
+func (f *fakeBackend) snapshot() (subnets []Subnet, vpcs []Vpc, enis []NetworkInterface) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.subnets), slices.Clone(f.vpcs), slices.Clone(f.enis)
+}
+
 // count returns how many times op was called.
 func (f *fakeBackend) count(op string) int {
 	f.mu.Lock()

@@ -143,6 +143,8 @@ func TestSDKPagination(t *testing.T) {
 		}
 	}
 
+	subnets, vpcs, enis := fake.snapshot()
+
 	t.Run("subnets", func(t *testing.T) {
 		var got []string
 		pages := 0
@@ -159,7 +161,7 @@ func TestSDKPagination(t *testing.T) {
 			got = append(got, subnetIDs(out.Subnets)...)
 		}
 		var want []string
-		for _, s := range fake.subnets {
+		for _, s := range subnets {
 			want = append(want, s.SubnetID)
 		}
 		if !slices.Equal(got, want) || pages != 3 {
@@ -181,7 +183,7 @@ func TestSDKPagination(t *testing.T) {
 			got = append(got, subnetIDs(out.Subnets)...)
 		}
 		var want []string
-		for _, s := range fake.subnets {
+		for _, s := range subnets {
 			if s.AvailabilityZone == "us-east-1a" {
 				want = append(want, s.SubnetID)
 			}
@@ -204,7 +206,7 @@ func TestSDKPagination(t *testing.T) {
 			}
 		}
 		var want []string
-		for _, v := range fake.vpcs {
+		for _, v := range vpcs {
 			want = append(want, v.VpcID)
 		}
 		if !slices.Equal(got, want) {
@@ -225,7 +227,7 @@ func TestSDKPagination(t *testing.T) {
 			}
 		}
 		var want []string
-		for _, e := range fake.enis {
+		for _, e := range enis {
 			want = append(want, e.NetworkInterfaceID)
 		}
 		if len(want) != n || !slices.Equal(got, want) {
@@ -248,7 +250,7 @@ func TestSDKPagination(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := aws.ToString(second.NetworkInterfaces[0].NetworkInterfaceId), fake.enis[4].NetworkInterfaceID; got != want {
+		if got, want := aws.ToString(second.NetworkInterfaces[0].NetworkInterfaceId), enis[5].NetworkInterfaceID; got != want {
 			t.Errorf("second page starts at %s, want %s", got, want)
 		}
 	})
@@ -317,7 +319,8 @@ func TestSDKNetworkInterfaces(t *testing.T) {
 	fake := newFake(2)
 	c := newSDKClient(t, fake)
 	ctx := context.Background()
-	subnet := fake.subnets[1]
+	subnets, _, _ := fake.snapshot()
+	subnet := subnets[1]
 
 	created, err := c.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{
 		SubnetId:                       aws.String(subnet.SubnetID),
