@@ -1,0 +1,153 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// flagsFor builds the run command's flag set, parsed from args.
+func flagsFor(t *testing.T, args ...string) *cobra.Command {
+	t.Helper()
+	a := &app{}
+	cmd := a.runCommand()
+	cmd.Flags().String("config", "", "")
+	if err := cmd.Flags().Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+func TestResolvePrecedence(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gluenet.yaml")
+	os.WriteFile(cfg, []byte(`job: from-file
+connections: [f1, f2]
+strategy: random
+retry: {attempts: 5, delay: 1m}
+poll_interval: 3s
+arguments: {--day: "2026-11-27"}
+jobs:
+  per-job:
+    connections: [p1, p2]
+    strategy: weighted
+`), 0o600)
+	envOf := func(m map[string]string) env {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		job      string
+		conns    []string
+		strategy string
+		attempts int
+	}{
+		{"file only", []string{"--config", cfg}, nil, "from-file", []string{"f1", "f2"}, "random", 5},
+		{"env beats file", []string{"--config", cfg}, map[string]string{"GLUENET_JOB": "from-env", "GLUENET_CONNECTIONS": "e1,e2", "GLUENET_STRATEGY": "ordered", "GLUENET_ATTEMPTS": "2"},
+			"from-env", []string{"e1", "e2"}, "ordered", 2},
+		{"flags beat env", []string{"--config", cfg, "--job", "from-flag", "--connections", "x,y", "--strategy", "capacity", "--attempts", "4"},
+			map[string]string{"GLUENET_JOB": "from-env", "GLUENET_STRATEGY": "ordered"}, "from-flag", []string{"x", "y"}, "capacity", 4},
+		{"config from env", nil, map[string]string{"GLUENET_CONFIG": cfg}, "from-file", []string{"f1", "f2"}, "random", 5},
+		{"per-job settings", []string{"--config", cfg, "--job", "per-job"}, nil, "per-job", []string{"p1", "p2"}, "weighted", 5},
+		{"per-job settings yield to flags", []string{"--config", cfg, "--job", "per-job", "--strategy", "spread"}, nil, "per-job", []string{"p1", "p2"}, "spread", 5},
+		{"defaults", []string{"--job", "j", "--connections", "a"}, nil, "j", []string{"a"}, "capacity", 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := flagsFor(t, tt.args...)
+			s, err := resolve(cmd.Flags(), envOf(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.validate(true); err != nil {
+				t.Fatal(err)
+			}
+			if s.Job != tt.job || !slices.Equal(s.Connections, tt.conns) || s.Strategy != tt.strategy || s.Retry.MaxAttempts != tt.attempts {
+				t.Fatalf("got job %q conns %v strategy %q attempts %d", s.Job, s.Connections, s.Strategy, s.Retry.MaxAttempts)
+			}
+		})
+	}
+	cmd := flagsFor(t, "--config", cfg, "--arg", "--mode=full")
+	s, _ := resolve(cmd.Flags(), envOf(nil))
+	if s.Retry.InitialDelay != time.Minute || s.PollInterval != 3*time.Second || s.Arguments["--day"] != "2026-11-27" || s.Arguments["--mode"] != "full" {
+		t.Fatalf("file values not applied: %+v", s)
+	}
+}
+
+func TestCleanConnections(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      []string
+		want    []string
+		wantErr string
+	}{
+		{[]string{" a ", "b"}, []string{"a", "b"}, ""},
+		{nil, nil, "no connections"},
+		{[]string{"a", " "}, nil, "connection 2 of 2 is empty"},
+		{[]string{"a", "b", " a"}, nil, `"a" is listed twice`},
+	}
+	for _, tt := range tests {
+		got, err := cleanConnections(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%v: err %v, want %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("%v: got %v %v", tt.in, got, err)
+		}
+	}
+}
+
+// TestIAMPolicyGolden checks the printed policy against testdata/; run
+// with -update to rewrite it.
+func TestIAMPolicyGolden(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"iam-policy-default", []string{"iam-policy", "--job", "AirflowBlogJob", "--connections", "MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2"}},
+		{"iam-policy-full", []string{"iam-policy", "--job", "AirflowBlogJob", "--connections", "MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2",
+			"--account", "123456789012", "--region", "us-east-1", "--logs", "--role-arn", "arn:aws:iam::123456789012:role/service-role/AWSGlueServiceRole-Blog"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out, errb strings.Builder
+			code := execute(t.Context(), tt.args, &out, &errb, func(string) (string, bool) { return "", false })
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			golden := filepath.Join("testdata", tt.name+".json")
+			if *update {
+				os.MkdirAll("testdata", 0o755)
+				os.WriteFile(golden, []byte(out.String()), 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if out.String() != string(want) {
+				t.Fatalf("output differs from %s (run with -update if intended):\n%s", golden, out.String())
+			}
+		})
+	}
+	var out, errb strings.Builder
+	if code := execute(t.Context(), []string{"iam-policy", "--job", "j", "--connections", "a", "--account", "12"}, &out, &errb, func(string) (string, bool) { return "", false }); code != exitUsage {
+		t.Fatalf("bad account: exit %d", code)
+	}
+}
