@@ -1,0 +1,225 @@
+package runner
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+
+	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/awsclient"
+	"github.com/gluenet/gluenet/health"
+	"github.com/gluenet/gluenet/memory"
+	"github.com/gluenet/gluenet/policy"
+	"github.com/gluenet/gluenet/sim"
+	"github.com/gluenet/gluenet/store"
+	"github.com/gluenet/gluenet/store/sqlite"
+	"github.com/gluenet/gluenet/strategy"
+)
+
+// simClock is the runner's clock in tests: sleeping advances the simulated
+// region's manual clock instead of waiting, so a whole run with retries
+// takes no wall time and is deterministic.
+type simClock struct{ c *sim.ManualClock }
+
+func (s simClock) Now() time.Time { return s.c.Now() }
+func (s simClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.c.Advance(d)
+	return nil
+}
+
+const (
+	conn1   = "MWAA-Glue-Blog-Subnet1"
+	conn2   = "MWAA-Glue-Blog-Subnet2"
+	subnet1 = "subnet-0a1b2c3d4e5f60011"
+	job     = "AirflowBlogJob"
+)
+
+type fixture struct {
+	region *sim.Region
+	clock  simClock
+	client *awsclient.Client
+	store  store.Store
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	sc, err := sim.LoadScenario("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := sim.NewManualClock(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
+	region, err := sim.New(sc, sim.WithClock(mc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := awsclient.LoadConfig(context.Background(), awsclient.Options{Region: "us-east-1", HTTPClient: region.HTTPClient(),
+		BaseEndpoint: sim.InProcessEndpoint, Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &fixture{region: region, clock: simClock{mc}, client: awsclient.New(cfg), store: st}
+}
+
+func (f *fixture) runner(withMemory bool) *Runner {
+	r := &Runner{Cloud: f.client, Clock: f.clock, Rand: rand.New(rand.NewPCG(1, 2)), Journal: f.store, Holder: "test",
+		Log: slog.New(slog.DiscardHandler)}
+	if withMemory {
+		r.Memory = memory.New(f.store, health.DefaultConfig())
+	}
+	return r
+}
+
+func config(key string) Config {
+	s, _ := strategy.Lookup("capacity")
+	pc := policy.DefaultConfig()
+	pc.Jitter = 0
+	return Config{Job: job, Connections: []string{conn1, conn2}, Strategy: s, MinIPs: 2, Policy: pc,
+		PollInterval: 30 * time.Second, RunKey: key}
+}
+
+func TestDegradedAZRetriesInTheOtherZone(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		memory     bool
+		wantResult policy.Result
+		wantOrder  []string // expected connection per attempt
+	}{
+		// With health memory the retry avoids the ejected subnet.
+		{"with memory", true, policy.ResultSucceeded, []string{conn1, conn2}},
+		// The post's way: the failed subnet still has the most free IPs, so
+		// every retry goes back to it.
+		{"without memory", false, policy.ResultFailed, []string{conn1, conn1, conn1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			if err := f.region.SetAZState("us-east-1a", sim.AZDegraded); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.region.Exhaust("subnet-0a1b2c3d4e5f60022", 100); err != nil {
+				t.Fatal(err)
+			}
+			rep := f.runner(tt.memory).Run(context.Background(), config("k"))
+			if rep.Result != tt.wantResult {
+				t.Fatalf("result %s (%s)", rep.Result, rep.Error)
+			}
+			if len(rep.Attempts) != len(tt.wantOrder) {
+				t.Fatalf("%d attempts, want %d: %+v", len(rep.Attempts), len(tt.wantOrder), rep.Attempts)
+			}
+			for i, a := range rep.Attempts {
+				if a.Expected != tt.wantOrder[i] {
+					t.Errorf("attempt %d expected %s, want %s", i+1, a.Expected, tt.wantOrder[i])
+				}
+			}
+			if tt.memory {
+				recs, _ := f.store.Health(context.Background())
+				ejected := false
+				for _, r := range recs {
+					ejected = ejected || (r.Key == subnet1 && r.Ejections == 1 && r.LastClass == "placement")
+				}
+				if !ejected {
+					t.Fatalf("subnet1 not ejected: %+v", recs)
+				}
+			}
+		})
+	}
+}
+
+func TestJournalRecordsAndReuses(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	r := f.runner(true)
+	rep := r.Run(ctx, config("key-1"))
+	if rep.Result != policy.ResultSucceeded {
+		t.Fatalf("first run: %s %s", rep.Result, rep.Error)
+	}
+	atts, err := f.store.Attempts(ctx, "key-1")
+	if err != nil || len(atts) != 1 || atts[0].GlueRunID != rep.Attempts[0].RunID || atts[0].FinalState != "SUCCEEDED" || len(atts[0].OrderApplied) != 2 {
+		t.Fatalf("journal: %+v %v", atts, err)
+	}
+	run, _ := f.store.GetRun(ctx, "key-1")
+	if run.Status != store.RunSucceeded {
+		t.Fatalf("run status %s", run.Status)
+	}
+	// The same key again: nothing starts.
+	again := r.Run(ctx, config("key-1"))
+	if !again.Reused || again.Result != policy.ResultSucceeded || len(f.region.State().Runs) != 1 {
+		t.Fatalf("reuse: %+v, %d runs", again, len(f.region.State().Runs))
+	}
+	// The reservation was released when the run ended.
+	res, _ := f.store.Reservations(ctx, f.clock.Now())
+	if len(res) != 0 {
+		t.Fatalf("reservations left: %+v", res)
+	}
+}
+
+func TestResumeReattachesToTheRecordedRun(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	// An earlier process started a run and recorded it, then died.
+	g := glue.New(glue.Options{Region: "us-east-1", BaseEndpoint: aws.String(sim.InProcessEndpoint), HTTPClient: f.region.HTTPClient(), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	out, err := g.StartJobRun(ctx, &glue.StartJobRunInput{JobName: aws.String(job)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := f.clock.Now()
+	if _, _, err := f.store.BeginRun(ctx, store.Run{Key: "k", Job: job, Status: store.RunRunning, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.RecordRunID(ctx, "k", 1, *out.JobRunId, now); err != nil {
+		t.Fatal(err)
+	}
+	rep := f.runner(true).Run(ctx, config("k"))
+	if rep.Result != policy.ResultSucceeded || rep.Attempts[0].RunID != *out.JobRunId || len(f.region.State().Runs) != 1 {
+		t.Fatalf("resume: %+v; %d runs", rep, len(f.region.State().Runs))
+	}
+}
+
+func TestRunKeyOfAnotherJob(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.store.BeginRun(ctx, store.Run{Key: "k", Job: "OtherJob", CreatedAt: f.clock.Now()})
+	rep := f.runner(false).Run(ctx, config("k"))
+	if rep.Result != policy.ResultError || rep.Err == nil {
+		t.Fatalf("a run key of another job must be an error: %+v", rep)
+	}
+}
+
+func TestPlanIsReadOnly(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	before := f.region.Stats()
+	p, err := f.runner(true).Plan(context.Background(), config(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Placements) != 2 || p.Placements[0].Group != gluenet.GroupGood {
+		t.Fatalf("plan %+v", p)
+	}
+	after := f.region.Stats()
+	for _, op := range []string{"UpdateJob", "StartJobRun"} {
+		if after.Calls("glue", op) != before.Calls("glue", op) {
+			t.Fatalf("plan called %s", op)
+		}
+	}
+}
