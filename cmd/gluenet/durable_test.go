@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"net/url"
+
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,6 +111,52 @@ func TestConcurrentRunsDoNotInterleave(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 20 processes")
 	}
+	t.Run("sqlite", func(t *testing.T) { concurrentRuns(t, nil) })
+	t.Run("postgres", func(t *testing.T) {
+		// Processes on one machine stand for machines sharing Postgres.
+		concurrentRuns(t, []string{"--postgres-dsn", postgresDSN(t)})
+	})
+}
+
+// postgresDSN returns a DSN for a fresh schema of the test server named by
+// GLUENET_TEST_POSTGRES_DSN (.ci/postgres.sh starts one).
+func postgresDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("GLUENET_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("GLUENET_TEST_POSTGRES_DSN is not set; in CI, .ci/run starts PostgreSQL and sets it")
+		}
+		t.Skip("set GLUENET_TEST_POSTGRES_DSN (eval \"$(bash .ci/postgres.sh)\") to run against PostgreSQL")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	schema := fmt.Sprintf("gluenet_cmd_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), dsn)
+		if err == nil {
+			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func concurrentRuns(t *testing.T, storeArgs []string) {
 	bin := failpointBinary(t)
 	e := newSimEnv(t, func(sc *sim.Scenario) {
 		sc.TimeScale = 600
@@ -125,8 +174,9 @@ func TestConcurrentRunsDoNotInterleave(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd, out, errb := e.process(context.Background(), bin, nil, "run", "--job", job, "--connections", conn1+","+conn2,
+			args := append(append([]string{}, storeArgs...), "run", "--job", job, "--connections", conn1+","+conn2,
 				"--strategy", "weighted", "--workers", "5", "--run-key", fmt.Sprintf("concurrent-%d", i), "--poll-interval", "50ms", "--output", "json")
+			cmd, out, errb := e.process(context.Background(), bin, nil, args...)
 			results[i] = result{out, errb, cmd.Run()}
 		}()
 	}
