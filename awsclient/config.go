@@ -100,6 +100,7 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 		// simulated region's in-process one) owns its transport anyway.
 		cfg.HTTPClient = o.HTTPClient
 	}
+	cfg.HTTPClient = hideWriterTo{next: cfg.HTTPClient}
 	if cfg.Region == "" {
 		return aws.Config{}, fmt.Errorf("load AWS config: %w", ErrNoRegion)
 	}

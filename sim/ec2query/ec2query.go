@@ -59,10 +59,14 @@ type AvailabilityZone struct {
 // NetworkInterface is one ENI as CreateNetworkInterface and
 // DescribeNetworkInterfaces report it. Status is "pending", "available" or
 // "in-use"; InterfaceType is "interface" for an ordinary ENI.
+// SecondaryPrivateIPAddresses are the ENI's other IPv4 addresses: EC2 lists
+// them after the primary in privateIpAddressesSet, and a client counting an
+// ENI's addresses reads that set.
 type NetworkInterface struct {
 	NetworkInterfaceID, SubnetID, VpcID, AvailabilityZone, Description, PrivateIPAddress, Status, InterfaceType string
 	RequesterManaged                                                                                            bool
 	Tags                                                                                                        map[string]string
+	SecondaryPrivateIPAddresses                                                                                 []string
 }
 
 // CreateNetworkInterfaceInput is the part of a CreateNetworkInterface request

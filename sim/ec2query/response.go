@@ -184,6 +184,12 @@ func (h *handler) eniXML(e NetworkInterface) eniXML {
 			PrivateDNSName:   x.PrivateDNSName,
 			Primary:          true,
 		}}
+		for _, ip := range e.SecondaryPrivateIPAddresses {
+			x.PrivateIPAddressesSet.Items = append(x.PrivateIPAddressesSet.Items, privateIPXML{
+				PrivateIPAddress: ip,
+				PrivateDNSName:   h.privateDNSName(ip),
+			})
+		}
 	}
 	return x
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"slices"
@@ -41,10 +42,32 @@ func newSDKClient(t *testing.T, b Backend, opts ...Option) *ec2.Client {
 	cfg := aws.Config{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-		HTTPClient:  srv.Client(),
+		HTTPClient:  &http.Client{Transport: hideWriterTo{srv.Client().Transport}},
 		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
 	}
 	return ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+}
+
+// hideWriterTo works around a client-side race between smithy-go and
+// net/http that a loopback server hits often: after writing a request body
+// of known length, net/http's writeLoop probes the body once more with
+// io.Copy(io.Discard, body), which uses the body's WriteTo. The SDK closes
+// the body as soon as the response headers arrive, and smithy-go's closed
+// body then answers WriteTo with io.EOF, which io.Copy reports as an error;
+// net/http takes it for a failed write and closes the connection while the
+// SDK is still reading a response larger than one buffer ("use of closed
+// network connection"). Hiding WriteTo makes the probe use Read, whose
+// io.EOF means a clean end.
+type hideWriterTo struct{ next http.RoundTripper }
+
+type readCloserOnly struct{ io.ReadCloser }
+
+func (t hideWriterTo) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r = r.Clone(r.Context())
+		r.Body = readCloserOnly{r.Body}
+	}
+	return t.next.RoundTrip(r)
 }
 
 func subnetIDs(ss []types.Subnet) []string {
