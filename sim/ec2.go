@@ -320,9 +320,14 @@ func (b ec2Backend) DescribeNetworkInterfaces(ctx context.Context, ids []string,
 
 func (r *Region) eniOut(e *eni) ec2query.NetworkInterface {
 	s := r.subnets[e.subnetID]
+	var secondary []string
+	for _, ip := range e.ips[1:] {
+		secondary = append(secondary, ip.String())
+	}
 	return ec2query.NetworkInterface{
 		NetworkInterfaceID: e.id, SubnetID: e.subnetID, VpcID: s.vpcID, AvailabilityZone: s.az,
 		Description: e.description, PrivateIPAddress: e.ips[0].String(), Status: e.status,
 		InterfaceType: e.interfaceType, RequesterManaged: e.requesterManaged, Tags: maps.Clone(e.tags),
+		SecondaryPrivateIPAddresses: secondary,
 	}
 }
