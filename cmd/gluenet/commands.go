@@ -48,6 +48,17 @@ func addRunFlags(f *pflag.FlagSet) {
 	f.String("run-key", "", "idempotency key of this run, e.g. the orchestrator's run id (env GLUENET_RUN_KEY; default: Airflow's dag/run/task when run by Airflow, else a new key)")
 }
 
+// prepare reads what every command with --output needs: the output format
+// and the resolved settings.
+func (a *app) prepare(cmd *cobra.Command) (string, settings, error) {
+	out, err := outputFormat(cmd)
+	if err != nil {
+		return "", settings{}, err
+	}
+	s, err := resolve(cmd.Flags(), a.getenv)
+	return out, s, err
+}
+
 func outputFormat(cmd *cobra.Command) (string, error) {
 	o, _ := cmd.Flags().GetString("output")
 	if o != "table" && o != "json" {
@@ -67,11 +78,7 @@ the reason for each place. It makes no change in AWS.`,
   gluenet plan --config gluenet.yaml --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out, err := outputFormat(cmd)
-			if err != nil {
-				return err
-			}
-			s, err := resolve(cmd.Flags(), a.getenv)
+			out, s, err := a.prepare(cmd)
 			if err != nil {
 				return err
 			}
@@ -107,11 +114,7 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
   gluenet run --config gluenet.yaml --arg --day=2026-11-27 --workers 20 --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out, err := outputFormat(cmd)
-			if err != nil {
-				return err
-			}
-			s, err := resolve(cmd.Flags(), a.getenv)
+			out, s, err := a.prepare(cmd)
 			if err != nil {
 				return err
 			}

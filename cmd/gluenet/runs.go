@@ -25,11 +25,7 @@ func (a *app) runsCommand() *cobra.Command {
 		Example: "  gluenet runs list --job AirflowBlogJob --limit 20",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out, err := outputFormat(cmd)
-			if err != nil {
-				return err
-			}
-			s, err := resolve(cmd.Flags(), a.getenv)
+			out, s, err := a.prepare(cmd)
 			if err != nil {
 				return err
 			}
@@ -70,11 +66,7 @@ func (a *app) runsCommand() *cobra.Command {
 		Example: "  gluenet runs show airflow/glue_job_dag/manual__2026-11-27/glue_task --output json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			out, err := outputFormat(cmd)
-			if err != nil {
-				return err
-			}
-			s, err := resolve(cmd.Flags(), a.getenv)
+			out, s, err := a.prepare(cmd)
 			if err != nil {
 				return err
 			}

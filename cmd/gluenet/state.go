@@ -50,11 +50,7 @@ func (a *app) healthCommand() *cobra.Command {
   gluenet health --reset --scope az --key us-east-1a`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out, err := outputFormat(cmd)
-			if err != nil {
-				return err
-			}
-			s, err := resolve(cmd.Flags(), a.getenv)
+			out, s, err := a.prepare(cmd)
 			if err != nil {
 				return err
 			}
