@@ -6,6 +6,7 @@ import (
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/classify"
+	"pgregory.net/rapid"
 )
 
 var (
@@ -188,4 +189,70 @@ func TestApplyDoesNotAlias(t *testing.T) {
 	if before.Attempts[0].RunID != "" {
 		t.Fatal("Apply changed the caller's state")
 	}
+}
+
+// TestPolicyProperties drives the policy with random outcomes and checks
+// its invariants: it always ends, never starts more runs than MaxAttempts,
+// never starts without a plan, never sleeps a negative time or longer than
+// MaxDelay, and ends succeeded only after a run succeeded.
+func TestPolicyProperties(t *testing.T) {
+	t.Parallel()
+	verdicts := []classify.Verdict{ok, placement, jobCode, throttled, concurr, denied,
+		{Class: classify.Timeout, Retry: true, Rerank: true}, {Class: classify.Stopped}}
+	rapid.Check(t, func(t *rapid.T) {
+		cfg := DefaultConfig()
+		cfg.MaxAttempts = rapid.IntRange(1, 6).Draw(t, "attempts")
+		cfg.MaxStartRetries = rapid.IntRange(0, 4).Draw(t, "startRetries")
+		cfg.Jitter = rapid.Float64Range(0, 1).Draw(t, "jitter")
+		cfg.StopOnInterrupt = rapid.Bool().Draw(t, "stopOnInterrupt")
+		p := Policy{Config: cfg, Rand: func() float64 { return rapid.Float64Range(0, 0.999).Draw(t, "r") }}
+		s := New()
+		started, succeeded := 0, false
+		for step := 0; ; step++ {
+			if step > 200 {
+				t.Fatalf("no end after 200 steps: %+v", s)
+			}
+			a := p.Next(s)
+			switch a.Kind {
+			case Finish, GiveUp:
+				if (s.Result == ResultSucceeded) != succeeded {
+					t.Fatalf("result %s but succeeded=%v", s.Result, succeeded)
+				}
+				if started > cfg.MaxAttempts {
+					t.Fatalf("%d runs started, max %d", started, cfg.MaxAttempts)
+				}
+				return
+			case Discover:
+				s = p.Apply(s, Discovered{Plan: gluenet.Plan{}})
+			case Start:
+				if a.Plan == nil {
+					t.Fatal("start without a plan")
+				}
+				if rapid.IntRange(0, 4).Draw(t, "startFails") == 0 {
+					v := verdicts[rapid.IntRange(3, 5).Draw(t, "startVerdict")]
+					s = p.Apply(s, Failed{Verdict: v, Err: "x"})
+					continue
+				}
+				started++
+				s = p.Apply(s, Started{RunID: "jr"})
+			case Wait, Stop:
+				if a.Kind == Stop {
+					s = p.Apply(s, StopRequested{})
+				}
+				if rapid.IntRange(0, 9).Draw(t, "interrupt") == 0 {
+					s = p.Apply(s, Interrupted{})
+					continue
+				}
+				v := verdicts[rapid.IntRange(0, len(verdicts)-1).Draw(t, "verdict")]
+				// A run that succeeds before a stop takes effect is reported as succeeded.
+				succeeded = v.Class == classify.Succeeded
+				s = p.Apply(s, Ended{State: "X", Verdict: v})
+			case Sleep:
+				if a.Delay < 0 || a.Delay > cfg.MaxDelay {
+					t.Fatalf("sleep %v outside [0, %v]", a.Delay, cfg.MaxDelay)
+				}
+				s = p.Apply(s, Slept{})
+			}
+		}
+	})
 }

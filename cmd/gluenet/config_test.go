@@ -151,3 +151,34 @@ func TestIAMPolicyGolden(t *testing.T) {
 		t.Fatalf("bad account: exit %d", code)
 	}
 }
+
+// FuzzConfigFile: any config file gives settings or a usage error, never a
+// panic.
+func FuzzConfigFile(f *testing.F) {
+	for _, seed := range []string{
+		"job: j\nconnections: [a, b]\nstrategy: capacity\n",
+		"retry: {attempts: 2, delay: 1s, max_delay: 1m, multiplier: 3, jitter: 0.5}\n",
+		"health: {consecutive_failures: 2, base_ejection: 1m}\nstate: {path: /tmp/x}\n",
+		"jobs: {j: {connections: [x], strategy: weighted, prefer_az: [us-east-1a]}}\n",
+		"arguments: {--day: '2026'}\npoll_interval: 5s\nlock_ttl: 10s\n",
+		"job: [", "conections: []", "retry: {delay: soon}", "arguments: [1, 2]",
+	} {
+		f.Add(seed)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, body string) {
+		p := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := flagsFor(t, "--config", p)
+		s, err := resolve(cmd.Flags(), func(string) (string, bool) { return "", false })
+		if err != nil {
+			if _, ok := err.(*usageError); !ok {
+				t.Fatalf("not a usage error: %T %v", err, err)
+			}
+			return
+		}
+		_ = s.validate(false)
+	})
+}
