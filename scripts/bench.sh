@@ -14,6 +14,7 @@
 #   BENCH_ARGS        extra flags for bench/cmd/benchtables (e.g. "-reps 5")
 #   BENCH_CPU_TIME    -benchtime of the CPU benchmarks (default 2s)
 #   BENCH_PROCESS_RUNS runs per process measurement (default 10)
+#   BENCH_BINARY      measure this gluenet binary instead of building ./cmd/gluenet
 #
 # The latency and throttle sections sleep for real (injected latency, the
 # SDK's backoff) and take about 15 minutes together; the rest a few.
@@ -85,25 +86,32 @@ median() {
 	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
-# measure NAME CMD... runs CMD $runs times under /usr/bin/time -v and prints
-# a table row: median wall time, median and max peak RSS.
-measure() {
-	local name=$1
+# run_once LABEL CMD... runs CMD once under /usr/bin/time -v and appends its
+# wall time (ms) and peak RSS (KiB) to $work/LABEL.wall and $work/LABEL.rss.
+run_once() {
+	local label=$1
 	shift
-	: >"$work/wall" && : >"$work/rss"
-	for _ in $(seq "$runs"); do
-		if ! /usr/bin/time -v -o "$work/time" "$@" >/dev/null 2>"$work/stderr"; then
-			echo "bench.sh: $name failed:" >&2
-			cat "$work/stderr" "$work/time" >&2
-			exit 1
-		fi
-		sed -n 's/.*Elapsed (wall clock) time.*: //p' "$work/time" | to_ms >>"$work/wall"
-		sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time" >>"$work/rss"
-	done
-	printf '| %s | %d | %s ms | %s ms | %s MiB | %s MiB |\n' "$name" "$runs" \
-		"$(median <"$work/wall")" "$(sort -n "$work/wall" | tail -1)" \
-		"$(median <"$work/rss" | awk '{printf "%.1f", $1/1024}')" \
-		"$(sort -n "$work/rss" | tail -1 | awk '{printf "%.1f", $1/1024}')"
+	if ! /usr/bin/time -v -o "$work/time" "$@" >/dev/null 2>"$work/stderr"; then
+		echo "bench.sh: $label failed:" >&2
+		cat "$work/stderr" "$work/time" >&2
+		exit 1
+	fi
+	sed -n 's/.*Elapsed (wall clock) time.*: //p' "$work/time" | to_ms >>"$work/$label.wall"
+	sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time" >>"$work/$label.rss"
+}
+
+# row LABEL NAME prints the table row of LABEL's runs: median and max wall
+# time, median and max peak RSS.
+row() {
+	local label=$1 name=$2
+	printf '| %s | %d | %s ms | %s ms | %s MiB | %s MiB |\n' "$name" "$(wc -l <"$work/$label.wall")" \
+		"$(median <"$work/$label.wall")" "$(sort -n "$work/$label.wall" | tail -1)" \
+		"$(median <"$work/$label.rss" | awk '{printf "%.1f", $1/1024}')" \
+		"$(sort -n "$work/$label.rss" | tail -1 | awk '{printf "%.1f", $1/1024}')"
+}
+
+set_latency() {
+	curl -fsS -X POST -d "{\"service\":\"*\",\"latency\":\"$1\"}" "$endpoint/_sim/latency" >/dev/null
 }
 
 sim_calls() {
@@ -115,7 +123,11 @@ process() {
 		echo "bench.sh: /usr/bin/time is missing: apt-get install -y time" >&2
 		exit 1
 	}
-	go build -o "$work/gluenet" ./cmd/gluenet
+	if [ -n "${BENCH_BINARY:-}" ]; then
+		cp "$BENCH_BINARY" "$work/gluenet"
+	else
+		go build -o "$work/gluenet" ./cmd/gluenet
+	fi
 	"$work/gluenet" sim serve --addr 127.0.0.1:0 --log-format json 2>"$work/sim.log" &
 	server_pid=$!
 	local addr=""
@@ -137,25 +149,31 @@ process() {
 
 	echo "### Whole process: gluenet plan against gluenet sim serve"
 	echo
-	echo "\`/usr/bin/time -v gluenet plan --job AirflowBlogJob --connections $conns --endpoint-url http://$addr\`, $runs runs each, binary built with \`go build\`, $(du -m "$work/gluenet" | cut -f1) MB."
+	echo "\`/usr/bin/time -v gluenet plan --job AirflowBlogJob --connections $conns --endpoint-url http://$addr\`, $runs runs each, ${BENCH_BINARY:+binary $BENCH_BINARY, }$(du -m "$work/gluenet" | cut -f1) MB."
 	echo
 	echo "| command | runs | median wall | max wall | median peak RSS | max peak RSS |"
 	echo "|---|---:|---:|---:|---:|---:|"
-	measure "gluenet --help (start-up only)" "$work/gluenet" --help
 	"${plan[@]}" >/dev/null 2>&1 # creates the state file, so every measured run opens an existing one
-	local before
+	# The variants take turns, so that a burst of other work on the
+	# machine falls on all of them rather than on one.
+	for _ in $(seq "$runs"); do
+		run_once help "$work/gluenet" --help
+		run_once plan "${plan[@]}"
+		run_once nomem "${plan[@]}" --no-memory
+		set_latency 20ms
+		run_once plan20 "${plan[@]}"
+		set_latency 0s
+	done
+	row help "gluenet --help (start-up only)"
+	row plan "gluenet plan"
+	row nomem "gluenet plan --no-memory"
+	row plan20 "gluenet plan, 20 ms per API call"
+	local before plan_calls
 	before=$(sim_calls)
-	measure "gluenet plan" "${plan[@]}"
-	local plan_calls=$(($(sim_calls) - before))
-	before=$(sim_calls)
-	measure "gluenet plan --no-memory" "${plan[@]}" --no-memory
-	local nomem_calls=$(($(sim_calls) - before))
-	# The same decision when every call costs a round trip of 20 ms.
-	curl -fsS -X POST -d '{"service":"*","latency":"20ms"}' "$endpoint/_sim/latency" >/dev/null
-	measure "gluenet plan, 20 ms per API call" "${plan[@]}"
-	curl -fsS -X POST -d '{"service":"*","latency":"0s"}' "$endpoint/_sim/latency" >/dev/null
+	"${plan[@]}" >/dev/null 2>&1
+	plan_calls=$(($(sim_calls) - before))
 	echo
-	echo "API calls per process (the region's count): gluenet plan $((plan_calls / runs)), gluenet plan --no-memory $((nomem_calls / runs))."
+	echo "API calls per \`gluenet plan\` process (the region's count): $plan_calls."
 	echo
 }
 

@@ -428,3 +428,23 @@ func TestRunFollowLogs(t *testing.T) {
 		t.Fatalf("the error log was not followed:\n%s", stderr)
 	}
 }
+
+// TestPlanIsWarmTheSecondTime: the connection -> subnet cache lives in the
+// state store, so the second invocation skips GetConnection.
+func TestPlanIsWarmTheSecondTime(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	calls := func() (int, int) {
+		st := e.region.Stats()
+		return st.Calls("glue", "GetConnection"), st.Calls("ec2", "DescribeSubnets")
+	}
+	for i, wantGet := range []int{2, 0} {
+		g0, d0 := calls()
+		if code, out, stderr := e.gluenet(context.Background(), "plan", "--job", job, "--connections", conn1+","+conn2); code != 0 {
+			t.Fatalf("plan %d: %d %s %s", i, code, out, stderr)
+		}
+		g1, d1 := calls()
+		if g1-g0 != wantGet || d1-d0 != 1 {
+			t.Fatalf("plan %d: %d GetConnection and %d DescribeSubnets calls, want %d and 1", i, g1-g0, d1-d0, wantGet)
+		}
+	}
+}
