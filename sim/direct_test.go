@@ -2,6 +2,7 @@ package sim
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -67,14 +68,20 @@ func TestDirectMatchesHTTP(t *testing.T) {
 	// The direct path keeps the rest of the definition, so raise the
 	// concurrency the same way through the model before reordering.
 	direct.r.mu.Lock()
-	direct.r.jobs[job].spec.maxConcurrent = 5
+	def := maps.Clone(direct.r.jobs[job].def)
+	def["ExecutionProperty"] = map[string]any{"MaxConcurrentRuns": 5}
+	if aerr := direct.r.putJob(job, def, false); aerr != nil {
+		t.Fatal(aerr)
+	}
 	direct.r.mu.Unlock()
 	if err := direct.r.DirectSetJobConnections(job, order); err != nil {
 		t.Fatal(err)
 	}
-	if dj, _ := direct.r.DirectGetJob(job); !slices.Equal(dj.Connections, order) {
-		t.Errorf("direct connections after update = %v, want %v", dj.Connections, order)
+	direct.r.mu.Lock()
+	if got := direct.r.jobs[job].spec.connections; !slices.Equal(got, order) {
+		t.Errorf("direct connections after update = %v, want %v", got, order)
 	}
+	direct.r.mu.Unlock()
 	var httpIDs, directIDs []string
 	for range 2 {
 		out, err := viaHTTP.glue.StartJobRun(ctx, &glue.StartJobRunInput{JobName: aws.String(job)})

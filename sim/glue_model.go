@@ -69,6 +69,10 @@ type job struct {
 	spec     jobSpec
 	created  time.Time
 	modified time.Time
+	// live holds the job's runs that were not terminal when last looked
+	// at, so that MaxConcurrentRuns is checked without scanning every run
+	// ever started (the strategy lab starts 100,000).
+	live []*run
 }
 
 // jobSpec is the part of a job definition the model uses, type-checked.
@@ -544,13 +548,15 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 	if !ok {
 		return nil, errNotFound("Job %s not found", in.JobName)
 	}
-	active := 0
-	for _, x := range r.runOrder {
-		if x.job == j.name && !x.hidden && x.active() {
-			active++
+	live := j.live[:0]
+	for _, x := range j.live {
+		if !x.hidden && x.active() {
+			live = append(live, x)
 		}
 	}
-	if active >= j.spec.maxConcurrent {
+	clear(j.live[len(live):])
+	j.live = live
+	if len(live) >= j.spec.maxConcurrent {
 		return nil, newAPIError("ConcurrentRunsExceededException", 400, "Concurrent runs exceeded for %s", j.name)
 	}
 	attempt, previous := 0, ""
@@ -623,6 +629,7 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 	ru.seq = r.seq
 	r.runs[ru.id] = ru
 	r.runOrder = append(r.runOrder, ru)
+	j.live = append(j.live, ru)
 
 	// Draw the same random numbers for every run, whatever happens to it,
 	// so one run's fate does not shift the next run's.

@@ -104,7 +104,7 @@ func defaultSettings() settings {
 }
 
 // defaultStrategy is gluenet's default ranking strategy.
-const defaultStrategy = "capacity"
+const defaultStrategy = "weighted"
 
 // usageError is bad input: a wrong flag, config or value. It maps to
 // exitUsage and its message says what to fix.

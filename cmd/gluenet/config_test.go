@@ -61,7 +61,7 @@ jobs:
 		{"config from env", nil, map[string]string{"GLUENET_CONFIG": cfg}, "from-file", []string{"f1", "f2"}, "random", 5},
 		{"per-job settings", []string{"--config", cfg, "--job", "per-job"}, nil, "per-job", []string{"p1", "p2"}, "weighted", 5},
 		{"per-job settings yield to flags", []string{"--config", cfg, "--job", "per-job", "--strategy", "spread"}, nil, "per-job", []string{"p1", "p2"}, "spread", 5},
-		{"defaults", []string{"--job", "j", "--connections", "a"}, nil, "j", []string{"a"}, "capacity", 3},
+		{"defaults", []string{"--job", "j", "--connections", "a"}, nil, "j", []string{"a"}, "weighted", 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -237,7 +237,7 @@ func TestReservationsPreventHerding(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					args := append([]string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--workers", "30",
+					args := append([]string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--workers", "30", "--strategy", "capacity",
 						"--run-key", fmt.Sprintf("herd-%d", i), "--output", "json"}, fast...)
 					if code, out, stderr := e.gluenet(context.Background(), append(args, tc.extra...)...); code != 0 {
 						t.Errorf("run %d: exit %d %s %s", i, code, out, stderr)

@@ -206,7 +206,7 @@ func TestRunDegradedAZIsAvoidedNextTime(t *testing.T) {
 	if err := e.region.Exhaust(subnet2, 50); err != nil {
 		t.Fatal(err)
 	}
-	code, out, stderr := e.gluenet(ctx, append([]string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--output", "json"}, fast...)...)
+	code, out, stderr := e.gluenet(ctx, append([]string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--strategy", "capacity", "--output", "json"}, fast...)...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s %s", code, out, stderr)
 	}
@@ -215,7 +215,7 @@ func TestRunDegradedAZIsAvoidedNextTime(t *testing.T) {
 		t.Fatalf("attempts: %+v", r.Attempts)
 	}
 	// The next run avoids the ejected subnet from its first attempt.
-	code, out, _ = e.gluenet(ctx, "plan", "--job", job, "--connections", conn1+","+conn2, "--output", "json")
+	code, out, _ = e.gluenet(ctx, "plan", "--job", job, "--connections", conn1+","+conn2, "--strategy", "capacity", "--output", "json")
 	if code != 0 {
 		t.Fatal(out)
 	}
@@ -225,7 +225,7 @@ func TestRunDegradedAZIsAvoidedNextTime(t *testing.T) {
 		t.Fatalf("plan after the failure: %+v", p)
 	}
 	// Without memory (the post's way) it would go back to the bad subnet.
-	code, out, _ = e.gluenet(ctx, "plan", "--job", job, "--connections", conn1+","+conn2, "--output", "json", "--no-memory")
+	code, out, _ = e.gluenet(ctx, "plan", "--job", job, "--connections", conn1+","+conn2, "--strategy", "capacity", "--output", "json", "--no-memory")
 	if code != 0 {
 		t.Fatal(out)
 	}
@@ -417,7 +417,7 @@ func TestBadInput(t *testing.T) {
 func TestRunFollowLogs(t *testing.T) {
 	e := newSimEnv(t, func(sc *sim.Scenario) { sc.Jobs[0].FailureRate = 1 }, nil)
 	code, out, stderr := e.gluenet(context.Background(), append([]string{"run", "--job", job, "--connections", conn1 + "," + conn2,
-		"--follow-logs", "--output", "json"}, fast...)...)
+		"--follow-logs", "--strategy", "capacity", "--output", "json"}, fast...)...)
 	if code != exitRunFailed {
 		t.Fatalf("exit %d: %s %s", code, out, stderr)
 	}
