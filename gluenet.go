@@ -206,3 +206,21 @@ type Reservation struct {
 	CreatedAt    time.Time `json:"created_at"`
 	ExpiresAt    time.Time `json:"expires_at"`
 }
+
+// Candidates recovers the discovered candidates of the plan in the given
+// (configured) order, so that a plan can be ranked again with fresher
+// memory without asking AWS again. Names the plan does not hold are
+// skipped.
+func (p Plan) Candidates(configured []string) []Candidate {
+	by := make(map[string]Candidate, len(p.Placements))
+	for _, pl := range p.Placements {
+		by[pl.Connection] = pl.Candidate
+	}
+	out := make([]Candidate, 0, len(configured))
+	for _, name := range configured {
+		if c, ok := by[name]; ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -234,7 +234,7 @@ func (e *engine) rank(cands []gluenet.Candidate, need gluenet.Need) (gluenet.Pla
 		live := e.reservations(now)
 		reserved, settled := reserve.Apply(live, cands, now)
 		in.Reserved = reserved
-		in.InFlightByAZ = inFlightByAZ(live, settled)
+		in.InFlightByAZ = reserve.InFlightByAZ(live, settled)
 		e.release(settled...)
 	}
 	return strategy.Plan(in, e.strat)
@@ -260,39 +260,13 @@ func (e *engine) release(ids ...string) {
 	e.res = slices.DeleteFunc(e.res, func(r gluenet.Reservation) bool { return slices.Contains(ids, r.ID) })
 }
 
-func inFlightByAZ(res []gluenet.Reservation, settled []string) map[string]int {
-	out := map[string]int{}
-	for _, x := range res {
-		if !slices.Contains(settled, x.ID) {
-			out[x.AZ]++
-		}
-	}
-	return out
-}
-
-// candidatesOf recovers the discovered candidates of a plan, in the
-// configured order (runner.candidatesOf).
-func candidatesOf(p *gluenet.Plan, configured []string) []gluenet.Candidate {
-	by := make(map[string]gluenet.Candidate, len(p.Placements))
-	for _, pl := range p.Placements {
-		by[pl.Connection] = pl.Candidate
-	}
-	out := make([]gluenet.Candidate, 0, len(configured))
-	for _, name := range configured {
-		if c, ok := by[name]; ok {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // start is runner.start: re-rank with the reservations of launches that
 // went first, apply the order, start, reserve the IPs the run will take.
 // Everything at one virtual instant happens in one step, so the job lock
 // the runner takes is implicit.
 func (e *engine) start(ctx context.Context, p *proc, a policy.Action) error {
 	if e.v.Memory {
-		plan, err := e.rank(candidatesOf(a.Plan, e.conns), a.Plan.Need)
+		plan, err := e.rank(a.Plan.Candidates(e.conns), a.Plan.Need)
 		if err != nil {
 			return err
 		}

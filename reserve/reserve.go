@@ -134,3 +134,15 @@ func Apply(res []gluenet.Reservation, cands []gluenet.Candidate, now time.Time) 
 	}
 	return reserved, settled
 }
+
+// InFlightByAZ counts the reservations still in flight per Availability
+// Zone (those not settled), for strategies that spread runs across zones.
+func InFlightByAZ(res []gluenet.Reservation, settled []string) map[string]int {
+	out := map[string]int{}
+	for _, x := range res {
+		if !slices.Contains(settled, x.ID) {
+			out[x.AZ]++
+		}
+	}
+	return out
+}

@@ -221,7 +221,7 @@ func (r *Runner) rank(ctx context.Context, cfg Config, cands []gluenet.Candidate
 		}
 		reserved, settled := reserve.Apply(res, cands, now)
 		in.Reserved = reserved
-		in.InFlightByAZ = inFlightByAZ(res, settled)
+		in.InFlightByAZ = reserve.InFlightByAZ(res, settled)
 		if len(settled) > 0 {
 			if err := r.Memory.Release(ctx, settled); err != nil {
 				r.log().Warn("could not release settled reservations", "err", err)
@@ -229,36 +229,6 @@ func (r *Runner) rank(ctx context.Context, cfg Config, cands []gluenet.Candidate
 		}
 	}
 	return strategy.Plan(in, cfg.Strategy)
-}
-
-// candidatesOf recovers the discovered candidates of a plan, in the
-// configured order.
-func candidatesOf(p *gluenet.Plan, configured []string) []gluenet.Candidate {
-	by := make(map[string]gluenet.Candidate, len(p.Placements))
-	for _, pl := range p.Placements {
-		by[pl.Connection] = pl.Candidate
-	}
-	out := make([]gluenet.Candidate, 0, len(configured))
-	for _, name := range configured {
-		if c, ok := by[name]; ok {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func inFlightByAZ(res []gluenet.Reservation, settled []string) map[string]int {
-	gone := map[string]bool{}
-	for _, id := range settled {
-		gone[id] = true
-	}
-	out := map[string]int{}
-	for _, x := range res {
-		if !gone[x.ID] {
-			out[x.AZ]++
-		}
-	}
-	return out
 }
 
 // logPlan writes the post's log lines as structured records.
@@ -392,7 +362,7 @@ func (r *Runner) start(io context.Context, cfg Config, a policy.Action, s *polic
 		// Launches that discovered at the same time all saw the same
 		// reservations; under the lock, rank again with the reservations
 		// of the launches that went first (no AWS call: same free IPs).
-		plan, err := r.rank(io, cfg, candidatesOf(a.Plan, cfg.Connections), a.Plan.Need)
+		plan, err := r.rank(io, cfg, a.Plan.Candidates(cfg.Connections), a.Plan.Need)
 		if err != nil {
 			return err
 		}

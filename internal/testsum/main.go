@@ -28,6 +28,7 @@ func main() {
 
 func run(in io.Reader, out io.Writer) int {
 	var passed, failed, skipped, badPkgs int
+	var skips []string // listed, so that a skip CI should not allow is seen
 	outputs := map[string][]string{} // package/test -> output lines, kept until the test ends
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1024*1024), 16*1024*1024)
@@ -72,9 +73,13 @@ func run(in io.Reader, out io.Writer) int {
 				}
 			case "skip":
 				skipped++
+				skips = append(skips, e.Package+" "+e.Test)
 			}
 			delete(outputs, key)
 		}
+	}
+	for _, s := range skips {
+		fmt.Fprintf(out, "skipped: %s\n", s)
 	}
 	fmt.Fprintf(out, "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped)
 	if failed > 0 || badPkgs > 0 {
