@@ -28,7 +28,7 @@ func main() {
 
 func run(in io.Reader, out io.Writer) int {
 	var passed, failed, skipped, badPkgs int
-	var skips []string // listed, so that a skip CI should not allow is seen
+	var skips []string               // listed, so that a skip CI should not allow is seen
 	outputs := map[string][]string{} // package/test -> output lines, kept until the test ends
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1024*1024), 16*1024*1024)
