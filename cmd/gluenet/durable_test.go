@@ -271,3 +271,11 @@ func TestReservationsPreventHerding(t *testing.T) {
 		})
 	}
 }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fpBin != "" {
+		os.RemoveAll(filepath.Dir(fpBin))
+	}
+	os.Exit(code)
+}
