@@ -136,6 +136,35 @@ type Plan struct {
 	// Notes are remarks about the plan as a whole, such as "every candidate
 	// is ejected; using all of them".
 	Notes []string `json:"notes,omitempty"`
+	// Others are the job's connections that are not candidates, in the
+	// job's order: they keep their place after the ranked ones.
+	Others []string `json:"other_connections,omitempty"`
+}
+
+// FullOrder is the whole connection list as it is written into the job:
+// the ranked candidates, then the job's other connections.
+func (p Plan) FullOrder() []string {
+	return append(p.Order(), p.Others...)
+}
+
+// JobOrder is the connection list to write into a job whose connections
+// are existing: the ranked candidates, then the existing connections that
+// are not candidates, in their existing order.
+func JobOrder(ranked, candidates, existing []string) []string {
+	managed := make(map[string]bool, len(candidates)+len(ranked))
+	for _, n := range candidates {
+		managed[n] = true
+	}
+	for _, n := range ranked {
+		managed[n] = true
+	}
+	out := append([]string{}, ranked...)
+	for _, n := range existing {
+		if !managed[n] {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Order is the connection names in ranked order.

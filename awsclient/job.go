@@ -126,21 +126,8 @@ type ApplyResult struct {
 // else in the job changes: UpdateJob replaces the whole definition, so the
 // update carries every field of the job (see JobToUpdate).
 func (c *Client) ApplyOrder(ctx context.Context, job string, candidates, ranked []string) (ApplyResult, error) {
-	managed := make(map[string]bool, len(candidates)+len(ranked))
-	for _, n := range candidates {
-		managed[n] = true
-	}
-	for _, n := range ranked {
-		managed[n] = true
-	}
 	return c.setConnections(ctx, job, func(existing []string) []string {
-		after := append([]string{}, ranked...)
-		for _, n := range existing {
-			if !managed[n] {
-				after = append(after, n)
-			}
-		}
-		return after
+		return gluenet.JobOrder(ranked, candidates, existing)
 	})
 }
 

@@ -195,6 +195,8 @@ func (r *Runner) discover(ctx context.Context, cfg Config) (gluenet.Plan, error)
 	if err != nil {
 		return gluenet.Plan{}, err
 	}
+	full := gluenet.JobOrder(plan.Order(), cfg.Connections, info.Connections)
+	plan.Others = full[len(plan.Placements):]
 	logPlan(r.log(), plan)
 	return plan, nil
 }
@@ -366,11 +368,12 @@ func (r *Runner) start(io context.Context, cfg Config, a policy.Action, s *polic
 		if err != nil {
 			return err
 		}
+		plan.Others = a.Plan.Others
 		*s = p.Apply(*s, policy.Discovered{Plan: plan})
 		a.Plan = s.Current().Plan
 		order = plan.Order()
 	}
-	r.log().Info("Running Glue job with the connection order", "order", order, "attempt", a.Attempt)
+	r.log().Info("Running Glue job with the connection order", "order", a.Plan.FullOrder(), "attempt", a.Attempt)
 	r.record(io, cfg, store.Attempt{Number: a.Attempt, Phase: phaseStarting, OrderApplied: order, StartedAt: r.Clock.Now()})
 	r.failpoint("before-update")
 	applied, err := r.Cloud.ApplyOrder(io, cfg.Job, cfg.Connections, order)
@@ -534,7 +537,7 @@ func report(job string, s policy.State) Report {
 	for _, a := range s.Attempts {
 		ar := AttemptReport{Attempt: a.Number, RunID: a.RunID, State: a.State, ErrorMessage: a.ErrorMessage, Class: a.Class}
 		if a.Plan != nil {
-			ar.Order = a.Plan.Order()
+			ar.Order = a.Plan.FullOrder()
 			ar.Connections = a.Plan.Placements
 			if f := a.Plan.First(); f != nil {
 				ar.Expected = f.Connection

@@ -199,7 +199,8 @@ func (d *demoEnv) plan(ctx context.Context, rc runner.Config) (*planJSON, error)
 	if d.narrate {
 		d.a.placementTable(p.Placements)
 	}
-	return &planJSON{Job: rc.Job, Strategy: p.Strategy, Need: p.Need, Order: p.Order(), Connections: nonNil(p.Placements), Notes: p.Notes}, nil
+	out := planOut(rc.Job, p)
+	return &out, nil
 }
 
 func (d *demoEnv) run(ctx context.Context, rc runner.Config, ch *demoChapter) error {
@@ -207,12 +208,8 @@ func (d *demoEnv) run(ctx context.Context, rc runner.Config, ch *demoChapter) er
 	if rep.Result != policy.ResultSucceeded {
 		return fmt.Errorf("demo run ended %s: %s", rep.Result, rep.Error)
 	}
-	r := &runJSON{Job: rep.Job, Result: string(rep.Result), Attempts: rep.Attempts}
-	if rep.Final != nil {
-		r.Order = rep.Final.Order()
-		r.Connections = rep.Final.Placements
-	}
-	ch.Run = r
+	r := runOut(rep)
+	ch.Run = &r
 	last := rep.Attempts[len(rep.Attempts)-1]
 	lines, err := d.client.FollowLogs(last.RunID, time.Time{}, awsclient.OutputLogGroup).Poll(ctx)
 	if err != nil {

@@ -448,3 +448,39 @@ func TestPlanIsWarmTheSecondTime(t *testing.T) {
 		}
 	}
 }
+
+// TestOrderIncludesOtherConnections: the job's connections that are not
+// candidates keep their place after the ranked ones, and the reported order
+// is the whole list written into the job.
+func TestOrderIncludesOtherConnections(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	ctx := context.Background()
+	_, err := e.glue.CreateConnection(ctx, &glue.CreateConnectionInput{ConnectionInput: &gluetypes.ConnectionInput{
+		Name: aws.String("Extra"), ConnectionType: gluetypes.ConnectionTypeNetwork, ConnectionProperties: map[string]string{},
+		PhysicalConnectionRequirements: &gluetypes.PhysicalConnectionRequirements{SubnetId: aws.String(subnet1)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.glue.CreateJob(ctx, &glue.CreateJobInput{Name: aws.String("J2"), Role: aws.String("arn:aws:iam::123456789012:role/r"),
+		Command:     &gluetypes.JobCommand{Name: aws.String("glueetl"), ScriptLocation: aws.String("s3://b/s.py")},
+		WorkerType:  gluetypes.WorkerTypeG1x, NumberOfWorkers: aws.Int32(2),
+		Connections: &gluetypes.ConnectionsList{Connections: []string{"Extra", conn1, conn2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{conn2, conn1, "Nope", "Extra"}
+	code, out, stderr := e.gluenet(ctx, "plan", "--job", "J2", "--connections", conn2+","+conn1+",Nope", "--strategy", "ordered", "--output", "json")
+	var p planJSON
+	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || !reflect.DeepEqual(p.Order, want) {
+		t.Fatalf("plan: exit %d order %v, want %v\n%s", code, p.Order, want, stderr)
+	}
+	code, out, stderr = e.gluenet(ctx, append([]string{"run", "--job", "J2", "--connections", conn2 + "," + conn1 + ",Nope", "--strategy", "ordered", "--output", "json"}, fast...)...)
+	r := decodeRun(t, out)
+	if code != 0 || !reflect.DeepEqual(r.Order, want) || !reflect.DeepEqual(r.Attempts[0].Order, want) {
+		t.Fatalf("run: exit %d order %v / %v, want %v\n%s", code, r.Order, r.Attempts[0].Order, want, stderr)
+	}
+	got, err := e.glue.GetJob(ctx, &glue.GetJobInput{JobName: aws.String("J2")})
+	if err != nil || !reflect.DeepEqual(got.Job.Connections.Connections, want) {
+		t.Fatalf("job's connections %v, want %v (%v)", got.Job.Connections, want, err)
+	}
+}

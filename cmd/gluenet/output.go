@@ -19,16 +19,20 @@ type planJSON struct {
 	Notes       []string            `json:"notes,omitempty"`
 }
 
+func planOut(job string, p gluenet.Plan) planJSON {
+	return planJSON{Job: job, Strategy: p.Strategy, Need: p.Need, Order: p.FullOrder(), Connections: nonNil(p.Placements), Notes: p.Notes}
+}
+
 func (a *app) printPlan(format, job string, p gluenet.Plan) error {
 	if format == "json" {
-		return jsonOut(a, planJSON{Job: job, Strategy: p.Strategy, Need: p.Need, Order: p.Order(), Connections: nonNil(p.Placements), Notes: p.Notes})
+		return jsonOut(a, planOut(job, p))
 	}
 	fmt.Fprintf(a.stdout, "Job %s: a run needs %d IPs (Glue starts with %d). Strategy: %s.\n\n", job, p.Need.IPs, p.Need.MinIPs, p.Strategy)
 	a.placementTable(p.Placements)
 	for _, n := range p.Notes {
 		fmt.Fprintf(a.stdout, "\nNote: %s\n", n)
 	}
-	fmt.Fprintf(a.stdout, "\nOrder: %s\n", strings.Join(p.Order(), ", "))
+	fmt.Fprintf(a.stdout, "\nOrder: %s\n", strings.Join(p.FullOrder(), ", "))
 	return nil
 }
 
@@ -57,17 +61,21 @@ type runJSON struct {
 	Attempts    []runner.AttemptReport `json:"attempts"`
 }
 
-func (a *app) printReport(format string, rep runner.Report) error {
+func runOut(rep runner.Report) runJSON {
 	out := runJSON{Job: rep.Job, RunKey: rep.RunKey, Reused: rep.Reused, Result: string(rep.Result), Error: rep.Error, Order: []string{}, Connections: []gluenet.Placement{}, Attempts: rep.Attempts}
 	if rep.Final != nil {
-		out.Order = rep.Final.Order()
+		out.Order = rep.Final.FullOrder()
 		out.Connections = nonNil(rep.Final.Placements)
 	}
 	if out.Attempts == nil {
 		out.Attempts = []runner.AttemptReport{}
 	}
+	return out
+}
+
+func (a *app) printReport(format string, rep runner.Report) error {
 	if format == "json" {
-		return jsonOut(a, out)
+		return jsonOut(a, runOut(rep))
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ATTEMPT\tORDER\tRUN ID\tSTATE\tERROR")
