@@ -101,9 +101,20 @@ func Plan(in Input, s Strategy) (gluenet.Plan, error) {
 	if err := checkPermutation(ps, out); err != nil {
 		return gluenet.Plan{}, fmt.Errorf("strategy %q: %w", s.Name(), err)
 	}
+	lastHealthy, lastStartable := -1, -1
+	for i, p := range out {
+		if startable(p) {
+			lastStartable = i
+			if p.EjectedUntil == nil {
+				lastHealthy = i
+			}
+		}
+	}
 	for i := range out {
 		out[i].Rank = i + 1
-		out[i].Reason = reason(&in, s, out[i])
+		// Say "after" only where it is true: a strategy such as ordered
+		// keeps the configured order whatever the groups.
+		out[i].Reason = reason(&in, s, out[i], i > lastHealthy, i > lastStartable)
 	}
 	plan.Placements = out
 	return plan, nil
@@ -226,7 +237,7 @@ func checkPermutation(in, out []gluenet.Placement) error {
 	return nil
 }
 
-func reason(in *Input, s Strategy, p gluenet.Placement) string {
+func reason(in *Input, s Strategy, p gluenet.Placement, afterHealthy, afterStartable bool) string {
 	var b strings.Builder
 	switch p.Group {
 	case gluenet.GroupUnchecked:
@@ -234,7 +245,11 @@ func reason(in *Input, s Strategy, p gluenet.Placement) string {
 		if p.Problem != "" {
 			b.WriteString(" (" + p.Problem + ")")
 		}
-		b.WriteString(": kept after the checked ones, in configured order")
+		if afterStartable {
+			b.WriteString(": kept after the startable ones, in configured order")
+		} else {
+			b.WriteString(": free IPs unknown; " + s.Describe())
+		}
 		return b.String()
 	case gluenet.GroupInsufficient:
 		fmt.Fprintf(&b, "insufficient: %d free IPs, Glue needs at least %d to start", FreeOf(p), in.Need.MinIPs)
@@ -247,13 +262,15 @@ func reason(in *Input, s Strategy, p gluenet.Placement) string {
 		fmt.Fprintf(&b, " (EC2 reports %d, %d reserved by runs in flight)", p.FreeIPs, p.Reserved)
 	}
 	if p.EjectedUntil != nil {
-		fmt.Fprintf(&b, "; ejected until %s after placement failures, tried after healthy candidates",
-			p.EjectedUntil.UTC().Format(time.RFC3339))
+		fmt.Fprintf(&b, "; ejected until %s after placement failures", p.EjectedUntil.UTC().Format(time.RFC3339))
+		if afterHealthy {
+			b.WriteString(", tried after healthy candidates")
+		}
 	}
 	if p.Preferred {
 		b.WriteString("; in a preferred AZ")
 	}
-	if startable(p) {
+	if startable(p) || !afterStartable {
 		b.WriteString("; " + s.Describe())
 	} else {
 		b.WriteString("; kept after the startable ones")

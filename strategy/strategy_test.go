@@ -250,3 +250,40 @@ func sorted(s []string) []string {
 	slices.Sort(c)
 	return c
 }
+
+// TestReasonsSayOnlyWhatIsTrue: ordered keeps the configured order, so its
+// reasons must not claim a demotion that did not happen.
+func TestReasonsSayOnlyWhatIsTrue(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	in := Input{Candidates: []gluenet.Candidate{cand("low", 1), cand("bad", 50), cand("ok", 40)}, Need: gluenet.Need{IPs: 2, MinIPs: 2}, Now: now,
+		Health: []gluenet.HealthRecord{{Scope: gluenet.ScopeSubnet, Key: "subnet-bad", EjectedUntil: now.Add(time.Hour)}}}
+	for _, tt := range []struct {
+		strategy string
+		order    []string
+		has      map[string]string
+		hasNot   map[string]string
+	}{
+		{"ordered", []string{"low", "bad", "ok"},
+			map[string]string{"low": "configured order", "bad": "ejected until"},
+			map[string]string{"low": "kept after", "bad": "tried after healthy"}},
+		{"capacity", []string{"ok", "bad", "low"},
+			map[string]string{"low": "kept after the startable ones", "bad": "tried after healthy candidates"}, nil},
+	} {
+		p, err := Plan(in, mustLookup(t, tt.strategy))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Order(); !slices.Equal(got, tt.order) {
+			t.Fatalf("%s: order %v, want %v", tt.strategy, got, tt.order)
+		}
+		for _, pl := range p.Placements {
+			if w, ok := tt.has[pl.Connection]; ok && !strings.Contains(pl.Reason, w) {
+				t.Errorf("%s: %s reason %q lacks %q", tt.strategy, pl.Connection, pl.Reason, w)
+			}
+			if w, ok := tt.hasNot[pl.Connection]; ok && strings.Contains(pl.Reason, w) {
+				t.Errorf("%s: %s reason %q must not say %q", tt.strategy, pl.Connection, pl.Reason, w)
+			}
+		}
+	}
+}
