@@ -20,85 +20,61 @@ import (
 	"github.com/gluenet/gluenet"
 )
 
-// region is a small VPC on moto with the connections the discovery tests use.
-type region struct {
-	// subnets by role: "a" (us-east-1a, /24 with 3 ENIs), "b" (us-east-1b,
-	// /26), "gone" (deleted after its connection was made).
+// discoverNetwork is the VPC of the discovery tests: "a" (us-east-1a, /24,
+// where 3 ENIs are added), "b" (us-east-1b, /26) and "gone" (deleted).
+var discoverNetwork = network{vpcCIDR: "10.20.0.0/16", subnets: []subnetFixture{
+	{role: "a", cidr: "10.20.1.0/24", az: "us-east-1a"},
+	{role: "b", cidr: "10.20.2.0/26", az: "us-east-1b"},
+	{role: "gone", cidr: "10.20.3.0/24", az: "us-east-1c", deleted: true},
+}}
+
+// discoverFixture is what setupDiscover made on a backend.
+type discoverFixture struct {
+	// subnets by role: "a", "b", "gone" (no longer exists).
 	subnet map[string]string
 	// connections by role: "a", "b", "gone", "nosubnet", and "unknown",
 	// which does not exist.
 	conn map[string]string
 }
 
-func setupRegion(t *testing.T, cfg aws.Config) region {
+// setupDiscover creates, through the API, the ENIs and connections the
+// discovery tests use on a backend built with discoverNetwork.
+func setupDiscover(t *testing.T, b *testBackend) discoverFixture {
 	t.Helper()
-	ctx := t.Context()
-	e := ec2.NewFromConfig(cfg)
-	g := glue.NewFromConfig(cfg)
-	r := region{subnet: map[string]string{}, conn: map[string]string{}}
-
-	vpc, err := e.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.20.0.0/16")})
-	if err != nil {
-		t.Fatalf("create vpc: %v", err)
-	}
-	for _, s := range []struct{ role, cidr, az string }{
-		{"a", "10.20.1.0/24", "us-east-1a"},
-		{"b", "10.20.2.0/26", "us-east-1b"},
-		{"gone", "10.20.3.0/24", "us-east-1c"},
-	} {
-		out, err := e.CreateSubnet(ctx, &ec2.CreateSubnetInput{
-			VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String(s.cidr), AvailabilityZone: aws.String(s.az),
-		})
-		if err != nil {
-			t.Fatalf("create subnet %s: %v", s.role, err)
-		}
-		r.subnet[s.role] = aws.ToString(out.Subnet.SubnetId)
+	r := discoverFixture{subnet: map[string]string{}, conn: map[string]string{}}
+	for _, role := range []string{"a", "b", "gone"} {
+		r.subnet[role] = b.subnetID(role)
 	}
 	// ENIs take IPs: EC2 should count 256-5-3 = 248 free in subnet a.
-	for range 3 {
-		if _, err := e.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(r.subnet["a"])}); err != nil {
-			t.Fatalf("create network interface: %v", err)
-		}
-	}
+	b.createENIs(t, r.subnet["a"], 3)
 
-	for _, c := range []struct{ role, subnet, az string }{
-		{"a", r.subnet["a"], "us-east-1a"},
-		{"b", r.subnet["b"], "us-east-1b"},
-		{"gone", r.subnet["gone"], "us-east-1c"},
-		{"nosubnet", "", ""},
+	for _, c := range []struct{ role, az string }{
+		{"a", "us-east-1a"},
+		{"b", "us-east-1b"},
+		{"gone", "us-east-1c"},
 	} {
 		name := uniqueName(t, c.role)
-		in := &gluetypes.ConnectionInput{
-			Name:                 aws.String(name),
-			ConnectionType:       gluetypes.ConnectionTypeNetwork,
-			ConnectionProperties: map[string]string{},
-		}
-		if c.subnet != "" {
-			in.PhysicalConnectionRequirements = &gluetypes.PhysicalConnectionRequirements{
-				SubnetId: aws.String(c.subnet), AvailabilityZone: aws.String(c.az),
-				SecurityGroupIdList: []string{"sg-12345678"},
-			}
-		} else {
-			in.ConnectionType = gluetypes.ConnectionTypeCustom
-		}
-		if _, err := g.CreateConnection(ctx, &glue.CreateConnectionInput{ConnectionInput: in}); err != nil {
-			t.Fatalf("create connection %s: %v", c.role, err)
-		}
+		b.createNetworkConnection(t, name, r.subnet[c.role], c.az)
 		r.conn[c.role] = name
 	}
+	r.conn["nosubnet"] = uniqueName(t, "nosubnet")
+	b.createConnection(t, &gluetypes.ConnectionInput{
+		Name:                 aws.String(r.conn["nosubnet"]),
+		ConnectionType:       gluetypes.ConnectionTypeCustom,
+		ConnectionProperties: map[string]string{},
+	})
 	r.conn["unknown"] = uniqueName(t, "unknown")
-
-	if _, err := e.DeleteSubnet(ctx, &ec2.DeleteSubnetInput{SubnetId: aws.String(r.subnet["gone"])}); err != nil {
-		t.Fatalf("delete subnet: %v", err)
-	}
 	return r
 }
 
-func TestDiscoverMoto(t *testing.T) {
-	url := motoURL(t)
-	counter := newCallCounter()
-	cfg := testConfig(t, url, counter.apiOption)
-	r := setupRegion(t, cfg)
+func TestDiscover(t *testing.T) {
+	forEachBackend(t, discoverNetwork, testDiscover)
+}
+
+func testDiscover(t *testing.T, b *testBackend) {
+	r := setupDiscover(t, b)
+	counter := b.counter
+	cfg := b.cfg
 	counter.take()
 
 	c := New(cfg)
@@ -161,107 +137,23 @@ func TestDiscoverMoto(t *testing.T) {
 	if calls := counter.take(); calls["GetConnection"] != 5 || calls["DescribeSubnets"] != 1 || len(calls) != 2 {
 		t.Errorf("API calls = %v, want 5 GetConnection and 1 DescribeSubnets", calls)
 	}
-}
-
-func TestDiscoverCacheMoto(t *testing.T) {
-	url := motoURL(t)
-	counter := newCallCounter()
-	cfg := testConfig(t, url, counter.apiOption)
-	r := setupRegion(t, cfg)
-
-	tests := []struct {
-		name string
-		// seed is put in the cache before the discoveries: role -> subnet role.
-		seed  map[string]string
-		names []string // connection roles
-		// per discovery, in order
-		stats []DiscoverStats
-		// what the cache holds afterwards: role -> subnet role, "" = absent
-		after map[string]string
-	}{
-		{
-			name:  "cold then warm",
-			names: []string{"a", "b"},
-			stats: []DiscoverStats{
-				{GetConnectionCalls: 2, DescribeSubnetsCalls: 1},
-				{DescribeSubnetsCalls: 1, CacheHits: 2},
-			},
-			after: map[string]string{"a": "a", "b": "b"},
-		},
-		{
-			name:  "failures are not cached",
-			names: []string{"a", "unknown", "gone", "nosubnet"},
-			stats: []DiscoverStats{
-				{GetConnectionCalls: 4, DescribeSubnetsCalls: 1},
-				{GetConnectionCalls: 3, DescribeSubnetsCalls: 1, CacheHits: 1},
-			},
-			after: map[string]string{"a": "a", "unknown": "", "gone": "", "nosubnet": ""},
-		},
-		{
-			name:  "connection moved off a deleted subnet",
-			seed:  map[string]string{"a": "gone", "b": "b"},
-			names: []string{"a", "b"},
-			stats: []DiscoverStats{
-				// describe {gone, b}; gone is missing: invalidate a, look it
-				// up again, describe its new subnet.
-				{GetConnectionCalls: 1, DescribeSubnetsCalls: 2, CacheHits: 2, CacheInvalidations: 1},
-				{DescribeSubnetsCalls: 1, CacheHits: 2},
-			},
-			after: map[string]string{"a": "a", "b": "b"},
-		},
-		{
-			name:  "connection still on a deleted subnet",
-			seed:  map[string]string{"gone": "gone"},
-			names: []string{"gone"},
-			stats: []DiscoverStats{
-				// the lookup finds the same deleted subnet: no second describe
-				{GetConnectionCalls: 1, DescribeSubnetsCalls: 1, CacheHits: 1, CacheInvalidations: 1},
-				{GetConnectionCalls: 1, DescribeSubnetsCalls: 1},
-			},
-			after: map[string]string{"gone": ""},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := t.Context()
-			cache := NewMemoryCache(time.Hour, nil)
-			for role, subnetRole := range tt.seed {
-				cache.Put(ctx, r.conn[role], r.subnet[subnetRole])
-			}
-			c := New(cfg)
-			c.Cache = cache
-			var names []string
-			for _, role := range tt.names {
-				names = append(names, r.conn[role])
-			}
-			counter.take()
-			for i, want := range tt.stats {
-				cands, st, err := c.Discover(ctx, names)
-				if err != nil {
-					t.Fatalf("discovery %d: %v", i+1, err)
-				}
-				if st != want {
-					t.Errorf("discovery %d: stats = %+v, want %+v", i+1, st, want)
-				}
-				calls := counter.take()
-				if calls["GetConnection"] != want.GetConnectionCalls || calls["DescribeSubnets"] != want.DescribeSubnetsCalls {
-					t.Errorf("discovery %d: API calls = %v, stats say %+v", i+1, calls, want)
-				}
-				for _, cand := range cands {
-					if cand.Connection == r.conn["a"] && (!cand.Checked || cand.SubnetID != r.subnet["a"]) {
-						t.Errorf("discovery %d: connection a = %+v, want checked in subnet a", i+1, cand)
-					}
-				}
-			}
-			for role, subnetRole := range tt.after {
-				id, ok := cache.Get(ctx, r.conn[role])
-				if want := r.subnet[subnetRole]; id != want || ok != (subnetRole != "") {
-					t.Errorf("cache[%s] = %q, %v; want %q", role, id, ok, want)
-				}
-			}
-		})
+	if b.isSim() {
+		// The region served exactly what the SDK sent, no more.
+		stats := b.region.Stats()
+		if n := stats.Calls("glue", "GetConnection"); n != 5 {
+			t.Errorf("the sim served %d GetConnection calls, want 5", n)
+		}
 	}
 }
+
+func TestDiscoverCache(t *testing.T) {
+	forEachBackend(t, discoverNetwork, testDiscoverCache)
+}
+
+func testDiscoverCache(t *testing.T, b *testBackend) {
+	r := setupDiscover(t, b)
+	counter := b.counter
+	cfg := b.cfg
 
 // fakeGlue and fakeEC2 are hand-written stand-ins for the cases a server
 // cannot easily produce: EC2 failing, hundreds of subnets, concurrency.

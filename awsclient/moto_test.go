@@ -19,9 +19,11 @@ import (
 	"github.com/aws/smithy-go/middleware"
 )
 
-// The adapter's tests run the real SDK clients against moto's server (one
-// per test binary, shared by the tests, which use distinct names) until the
-// simulated region can stand in for it.
+// moto's server is the second, independent implementation of the AWS wire
+// protocols that the adapter's tests run against, next to gluenet's own
+// simulated region (see backend_test.go), so that a wire-format mistake
+// shared by gluenet and the simulator cannot pass unseen. One server per
+// test binary, shared by the tests, which use distinct names.
 
 var moto struct {
 	once sync.Once

@@ -346,8 +346,15 @@ func (p Policy) Apply(s State, e Event) State {
 		case s.Interrupted:
 			s.done(ResultInterrupted, "interrupted; the run ended "+e.State)
 		case e.Verdict.Retry && cur.Number < p.Config.MaxAttempts:
-			s.sleep(p.Config.Backoff(cur.Number, p.rand()), PhaseDiscover)
-			s.Attempts = append(s.Attempts, Attempt{Number: cur.Number + 1})
+			next := Attempt{Number: cur.Number + 1}
+			then := PhaseDiscover
+			if !e.Verdict.Rerank && cur.Plan != nil {
+				// The failure says nothing about the subnets (too many
+				// concurrent runs, say): start again with the same plan.
+				next.Plan, then = cur.Plan, PhaseStart
+			}
+			s.sleep(p.Config.Backoff(cur.Number, p.rand()), then)
+			s.Attempts = append(s.Attempts, next)
 		case e.Verdict.Retry:
 			s.done(ResultFailed, fmt.Sprintf("run %s ended %s after %d attempts", cur.RunID, e.State, cur.Number))
 		default:

@@ -52,6 +52,10 @@ func TestScenarios(t *testing.T) {
 			{Discover, plan}, {Start, Failed{concurr, "too many runs"}}, {Sleep, Slept{}},
 			{Start, Started{"jr_1"}}, {Wait, Ended{"SUCCEEDED", "", ok}}, {Finish, nil},
 		}, result: ResultSucceeded, attempts: 1},
+		{name: "a run that ends without blame on the subnets is retried with the same plan", steps: []step{
+			{Discover, plan}, {Start, Started{"jr_1"}}, {Wait, Ended{"FAILED", "Max concurrent runs exceeded", concurr}},
+			{Sleep, Slept{}}, {Start, Started{"jr_2"}}, {Wait, Ended{"SUCCEEDED", "", ok}}, {Finish, nil},
+		}, result: ResultSucceeded, attempts: 2},
 		{name: "start retries are bounded", cfg: func(c *Config) { c.MaxStartRetries = 1 }, steps: []step{
 			{Discover, plan}, {Start, Failed{throttled, "Rate exceeded"}}, {Sleep, Slept{}},
 			{Start, Failed{throttled, "Rate exceeded"}}, {GiveUp, nil},

@@ -235,7 +235,7 @@ func (r *Runner) rank(ctx context.Context, cfg Config, cands []gluenet.Candidate
 
 // logPlan writes the post's log lines as structured records.
 func logPlan(log *slog.Logger, plan gluenet.Plan) {
-	var good, usable []any
+	good, usable := []any{}, []any{}
 	for _, p := range plan.Placements {
 		switch p.Group {
 		case gluenet.GroupGood:
@@ -285,6 +285,7 @@ func (r *Runner) RunFrom(ctx context.Context, cfg Config, s policy.State) Report
 	io := context.WithoutCancel(ctx) // AWS calls outlive an interrupt
 	interrupted := false
 	var attemptStart time.Time
+	attemptOf := -1
 	var lastErr error
 	fail := func(err error) {
 		lastErr = err
@@ -296,9 +297,11 @@ func (r *Runner) RunFrom(ctx context.Context, cfg Config, s policy.State) Report
 			s = p.Apply(s, policy.Interrupted{})
 		}
 		a := p.Next(s)
+		if a.Attempt != attemptOf && a.Kind != policy.Sleep {
+			attemptOf, attemptStart = a.Attempt, r.Clock.Now()
+		}
 		switch a.Kind {
 		case policy.Discover:
-			attemptStart = r.Clock.Now()
 			r.progress(Progress{Attempt: a.Attempt, Action: a.Kind, Message: "ranking connections"})
 			plan, err := r.discover(io, cfg)
 			if err != nil {
@@ -411,6 +414,7 @@ func (r *Runner) start(io context.Context, cfg Config, a policy.Action, s *polic
 			// a crash now would lose track of it.
 			r.log().Error("could not record the run id durably", "run_key", cfg.RunKey, "run_id", runID, "err", err)
 		}
+		r.record(io, cfg, store.Attempt{Number: a.Attempt, Phase: phaseStarted, States: []store.StateChange{{State: "STARTING", At: r.Clock.Now()}}})
 	}
 	first := a.Plan.First()
 	conn := ""

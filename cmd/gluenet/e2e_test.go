@@ -462,8 +462,8 @@ func TestOrderIncludesOtherConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.glue.CreateJob(ctx, &glue.CreateJobInput{Name: aws.String("J2"), Role: aws.String("arn:aws:iam::123456789012:role/r"),
-		Command:     &gluetypes.JobCommand{Name: aws.String("glueetl"), ScriptLocation: aws.String("s3://b/s.py")},
-		WorkerType:  gluetypes.WorkerTypeG1x, NumberOfWorkers: aws.Int32(2),
+		Command:    &gluetypes.JobCommand{Name: aws.String("glueetl"), ScriptLocation: aws.String("s3://b/s.py")},
+		WorkerType: gluetypes.WorkerTypeG1x, NumberOfWorkers: aws.Int32(2),
 		Connections: &gluetypes.ConnectionsList{Connections: []string{"Extra", conn1, conn2}}})
 	if err != nil {
 		t.Fatal(err)

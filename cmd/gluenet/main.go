@@ -32,6 +32,12 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal, gluenet stops the Glue run and waits for
+		// it; a second signal must still be able to end the process.
+		<-ctx.Done()
+		stop()
+	}()
 	os.Exit(execute(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
 }
 
