@@ -155,6 +155,100 @@ func testDiscoverCache(t *testing.T, b *testBackend) {
 	counter := b.counter
 	cfg := b.cfg
 
+	tests := []struct {
+		name string
+		// seed is put in the cache before the discoveries: role -> subnet role.
+		seed  map[string]string
+		names []string // connection roles
+		// per discovery, in order
+		stats []DiscoverStats
+		// what the cache holds afterwards: role -> subnet role, "" = absent
+		after map[string]string
+	}{
+		{
+			name:  "cold then warm",
+			names: []string{"a", "b"},
+			stats: []DiscoverStats{
+				{GetConnectionCalls: 2, DescribeSubnetsCalls: 1},
+				{DescribeSubnetsCalls: 1, CacheHits: 2},
+			},
+			after: map[string]string{"a": "a", "b": "b"},
+		},
+		{
+			name:  "failures are not cached",
+			names: []string{"a", "unknown", "gone", "nosubnet"},
+			stats: []DiscoverStats{
+				{GetConnectionCalls: 4, DescribeSubnetsCalls: 1},
+				{GetConnectionCalls: 3, DescribeSubnetsCalls: 1, CacheHits: 1},
+			},
+			after: map[string]string{"a": "a", "unknown": "", "gone": "", "nosubnet": ""},
+		},
+		{
+			name:  "connection moved off a deleted subnet",
+			seed:  map[string]string{"a": "gone", "b": "b"},
+			names: []string{"a", "b"},
+			stats: []DiscoverStats{
+				// describe {gone, b}; gone is missing: invalidate a, look it
+				// up again, describe its new subnet.
+				{GetConnectionCalls: 1, DescribeSubnetsCalls: 2, CacheHits: 2, CacheInvalidations: 1},
+				{DescribeSubnetsCalls: 1, CacheHits: 2},
+			},
+			after: map[string]string{"a": "a", "b": "b"},
+		},
+		{
+			name:  "connection still on a deleted subnet",
+			seed:  map[string]string{"gone": "gone"},
+			names: []string{"gone"},
+			stats: []DiscoverStats{
+				// the lookup finds the same deleted subnet: no second describe
+				{GetConnectionCalls: 1, DescribeSubnetsCalls: 1, CacheHits: 1, CacheInvalidations: 1},
+				{GetConnectionCalls: 1, DescribeSubnetsCalls: 1},
+			},
+			after: map[string]string{"gone": ""},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			cache := NewMemoryCache(time.Hour, nil)
+			for role, subnetRole := range tt.seed {
+				cache.Put(ctx, r.conn[role], r.subnet[subnetRole])
+			}
+			c := New(cfg)
+			c.Cache = cache
+			var names []string
+			for _, role := range tt.names {
+				names = append(names, r.conn[role])
+			}
+			counter.take()
+			for i, want := range tt.stats {
+				cands, st, err := c.Discover(ctx, names)
+				if err != nil {
+					t.Fatalf("discovery %d: %v", i+1, err)
+				}
+				if st != want {
+					t.Errorf("discovery %d: stats = %+v, want %+v", i+1, st, want)
+				}
+				calls := counter.take()
+				if calls["GetConnection"] != want.GetConnectionCalls || calls["DescribeSubnets"] != want.DescribeSubnetsCalls {
+					t.Errorf("discovery %d: API calls = %v, stats say %+v", i+1, calls, want)
+				}
+				for _, cand := range cands {
+					if cand.Connection == r.conn["a"] && (!cand.Checked || cand.SubnetID != r.subnet["a"]) {
+						t.Errorf("discovery %d: connection a = %+v, want checked in subnet a", i+1, cand)
+					}
+				}
+			}
+			for role, subnetRole := range tt.after {
+				id, ok := cache.Get(ctx, r.conn[role])
+				if want := r.subnet[subnetRole]; id != want || ok != (subnetRole != "") {
+					t.Errorf("cache[%s] = %q, %v; want %q", role, id, ok, want)
+				}
+			}
+		})
+	}
+}
+
 // fakeGlue and fakeEC2 are hand-written stand-ins for the cases a server
 // cannot easily produce: EC2 failing, hundreds of subnets, concurrency.
 type fakeGlue struct {

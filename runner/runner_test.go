@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
@@ -57,6 +58,11 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newFixtureFrom(t, sc)
+}
+
+func newFixtureFrom(t *testing.T, sc *sim.Scenario) *fixture {
+	t.Helper()
 	mc := sim.NewManualClock(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC))
 	region, err := sim.New(sc, sim.WithClock(mc))
 	if err != nil {
@@ -221,5 +227,71 @@ func TestPlanIsReadOnly(t *testing.T) {
 		if after.Calls("glue", op) != before.Calls("glue", op) {
 			t.Fatalf("plan called %s", op)
 		}
+	}
+}
+
+// TestReservationsPreventHerding: 10 launches within the ENI lag all read
+// the same stale free-IP counts from EC2. Each launch returns as soon as its
+// run started (interrupted, leaving the run going), so the launches overlap
+// for certain and time never moves. Without reservations (the post's way)
+// every launch ranks the roomiest subnet first, until Glue itself finds it
+// full and starts runs under capacity; with them, launches see each other's
+// IPs and spread in proportion to capacity.
+func TestReservationsPreventHerding(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		memory bool
+	}{{"with reservations", true}, {"without memory", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sc, err := sim.LoadScenario("default")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc.Jobs[0].MaxConcurrentRuns = 50
+			sc.ENI.Lag = sim.Duration(24 * time.Hour)
+			f := newFixtureFrom(t, sc)
+			// subnet2 has half of subnet1's room: 251 against 125 free IPs.
+			if err := f.region.Exhaust("subnet-0a1b2c3d4e5f60022", 125); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 10 {
+				r := f.runner(tc.memory)
+				ctx, cancel := context.WithCancel(context.Background())
+				r.Progress = func(p Progress) {
+					if p.RunID != "" {
+						cancel() // the run started: leave it going
+					}
+				}
+				cfg := config(fmt.Sprintf("herd-%d", i))
+				cfg.NeedIPs = 30
+				w := int32(30)
+				cfg.Start.NumberOfWorkers = &w
+				cfg.Policy.StopOnInterrupt = false
+				if rep := r.Run(ctx, cfg); rep.Result != policy.ResultInterrupted || rep.Attempts[0].RunID == "" {
+					t.Fatalf("launch %d: %+v", i, rep)
+				}
+				cancel()
+			}
+			used := map[string]int{}
+			under := 0
+			for _, run := range f.region.State().Runs {
+				used[run.SubnetID] += run.AllocatedIPs
+				if run.AllocatedIPs < 30 {
+					under++
+				}
+			}
+			if !tc.memory {
+				if under == 0 {
+					t.Fatalf("without reservations no run started under capacity: %v", used)
+				}
+				return
+			}
+			// 300 IPs over 251 + 125 free: in proportion, about 200 and 100.
+			if under != 0 || used[subnet1] < 150 || used["subnet-0a1b2c3d4e5f60022"] < 60 {
+				t.Fatalf("with reservations: %d runs under capacity, IPs per subnet %v", under, used)
+			}
+		})
 	}
 }

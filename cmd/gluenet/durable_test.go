@@ -209,69 +209,6 @@ func concurrentRuns(t *testing.T, storeArgs []string) {
 	}
 }
 
-// TestReservationsPreventHerding: 10 runs launched within the ENI lag all
-// see the same stale free-IP counts. Without reservations (the post's way)
-// they pile into the roomiest subnet; with them they spread in proportion
-// to capacity.
-func TestReservationsPreventHerding(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		extra  []string
-		spread bool
-	}{
-		{"with reservations", nil, true},
-		{"without memory", []string{"--no-memory"}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newSimEnv(t, func(sc *sim.Scenario) {
-				sc.TimeScale = 300 // runs last about 2 wall seconds: all 10 overlap
-				sc.Jobs[0].MaxConcurrentRuns = 50
-				sc.ENI.Lag = sim.Duration(24 * time.Hour)
-			}, nil)
-			// subnet2 keeps half of subnet1's room: 251 vs 125 free IPs.
-			if err := e.region.Exhaust(subnet2, 125); err != nil {
-				t.Fatal(err)
-			}
-			var wg sync.WaitGroup
-			for i := range 10 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					args := append([]string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--workers", "30", "--strategy", "capacity",
-						"--run-key", fmt.Sprintf("herd-%d", i), "--output", "json"}, fast...)
-					if code, out, stderr := e.gluenet(context.Background(), append(args, tc.extra...)...); code != 0 {
-						t.Errorf("run %d: exit %d %s %s", i, code, out, stderr)
-					}
-				}()
-			}
-			wg.Wait()
-			used := map[string]int{}
-			under := 0
-			for _, r := range e.region.State().Runs {
-				used[r.SubnetID] += r.AllocatedIPs
-				if r.AllocatedIPs < 30 {
-					under++
-				}
-			}
-			if !tc.spread {
-				// Every run was ranked on the same stale counts: subnet1
-				// first each time, until Glue itself found it full.
-				if under == 0 {
-					t.Fatalf("without reservations no run started under capacity: %v", used)
-				}
-				return
-			}
-			if under != 0 {
-				t.Fatalf("%d runs started under capacity with reservations: %v", under, used)
-			}
-			// 300 IPs over 251+125 free: proportional is about 200 / 100.
-			if used[subnet1] < 150 || used[subnet2] < 60 {
-				t.Fatalf("runs not spread in proportion to capacity: %v", used)
-			}
-		})
-	}
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if fpBin != "" {
