@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -473,7 +474,16 @@ func TestJobUpdateRoundTrip(t *testing.T) {
 
 func compareUpdatable(t *testing.T, when string, c *Client, want types.Job) {
 	t.Helper()
-	out, err := c.Glue.GetJob(t.Context(), &glue.GetJobInput{JobName: aws.String("rt")})
+	compareUpdatableJob(t, when, c, "rt", want, nil)
+}
+
+// compareUpdatableJob checks that GetJob shows every JobUpdate field of want
+// and, for MaxCapacity, wantMaxCapacity: nil from a server that keeps only
+// what was sent, the DPUs of the workers from one that reports them as Glue
+// does.
+func compareUpdatableJob(t *testing.T, when string, c *Client, name string, want types.Job, wantMaxCapacity *float64) {
+	t.Helper()
+	out, err := c.Glue.GetJob(t.Context(), &glue.GetJobInput{JobName: aws.String(name)})
 	if err != nil {
 		t.Fatalf("%s: GetJob: %v", when, err)
 	}
@@ -491,8 +501,225 @@ func compareUpdatable(t *testing.T, when string, c *Client, want types.Job) {
 			t.Errorf("%s: %s did not survive the round trip:\n got %.300s\nwant %.300s", when, f.Name, gj, wj)
 		}
 	}
-	if out.Job.MaxCapacity != nil {
+	if wantMaxCapacity == nil && out.Job.MaxCapacity != nil {
 		t.Errorf("%s: MaxCapacity = %v was sent for a job with workers", when, *out.Job.MaxCapacity)
+	}
+	if wantMaxCapacity != nil && aws.ToFloat64(out.Job.MaxCapacity) != *wantMaxCapacity {
+		t.Errorf("%s: MaxCapacity = %v, want %v", when, aws.ToFloat64(out.Job.MaxCapacity), *wantMaxCapacity)
+	}
+}
+
+// The tests below run ApplyOrder, RestoreOrder and the UpdateJob round trip
+// against the simulated region, whose UpdateJob, like Glue's, replaces the
+// whole definition and rejects MaxCapacity next to workers. moto lacks
+// UpdateJob; the tests above check the exact request body on glueServer.
+
+// TestJobUpdateRoundTripSim is TestJobUpdateRoundTrip on the sim.
+func TestJobUpdateRoundTripSim(t *testing.T) {
+	b := newBackend(t, "sim", network{})
+	c := New(b.cfg)
+	ctx := t.Context()
+	b.createJob(t, &glue.CreateJobInput{Name: aws.String("rt")})
+
+	want := filledJob(t)
+	// The sim, like Glue, accepts only real worker types.
+	want.WorkerType = types.WorkerTypeG1x
+	want.Connections = &types.ConnectionsList{Connections: []string{"x", "a"}}
+	upd := JobToUpdate(want)
+	if _, err := c.Glue.UpdateJob(ctx, &glue.UpdateJobInput{JobName: aws.String("rt"), JobUpdate: &upd}); err != nil {
+		t.Fatalf("UpdateJob: %v", err)
+	}
+	// GetJob reports the DPUs of the workers, as Glue does: 3 x G.1X.
+	dpus := aws.Float64(float64(aws.ToInt32(want.NumberOfWorkers)))
+	compareUpdatableJob(t, "after UpdateJob", c, "rt", want, dpus)
+
+	b.counter.take()
+	res, err := c.ApplyOrder(ctx, "rt", []string{"a", "b"}, []string{"b", "a"})
+	if err != nil || !res.Updated {
+		t.Fatalf("ApplyOrder = %+v, %v", res, err)
+	}
+	want.Connections = &types.ConnectionsList{Connections: []string{"b", "a", "x"}}
+	compareUpdatableJob(t, "after ApplyOrder", c, "rt", want, dpus)
+	if calls := b.counter.take(); calls["UpdateJob"] != 1 {
+		t.Errorf("API calls = %v, want one UpdateJob", calls)
+	}
+}
+
+// simWorkersJob is workersJobJSON as a CreateJob request.
+func simWorkersJob(name string, connections []string) *glue.CreateJobInput {
+	in := &glue.CreateJobInput{
+		Name:              aws.String(name),
+		Description:       aws.String("nightly load"),
+		ExecutionProperty: &types.ExecutionProperty{MaxConcurrentRuns: 3},
+		Command: &types.JobCommand{Name: aws.String("glueetl"), ScriptLocation: aws.String("s3://bucket/etl.py"),
+			PythonVersion: aws.String("3")},
+		DefaultArguments:        map[string]string{"--job-language": "python", "--TempDir": "s3://bucket/tmp"},
+		NonOverridableArguments: map[string]string{"--env": "prod"},
+		MaxRetries:              1,
+		Timeout:                 aws.Int32(2880),
+		WorkerType:              types.WorkerTypeG1x,
+		NumberOfWorkers:         aws.Int32(10),
+		SecurityConfiguration:   aws.String("sec"),
+		NotificationProperty:    &types.NotificationProperty{NotifyDelayAfter: aws.Int32(5)},
+		GlueVersion:             aws.String("4.0"),
+		ExecutionClass:          types.ExecutionClassStandard,
+		JobMode:                 types.JobModeScript,
+		JobRunQueuingEnabled:    aws.Bool(false),
+		MaintenanceWindow:       aws.String("Sun:01"),
+		LogUri:                  aws.String("s3://bucket/logs"),
+		SourceControlDetails: &types.SourceControlDetails{Provider: types.SourceControlProviderGithub,
+			Repository: aws.String("repo"), Branch: aws.String("main"), Folder: aws.String("jobs")},
+	}
+	if connections != nil {
+		in.Connections = &types.ConnectionsList{Connections: connections}
+	}
+	return in
+}
+
+// simShellJob is shellJobJSON as a CreateJob request.
+func simShellJob(name string, connections []string) *glue.CreateJobInput {
+	in := &glue.CreateJobInput{
+		Name: aws.String(name),
+		Command: &types.JobCommand{Name: aws.String("pythonshell"), ScriptLocation: aws.String("s3://bucket/shell.py"),
+			PythonVersion: aws.String("3.9")},
+		Timeout:        aws.Int32(60),
+		MaxCapacity:    aws.Float64(0.0625),
+		GlueVersion:    aws.String("3.0"),
+		ExecutionClass: types.ExecutionClassStandard,
+	}
+	if connections != nil {
+		in.Connections = &types.ConnectionsList{Connections: connections}
+	}
+	return in
+}
+
+func getJob(t *testing.T, c *Client, name string) types.Job {
+	t.Helper()
+	out, err := c.Glue.GetJob(t.Context(), &glue.GetJobInput{JobName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("GetJob %s: %v", name, err)
+	}
+	return *out.Job
+}
+
+// sameJobBut checks that after equals before in every field but the
+// connections, which must be wantConnections, and LastModifiedOn, which must
+// be wantModified.
+func sameJobBut(t *testing.T, before, after types.Job, wantConnections []string, wantModified time.Time) {
+	t.Helper()
+	if got := connectionsOf(&after); !slices.Equal(got, wantConnections) {
+		t.Errorf("Connections = %v, want %v", got, wantConnections)
+	}
+	if got := aws.ToTime(after.LastModifiedOn); !got.Equal(wantModified) {
+		t.Errorf("LastModifiedOn = %v, want %v", got, wantModified)
+	}
+	before.Connections, after.Connections = nil, nil
+	before.LastModifiedOn, after.LastModifiedOn = nil, nil
+	if !reflect.DeepEqual(before, after) {
+		bj, _ := json.Marshal(before)
+		aj, _ := json.Marshal(after)
+		t.Errorf("the job changed beyond its connections:\nbefore %s\nafter  %s", bj, aj)
+	}
+}
+
+func TestApplyOrderSim(t *testing.T) {
+	tests := []struct {
+		name       string
+		job        func(name string, connections []string) *glue.CreateJobInput
+		existing   []string // nil: the job has no Connections
+		candidates []string
+		ranked     []string
+		wantAfter  []string
+		wantUpdate bool
+	}{
+		{
+			name:     "reorder; others keep their order after the ranked",
+			job:      simWorkersJob,
+			existing: []string{"x", "a", "y", "b"}, candidates: []string{"a", "b", "c"}, ranked: []string{"c", "b", "a"},
+			wantAfter: []string{"c", "b", "a", "x", "y"}, wantUpdate: true,
+		},
+		{
+			name:     "already in order: no UpdateJob",
+			job:      simWorkersJob,
+			existing: []string{"b", "a", "x"}, candidates: []string{"a", "b"}, ranked: []string{"b", "a"},
+			wantAfter: []string{"b", "a", "x"},
+		},
+		{
+			name:       "job without connections",
+			job:        simWorkersJob,
+			candidates: []string{"a", "b"}, ranked: []string{"b", "a"},
+			wantAfter: []string{"b", "a"}, wantUpdate: true,
+		},
+		{
+			name:     "DPU job keeps MaxCapacity",
+			job:      simShellJob,
+			existing: []string{"a", "b"}, candidates: []string{"a", "b"}, ranked: []string{"b", "a"},
+			wantAfter: []string{"b", "a"}, wantUpdate: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBackend(t, "sim", network{})
+			c := New(b.cfg)
+			b.createJob(t, tt.job("job", tt.existing))
+			before := getJob(t, c, "job")
+			b.advance(time.Minute) // so that an update shows in LastModifiedOn
+			b.counter.take()
+
+			res, err := c.ApplyOrder(t.Context(), "job", tt.candidates, tt.ranked)
+			if err != nil {
+				t.Fatalf("ApplyOrder: %v", err)
+			}
+			if !slices.Equal(res.Before, tt.existing) || !slices.Equal(res.After, tt.wantAfter) || res.Updated != tt.wantUpdate {
+				t.Errorf("result = %+v, want before %v after %v updated %v", res, tt.existing, tt.wantAfter, tt.wantUpdate)
+			}
+			calls := b.counter.take()
+			wantCalls := map[string]int{"GetJob": 1}
+			modified := aws.ToTime(before.LastModifiedOn)
+			if tt.wantUpdate {
+				wantCalls["UpdateJob"] = 1
+				modified = modified.Add(time.Minute)
+			}
+			if !maps.Equal(calls, wantCalls) {
+				t.Errorf("API calls = %v, want %v", calls, wantCalls)
+			}
+			sameJobBut(t, before, getJob(t, c, "job"), tt.wantAfter, modified)
+		})
+	}
+}
+
+func TestRestoreOrderSim(t *testing.T) {
+	b := newBackend(t, "sim", network{})
+	c := New(b.cfg)
+	ctx := t.Context()
+	b.createJob(t, simWorkersJob("job", []string{"x", "a", "b"}))
+	orig := getJob(t, c, "job")
+	b.advance(time.Minute)
+
+	applied, err := c.ApplyOrder(ctx, "job", []string{"a", "b"}, []string{"b", "a"})
+	if err != nil || !applied.Updated || !slices.Equal(applied.After, []string{"b", "a", "x"}) {
+		t.Fatalf("ApplyOrder = %+v, %v", applied, err)
+	}
+	b.advance(time.Minute)
+	restored, err := c.RestoreOrder(ctx, "job", applied.Before)
+	if err != nil {
+		t.Fatalf("RestoreOrder: %v", err)
+	}
+	if !restored.Updated || !slices.Equal(restored.After, []string{"x", "a", "b"}) {
+		t.Errorf("RestoreOrder = %+v, want the order put back", restored)
+	}
+	sameJobBut(t, orig, getJob(t, c, "job"), []string{"x", "a", "b"}, aws.ToTime(orig.LastModifiedOn).Add(2*time.Minute))
+
+	b.counter.take()
+	again, err := c.RestoreOrder(ctx, "job", applied.Before)
+	if err != nil || again.Updated {
+		t.Errorf("second RestoreOrder = %+v, %v; want no update", again, err)
+	}
+	if n := b.counter.take()["UpdateJob"]; n != 0 {
+		t.Errorf("second RestoreOrder called UpdateJob %d times", n)
+	}
+	if _, err := c.ApplyOrder(ctx, "nope", []string{"a"}, []string{"a"}); !IsNotFound(err) || !strings.Contains(err.Error(), `get job "nope"`) {
+		t.Errorf("ApplyOrder on an unknown job = %v, want a wrapped EntityNotFoundException", err)
 	}
 }
 

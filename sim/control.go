@@ -53,19 +53,21 @@ type SubnetState struct {
 
 // RunState is a Glue job run and where it went.
 type RunState struct {
-	ID           string     `json:"id"`
-	Job          string     `json:"job"`
-	State        string     `json:"state"`
-	Connection   string     `json:"connection,omitempty"`
-	SubnetID     string     `json:"subnet_id,omitempty"`
-	AZ           string     `json:"availability_zone,omitempty"`
-	RequestedIPs int        `json:"requested_ips"`
-	AllocatedIPs int        `json:"allocated_ips"`
-	DriverIP     string     `json:"driver_ip,omitempty"`
-	StartedOn    time.Time  `json:"started_on"`
-	CompletedOn  *time.Time `json:"completed_on,omitempty"`
-	Error        string     `json:"error,omitempty"`
-	JobDeleted   bool       `json:"job_deleted,omitempty"`
+	ID         string `json:"id"`
+	Job        string `json:"job"`
+	State      string `json:"state"`
+	Connection string `json:"connection,omitempty"`
+	// JobConnections is the job's connection order when the run started.
+	JobConnections []string   `json:"job_connections,omitempty"`
+	SubnetID       string     `json:"subnet_id,omitempty"`
+	AZ             string     `json:"availability_zone,omitempty"`
+	RequestedIPs   int        `json:"requested_ips"`
+	AllocatedIPs   int        `json:"allocated_ips"`
+	DriverIP       string     `json:"driver_ip,omitempty"`
+	StartedOn      time.Time  `json:"started_on"`
+	CompletedOn    *time.Time `json:"completed_on,omitempty"`
+	Error          string     `json:"error,omitempty"`
+	JobDeleted     bool       `json:"job_deleted,omitempty"`
 }
 
 // FaultsState is the API faults in force.
@@ -110,7 +112,7 @@ func (r *Region) State() State {
 		rs := RunState{
 			ID: ru.id, Job: ru.job, State: ru.state, Connection: ru.connection, SubnetID: ru.subnetID,
 			AZ: ru.az, RequestedIPs: ru.ipsWanted, AllocatedIPs: len(ru.enis), DriverIP: ru.driverIP,
-			StartedOn: ru.startedOn, Error: ru.errorMessage, JobDeleted: ru.hidden,
+			StartedOn: ru.startedOn, Error: ru.errorMessage, JobDeleted: ru.hidden, JobConnections: ru.jobConnections,
 		}
 		if !ru.completedOn.IsZero() {
 			c := ru.completedOn

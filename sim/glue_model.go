@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -99,6 +100,9 @@ type run struct {
 	completedOn   time.Time
 	runningSince  time.Time
 	args          map[string]string
+	// jobConnections is the job's connection list when the run started:
+	// the order Glue tried.
+	jobConnections []string
 
 	workerType      string
 	numberOfWorkers int
@@ -637,6 +641,7 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 	prof := r.profile(j.name)
 	t0 := r.now
 
+	ru.jobConnections = slices.Clone(spec.connections)
 	p := r.place(spec.connections)
 	if p.failure != "" {
 		r.log.Info("run cannot be placed", "run", ru.id, "job", j.name, "reason", p.failure)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"syscall"
 	"testing"
@@ -163,6 +164,11 @@ func concurrentRuns(t *testing.T, storeArgs []string) {
 		sc.Jobs[0].MaxConcurrentRuns = 50
 		sc.ENI.Lag = sim.Duration(time.Hour) // every launch sees stale counts: only reservations spread them
 	}, nil)
+	// Widen each process's UpdateJob..StartJobRun window so that, without
+	// the lock, processes would interleave there.
+	if err := e.region.SetLatency("glue", 30*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
 	const n = 20
 	type result struct {
 		out, errb *bytes.Buffer
@@ -199,8 +205,11 @@ func concurrentRuns(t *testing.T, storeArgs []string) {
 		}
 		at := r.Attempts[0]
 		got := byID[at.RunID]
-		if len(r.Attempts) != 1 || got.Connection != at.Expected {
-			t.Errorf("process %d expected %s but its run %s used %s: another process's order was in place", i, at.Expected, at.RunID, got.Connection)
+		// The job definition as it was at this run's StartJobRun must be
+		// the order this process computed and applied.
+		if len(r.Attempts) != 1 || !reflect.DeepEqual(got.JobConnections, at.Order) || got.Connection != at.Expected {
+			t.Errorf("process %d applied %v (expecting %s) but its run %s started with %v and used %s: another process's order was in place",
+				i, at.Order, at.Expected, at.RunID, got.JobConnections, got.Connection)
 		}
 		used[got.Connection]++
 	}
