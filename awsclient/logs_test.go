@@ -3,6 +3,7 @@ package awsclient
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/gluenet/gluenet/sim"
 )
 
 // fakeLogs holds log events per group and answers FilterLogEvents the way
@@ -310,5 +315,148 @@ func TestLogFollowerMoto(t *testing.T) {
 				t.Errorf("poll %d: line = %+v", i+1, l)
 			}
 		}
+	}
+}
+
+// TestLogFollowerSim follows the logs the simulated region writes for its
+// runs (the driver line of the post's script in /aws-glue/jobs/output, why a
+// run failed in /aws-glue/jobs/error), moving the runs along with its clock.
+// moto has no Glue runs that write logs; TestLogFollowerMoto puts events
+// there itself.
+func TestLogFollowerSim(t *testing.T) {
+	net := network{vpcCIDR: "10.20.0.0/16", subnets: []subnetFixture{
+		{role: "a", cidr: "10.20.1.0/24", az: "us-east-1a"},
+		{role: "b", cidr: "10.20.2.0/28", az: "us-east-1b"},
+		{role: "gone", cidr: "10.20.3.0/24", az: "us-east-1c", deleted: true},
+	}}
+	type line struct {
+		group string
+		re    string // the whole message
+	}
+	driver := func(subnetRole, prefix string) line {
+		return line{OutputLogGroup, `The driver node has been assigned the ip: ` + regexp.QuoteMeta(prefix) +
+			`\d+ which belongs to the subnet: ` + subnetRole}
+	}
+	type step struct {
+		advance   time.Duration // before the poll
+		want      []line
+		wantState string
+	}
+	tests := []struct {
+		name    string
+		subnet  string // role of the job's connection's subnet
+		workers int32
+		setup   func(t *testing.T, b *testBackend)
+		steps   []step
+	}{
+		{
+			name: "driver line, then nothing more", subnet: "a", workers: 2,
+			steps: []step{
+				{want: nil, wantState: "STARTING"},
+				{advance: time.Minute, want: []line{driver("a", "10.20.1.")}, wantState: "RUNNING"},
+				{advance: 5 * time.Minute, want: nil, wantState: "RUNNING"},
+				{advance: 5 * time.Minute, want: nil, wantState: "SUCCEEDED"},
+			},
+		},
+		{
+			name: "under capacity", subnet: "b", workers: 5,
+			setup: func(t *testing.T, b *testBackend) {
+				if err := b.region.Exhaust(b.subnetID("b"), 3); err != nil {
+					t.Fatalf("Exhaust: %v", err)
+				}
+			},
+			steps: []step{
+				{advance: time.Minute, wantState: "RUNNING", want: []line{
+					{OutputLogGroup, `Running with 3 of 5 requested workers: subnet subnet-\w+ had 3 free IP addresses`},
+					driver("b", "10.20.2."),
+				}},
+				{advance: 10 * time.Minute, want: nil, wantState: "SUCCEEDED"},
+			},
+		},
+		{
+			name: "degraded AZ: the error log says why", subnet: "a", workers: 2,
+			setup: func(t *testing.T, b *testBackend) {
+				if err := b.region.SetAZState("us-east-1a", sim.AZDegraded); err != nil {
+					t.Fatalf("SetAZState: %v", err)
+				}
+			},
+			steps: []step{
+				{advance: time.Minute, want: []line{driver("a", "10.20.1.")}, wantState: "RUNNING"},
+				{advance: time.Minute, wantState: "FAILED", want: []line{
+					{ErrorLogGroup, `Resource unavailable: lost contact with the workers in subnet subnet-\w+ \(us-east-1a\): network unreachable`},
+				}},
+				{advance: time.Hour, want: nil, wantState: "FAILED"},
+			},
+		},
+		{
+			name: "no subnet to place the run", subnet: "gone", workers: 2,
+			steps: []step{
+				{want: nil, wantState: "STARTING"},
+				{advance: 15 * time.Second, wantState: "FAILED", want: []line{
+					{ErrorLogGroup, `Failed to create network interface in subnet subnet-\w+: The subnet ID 'subnet-\w+' does not exist .*InvalidSubnetID\.NotFound\)`},
+				}},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBackend(t, "sim", net)
+			c := New(b.cfg)
+			ctx := t.Context()
+			azs := map[string]string{"a": "us-east-1a", "b": "us-east-1b", "gone": "us-east-1c"}
+			b.createNetworkConnection(t, "conn", b.subnetID(tt.subnet), azs[tt.subnet])
+			b.createJob(t, &glue.CreateJobInput{Name: aws.String("job"), WorkerType: gluetypes.WorkerTypeG1x,
+				NumberOfWorkers: aws.Int32(tt.workers), Connections: &gluetypes.ConnectionsList{Connections: []string{"conn"}}})
+			if tt.setup != nil {
+				tt.setup(t, b)
+			}
+			// Another run of another job writes its own lines meanwhile.
+			b.createJob(t, &glue.CreateJobInput{Name: aws.String("other"), WorkerType: gluetypes.WorkerTypeG1x,
+				NumberOfWorkers: aws.Int32(2), Connections: &gluetypes.ConnectionsList{Connections: []string{"conn"}}})
+			start := b.now()
+			runID, err := c.StartRun(ctx, "job", StartInput{})
+			if err != nil {
+				t.Fatalf("StartRun: %v", err)
+			}
+			if _, err := c.StartRun(ctx, "other", StartInput{}); err != nil {
+				t.Fatalf("StartRun other: %v", err)
+			}
+
+			fl := c.FollowLogs(runID, start)
+			for i, s := range tt.steps {
+				b.advance(s.advance)
+				got, err := fl.Poll(ctx)
+				if err != nil {
+					t.Fatalf("poll %d: %v", i+1, err)
+				}
+				if len(got) != len(s.want) {
+					t.Errorf("poll %d: got %q, want %d lines", i+1, messages(got), len(s.want))
+				}
+				for k, l := range got {
+					if k >= len(s.want) {
+						break
+					}
+					w := s.want[k]
+					if l.Group != w.group || !regexp.MustCompile(`^`+w.re+`$`).MatchString(l.Message) {
+						t.Errorf("poll %d line %d = %s %q, want %s %s", i+1, k+1, l.Group, l.Message, w.group, w.re)
+					}
+					if l.Stream != runID || l.EventID == "" {
+						t.Errorf("poll %d line %d = %+v, want stream %s and an event ID", i+1, k+1, l, runID)
+					}
+					// Every line here is written by the event the step's
+					// advance reached.
+					if !l.Time.Equal(b.now()) {
+						t.Errorf("poll %d line %d at %v, want %v", i+1, k+1, l.Time, b.now())
+					}
+				}
+				st, err := c.GetRun(ctx, "job", runID)
+				if err != nil || st.State != s.wantState {
+					t.Errorf("poll %d: run state = %q, %v; want %s", i+1, st.State, err, s.wantState)
+				}
+				if st.State == "FAILED" && len(s.want) > 0 && len(got) > 0 && st.ErrorMessage != got[len(got)-1].Message {
+					t.Errorf("poll %d: ErrorMessage = %q, want the error log's %q", i+1, st.ErrorMessage, got[len(got)-1].Message)
+				}
+			}
+		})
 	}
 }

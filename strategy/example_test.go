@@ -58,8 +58,9 @@ func Example_customStrategy() {
 		},
 		Need: gluenet.Need{IPs: 10, MinIPs: gluenet.DefaultMinIPs},
 		Now:  now,
-		// Health memory ejected subnet-a after a placement failure: the
-		// strategy does not need to know, Plan demotes it.
+		// Health memory ejected subnet-a after a placement failure: Plan
+		// marks it, and strategy.Grouped (used by Rank above) tries it
+		// after the healthy ones.
 		Health: []gluenet.HealthRecord{
 			{Scope: gluenet.ScopeSubnet, Key: "subnet-a", EjectedUntil: now.Add(5 * time.Minute)},
 		},
