@@ -375,5 +375,6 @@ func (a *app) iamPolicyCommand() *cobra.Command {
 func jsonOut(a *app, v any) error {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // reasons say ">=": keep them readable
 	return enc.Encode(v)
 }

@@ -484,3 +484,30 @@ func TestOrderIncludesOtherConnections(t *testing.T) {
 		t.Fatalf("job's connections %v, want %v (%v)", got.Job.Connections, want, err)
 	}
 }
+
+// TestPlanOutputGolden pins the documented plan output, as a table and as
+// JSON, against testdata/ (go test -run TestPlanOutputGolden -update).
+func TestPlanOutputGolden(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	if err := e.region.Exhaust(subnet2, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"table", "json"} {
+		code, out, stderr := e.gluenet(context.Background(), "plan", "--job", job, "--connections", conn2+",Nope,"+conn1,
+			"--strategy", "capacity", "--output", format)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		golden := filepath.Join("testdata", "plan-"+format+".golden")
+		if *update {
+			os.WriteFile(golden, []byte(out), 0o644)
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run with -update to create it)", err)
+		}
+		if out != string(want) {
+			t.Errorf("%s output differs from %s (run with -update if intended):\n%s", format, golden, out)
+		}
+	}
+}
