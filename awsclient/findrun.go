@@ -14,6 +14,10 @@ import (
 // runs newest first, so the search stops at the first page that reaches
 // back before since.
 func (c *Client) FindRun(ctx context.Context, job, arg, value string, since time.Time) (string, error) {
+	if arg == "" || value == "" {
+		// A run without the argument would match an empty value.
+		return "", fmt.Errorf("find run of %q: empty argument name or value", job)
+	}
 	p := glue.NewGetJobRunsPaginator(c.Glue, &glue.GetJobRunsInput{JobName: aws.String(job)})
 	for p.HasMorePages() {
 		out, err := p.NextPage(ctx)
