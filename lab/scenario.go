@@ -1,11 +1,9 @@
 package lab
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"slices"
@@ -14,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gluenet/gluenet/internal/strictyaml"
 	"github.com/gluenet/gluenet/sim"
 )
 
@@ -205,26 +204,14 @@ func Load(nameOrPath string) (*Scenario, error) {
 // Parse decodes a lab scenario strictly (an unknown key is an error with
 // its line) and validates it.
 func Parse(data []byte) (*Scenario, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, errors.New("parse lab scenario: empty document")
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var sc Scenario
-	if err := dec.Decode(&sc); err != nil {
-		return nil, fmt.Errorf("parse lab scenario: %w", err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err != io.EOF {
-		if err != nil {
-			return nil, fmt.Errorf("parse lab scenario: %w", err)
-		}
-		return nil, errors.New("parse lab scenario: more than one YAML document")
+	sc, err := strictyaml.Decode[Scenario](data, "lab scenario")
+	if err != nil {
+		return nil, err
 	}
 	if err := sc.Validate(); err != nil {
 		return nil, err
 	}
-	return &sc, nil
+	return sc, nil
 }
 
 // RegionScenario returns the sim scenario of the region with the fleet's

@@ -1,11 +1,9 @@
 package sim
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"path"
@@ -13,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gluenet/gluenet/internal/strictyaml"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -285,26 +284,14 @@ func LoadScenario(nameOrPath string) (*Scenario, error) {
 // ParseScenario decodes and validates a scenario. Decoding is strict: an
 // unknown key is an error that names its line.
 func ParseScenario(data []byte) (*Scenario, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, errors.New("parse scenario: empty document")
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var sc Scenario
-	if err := dec.Decode(&sc); err != nil {
-		return nil, fmt.Errorf("parse scenario: %w", err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err != io.EOF {
-		if err != nil {
-			return nil, fmt.Errorf("parse scenario: %w", err)
-		}
-		return nil, errors.New("parse scenario: more than one YAML document")
+	sc, err := strictyaml.Decode[Scenario](data, "scenario")
+	if err != nil {
+		return nil, err
 	}
 	if err := sc.Validate(); err != nil {
 		return nil, err
 	}
-	return &sc, nil
+	return sc, nil
 }
 
 // Default values of a scenario.
