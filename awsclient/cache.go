@@ -82,3 +82,12 @@ func (m *MemoryCache) Invalidate(_ context.Context, connection string) {
 	defer m.mu.Unlock()
 	delete(m.entries, connection)
 }
+
+// ForgetSubnet drops the connection's cached subnet, if a cache is set: the
+// next discovery asks Glue again. The runner calls it after a placement
+// failure, in case the connection now points at another subnet.
+func (c *Client) ForgetSubnet(ctx context.Context, connection string) {
+	if c.Cache != nil {
+		c.Cache.Invalidate(ctx, connection)
+	}
+}

@@ -534,6 +534,14 @@ func (r *Runner) observe(ctx context.Context, plan *gluenet.Plan, v classify.Ver
 	if err := r.Memory.Observe(ctx, r.Clock.Now(), first.SubnetID, first.AZ, v); err != nil {
 		r.log().Warn("could not update health memory", "err", err)
 	}
+	if f, ok := r.Cloud.(subnetForgetter); ok && v.BlameSubnet {
+		f.ForgetSubnet(ctx, first.Connection)
+	}
+}
+
+// subnetForgetter is a Cloud with a connection->subnet cache.
+type subnetForgetter interface {
+	ForgetSubnet(ctx context.Context, connection string)
 }
 
 func report(job string, s policy.State) Report {

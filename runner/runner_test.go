@@ -295,3 +295,26 @@ func TestReservationsPreventHerding(t *testing.T) {
 		})
 	}
 }
+
+// TestPlacementFailureForgetsTheCachedSubnet: after a placement failure the
+// next discovery asks Glue for the connection's subnet again.
+func TestPlacementFailureForgetsTheCachedSubnet(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.client.Cache = awsclient.NewMemoryCache(time.Hour, f.clock.Now)
+	if err := f.region.SetAZState("us-east-1a", sim.AZDegraded); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.region.Exhaust("subnet-0a1b2c3d4e5f60022", 100); err != nil {
+		t.Fatal(err)
+	}
+	rep := f.runner(true).Run(context.Background(), config("k"))
+	if rep.Result != policy.ResultSucceeded || len(rep.Attempts) != 2 {
+		t.Fatalf("%+v", rep)
+	}
+	// Attempt 1 looked both connections up (cold); attempt 2 only the one
+	// whose run failed on placement: the other came from the cache.
+	if n := f.region.Stats().Calls("glue", "GetConnection"); n != 3 {
+		t.Fatalf("%d GetConnection calls, want 3", n)
+	}
+}
