@@ -375,14 +375,17 @@ func (r *Runner) start(io context.Context, cfg Config, a policy.Action, s *polic
 		*s = p.Apply(*s, policy.Discovered{Plan: plan})
 		a.Plan = s.Current().Plan
 		order = plan.Order()
+		planJSON, _ := json.Marshal(plan)
+		r.record(io, cfg, store.Attempt{Number: a.Attempt, Plan: planJSON})
 	}
 	r.log().Info("Running Glue job with the connection order", "order", a.Plan.FullOrder(), "attempt", a.Attempt)
-	r.record(io, cfg, store.Attempt{Number: a.Attempt, Phase: phaseStarting, OrderApplied: order, StartedAt: r.Clock.Now()})
+	r.record(io, cfg, store.Attempt{Number: a.Attempt, Phase: phaseStarting, StartedAt: r.Clock.Now()})
 	r.failpoint("before-update")
 	applied, err := r.Cloud.ApplyOrder(io, cfg.Job, cfg.Connections, order)
 	if err != nil {
 		return err
 	}
+	r.record(io, cfg, store.Attempt{Number: a.Attempt, OrderApplied: applied.After})
 	r.failpoint("after-update")
 	start := cfg.Start
 	if r.Journal != nil && cfg.RunKey != "" {
