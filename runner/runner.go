@@ -11,6 +11,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -289,7 +290,13 @@ func (r *Runner) RunFrom(ctx context.Context, cfg Config, s policy.State) Report
 	var lastErr error
 	fail := func(err error) {
 		lastErr = err
-		s = p.Apply(s, policy.Failed{Verdict: classify.APIError(err), Err: err.Error()})
+		v := classify.APIError(err)
+		if errors.Is(err, store.ErrLeaseLost) {
+			// Another runner took the job's lock over after this one
+			// stalled past its TTL: nothing started; rank and try again.
+			v = classify.Verdict{Class: classify.Conflict, Retry: true, Rerank: true, Reason: "job lock lost"}
+		}
+		s = p.Apply(s, policy.Failed{Verdict: v, Err: err.Error()})
 	}
 	for {
 		if !interrupted && ctx.Err() != nil {

@@ -318,3 +318,35 @@ func TestPlacementFailureForgetsTheCachedSubnet(t *testing.T) {
 		t.Fatalf("%d GetConnection calls, want 3", n)
 	}
 }
+
+// flakyLease loses the job lock the first time it is renewed, as when
+// another runner took it over after this one stalled past the TTL.
+type flakyLease struct {
+	store.Store
+	lost bool
+}
+
+func (f *flakyLease) RenewLease(ctx context.Context, l store.Lease, ttl time.Duration, now time.Time) (store.Lease, error) {
+	if !f.lost {
+		f.lost = true
+		return store.Lease{}, store.ErrLeaseLost
+	}
+	return f.Store.RenewLease(ctx, l, ttl, now)
+}
+
+func TestLostLockStartsNothingAndRetries(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := f.runner(true)
+	r.Journal = &flakyLease{Store: f.store}
+	rep := r.Run(context.Background(), config("k"))
+	if rep.Result != policy.ResultSucceeded || len(rep.Attempts) != 1 {
+		t.Fatalf("%+v", rep)
+	}
+	if n := len(f.region.State().Runs); n != 1 {
+		t.Fatalf("%d runs, want 1", n)
+	}
+	if got := rep.State.Attempts[0].StartRetries; got != 1 {
+		t.Fatalf("start retries %d, want 1", got)
+	}
+}

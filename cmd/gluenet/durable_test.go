@@ -53,8 +53,7 @@ func failpointBinary(t *testing.T) string {
 func (e *simEnv) process(ctx context.Context, bin string, extraEnv []string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
 	all := append([]string{"--endpoint-url", e.url, "--state", e.state, "--log-format", "json"}, args...)
 	cmd := exec.CommandContext(ctx, bin, all...)
-	// A killed process leaves its job lock behind until it expires.
-	cmd.Env = append(append(os.Environ(), "GLUENET_LOCK_TTL=1s"), extraEnv...)
+	cmd.Env = append(os.Environ(), extraEnv...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	return cmd, &out, &errb
@@ -71,13 +70,15 @@ func TestCrashAtEveryStep(t *testing.T) {
 			e := newSimEnv(t, func(sc *sim.Scenario) { sc.TimeScale = 600 }, nil)
 			args := []string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--run-key", "crash-" + at,
 				"--poll-interval", "20ms", "--output", "json"}
-			cmd, _, stderr := e.process(context.Background(), bin, []string{"GLUENET_FAILPOINT=" + at}, args...)
+			// A killed process leaves its job lock behind until it expires.
+			ttl := "GLUENET_LOCK_TTL=1s"
+			cmd, _, stderr := e.process(context.Background(), bin, []string{ttl, "GLUENET_FAILPOINT=" + at}, args...)
 			err := cmd.Run()
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 				t.Fatalf("the process was not killed at %s: %v\n%s", at, err, stderr)
 			}
-			cmd, out, stderr := e.process(context.Background(), bin, nil, args...)
+			cmd, out, stderr := e.process(context.Background(), bin, []string{ttl}, args...)
 			if err := cmd.Run(); err != nil {
 				t.Fatalf("rerun: %v\n%s\n%s", err, out, stderr)
 			}
