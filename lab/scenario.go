@@ -4,7 +4,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -179,26 +178,11 @@ var ErrUnknownScenario = errors.New("unknown lab scenario")
 
 // Load loads a built-in lab scenario by name, or a scenario file.
 func Load(nameOrPath string) (*Scenario, error) {
-	if b, err := BuiltinSource(nameOrPath); err == nil {
-		sc, err := Parse(b)
-		if err != nil {
-			return nil, fmt.Errorf("built-in lab scenario %q: %w", nameOrPath, err)
-		}
-		return sc, nil
+	sc, err := strictyaml.Load(nameOrPath, "lab scenario", BuiltinSource, BuiltinScenarios(), Parse)
+	if errors.Is(err, strictyaml.ErrNoSuchDocument) {
+		return nil, fmt.Errorf("%w: %w", ErrUnknownScenario, err)
 	}
-	b, err := os.ReadFile(nameOrPath)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%w %q: no such file and no built-in of that name (built-in: %s)",
-				ErrUnknownScenario, nameOrPath, strings.Join(BuiltinScenarios(), ", "))
-		}
-		return nil, fmt.Errorf("load lab scenario: %w", err)
-	}
-	sc, err := Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("lab scenario %s: %w", nameOrPath, err)
-	}
-	return sc, nil
+	return sc, err
 }
 
 // Parse decodes a lab scenario strictly (an unknown key is an error with

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -259,26 +258,7 @@ func BuiltinScenarioSource(name string) ([]byte, error) {
 // LoadScenario loads a scenario: "" or "default" is the built-in default,
 // another built-in name loads that one, anything else is a file path.
 func LoadScenario(nameOrPath string) (*Scenario, error) {
-	if b, err := BuiltinScenarioSource(nameOrPath); err == nil {
-		sc, err := ParseScenario(b)
-		if err != nil {
-			return nil, fmt.Errorf("built-in scenario %q: %w", nameOrPath, err)
-		}
-		return sc, nil
-	}
-	b, err := os.ReadFile(nameOrPath)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("load scenario %q: no such file and no built-in of that name (built-in: %s)",
-				nameOrPath, strings.Join(BuiltinScenarios(), ", "))
-		}
-		return nil, fmt.Errorf("load scenario: %w", err)
-	}
-	sc, err := ParseScenario(b)
-	if err != nil {
-		return nil, fmt.Errorf("scenario %s: %w", nameOrPath, err)
-	}
-	return sc, nil
+	return strictyaml.Load(nameOrPath, "scenario", BuiltinScenarioSource, BuiltinScenarios(), ParseScenario)
 }
 
 // ParseScenario decodes and validates a scenario. Decoding is strict: an

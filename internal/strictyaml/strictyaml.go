@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -32,4 +34,33 @@ func Decode[T any](data []byte, what string) (*T, error) {
 		return nil, fmt.Errorf("parse %s: more than one YAML document", what)
 	}
 	return &v, nil
+}
+
+// ErrNoSuchDocument: neither a built-in document nor a file has the name.
+var ErrNoSuchDocument = errors.New("no such file and no built-in of that name")
+
+// Load reads the built-in document nameOrPath (builtin returns an error for
+// a name it does not have) or, failing that, the file at that path, and
+// parses it with parse. builtins names the built-in documents for the error
+// a user sees; what names the kind of document.
+func Load[T any](nameOrPath, what string, builtin func(string) ([]byte, error), builtins []string, parse func([]byte) (*T, error)) (*T, error) {
+	if b, err := builtin(nameOrPath); err == nil {
+		v, err := parse(b)
+		if err != nil {
+			return nil, fmt.Errorf("built-in %s %q: %w", what, nameOrPath, err)
+		}
+		return v, nil
+	}
+	b, err := os.ReadFile(nameOrPath)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("load %s %q: %w (built-in: %s)", what, nameOrPath, ErrNoSuchDocument, strings.Join(builtins, ", "))
+		}
+		return nil, fmt.Errorf("load %s: %w", what, err)
+	}
+	v, err := parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, nameOrPath, err)
+	}
+	return v, nil
 }
