@@ -50,7 +50,9 @@ func (x Executor) GetRun(ctx context.Context, job, runID string) (executor.RunIn
 }
 
 // StopRun implements executor.Cloud.
-func (x Executor) StopRun(ctx context.Context, job, runID string) error { return x.C.StopRun(ctx, job, runID) }
+func (x Executor) StopRun(ctx context.Context, job, runID string) error {
+	return x.C.StopRun(ctx, job, runID)
+}
 
 // FindRun implements executor.Cloud.
 func (x Executor) FindRun(ctx context.Context, job, arg, value string, since time.Time) (string, error) {
@@ -58,4 +60,6 @@ func (x Executor) FindRun(ctx context.Context, job, arg, value string, since tim
 }
 
 // ForgetSubnet implements executor.Cloud.
-func (x Executor) ForgetSubnet(ctx context.Context, connection string) { x.C.ForgetSubnet(ctx, connection) }
+func (x Executor) ForgetSubnet(ctx context.Context, connection string) {
+	x.C.ForgetSubnet(ctx, connection)
+}

@@ -81,8 +81,8 @@ type Executor struct {
 	LockTimeout    time.Duration
 	ReservationTTL time.Duration
 	UnreadableFor  time.Duration
-	// SequentialDiscovery reads the job after the connections instead of
-	// at the same time: the lab uses it so that a seed's calls reach the
+	// SequentialDiscovery reads the job, then the connections, instead of
+	// both at the same time: the lab uses it so that a seed's calls reach the
 	// simulated region in a fixed order.
 	SequentialDiscovery bool
 	// Failpoint, when set, is called at named points ("before-update",
@@ -663,8 +663,10 @@ func (e *Executor) discover(ctx context.Context, spec Spec, seed uint64) (gluene
 		derr  error
 	)
 	if e.SequentialDiscovery {
-		cands, derr = e.Cloud.Discover(ctx, spec.Connections)
 		info, ierr = e.Cloud.JobNeeds(ctx, spec.Job, spec.NeedIPs)
+		if ierr == nil {
+			cands, derr = e.Cloud.Discover(ctx, spec.Connections)
+		}
 	} else {
 		done := make(chan struct{})
 		go func() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -16,26 +17,17 @@ import (
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/awsclient"
+	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/sim"
 )
 
-// Cloud is the part of AWS a lab run drives: the calls of the production
-// runner, narrowed to what the lab uses. Two implementations: Direct calls
-// the simulated region's model (fast, the default) and SDK goes through
-// the real awsclient adapter and AWS SDK over the region's in-process HTTP
-// client (fidelity). A test runs a fleet through both and compares.
-type Cloud interface {
-	// JobNeeds returns the IPs a run of the job needs at full capacity.
-	JobNeeds(ctx context.Context, job string) (int, error)
-	// Discover returns the candidates with their free IPs, in order.
-	Discover(ctx context.Context, connections []string) ([]gluenet.Candidate, error)
-	// ApplyOrder sets the job's connection order (ranked, then the job's
-	// unmanaged connections).
-	ApplyOrder(ctx context.Context, job string, candidates, ranked []string) error
-	StartRun(ctx context.Context, job string) (string, error)
-	// GetRun returns the run's state and error message.
-	GetRun(ctx context.Context, job, runID string) (state, message string, err error)
-}
+// Cloud is the part of AWS a lab run drives: the executor's own cloud
+// interface, the same one `gluenet run` drives. Two implementations:
+// Direct calls the simulated region's model (fast, the default) and SDK
+// goes through the real awsclient adapter and AWS SDK over the region's
+// in-process HTTP client (fidelity). A test runs a fleet through both and
+// compares.
+type Cloud = executor.Cloud
 
 // sdkAttempts is the SDK's default number of attempts per call. Both Cloud
 // implementations retry throttling and server errors this many times, at
@@ -67,38 +59,12 @@ func NewSDK(r *sim.Region) Cloud {
 	// Sequential GetConnection calls: the model's fault draws then come
 	// in a fixed order, which keeps a seed's results repeatable.
 	c.Concurrency = 1
-	return sdkCloud{c}
+	return awsclient.Executor{C: c}
 }
 
 type noBackoff struct{}
 
 func (noBackoff) BackoffDelay(int, error) (time.Duration, error) { return 0, nil }
-
-type sdkCloud struct{ c *awsclient.Client }
-
-func (s sdkCloud) JobNeeds(ctx context.Context, job string) (int, error) {
-	j, err := s.c.JobNeeds(ctx, job, 0)
-	return j.Need.IPs, err
-}
-
-func (s sdkCloud) Discover(ctx context.Context, connections []string) ([]gluenet.Candidate, error) {
-	cands, _, err := s.c.Discover(ctx, connections)
-	return cands, err
-}
-
-func (s sdkCloud) ApplyOrder(ctx context.Context, job string, candidates, ranked []string) error {
-	_, err := s.c.ApplyOrder(ctx, job, candidates, ranked)
-	return err
-}
-
-func (s sdkCloud) StartRun(ctx context.Context, job string) (string, error) {
-	return s.c.StartRun(ctx, job, awsclient.StartInput{})
-}
-
-func (s sdkCloud) GetRun(ctx context.Context, job, runID string) (string, string, error) {
-	st, err := s.c.GetRun(ctx, job, runID)
-	return st.State, st.ErrorMessage, err
-}
 
 // NewDirect returns a Cloud that calls the region's model directly. It
 // does what awsclient does, call for call: JobNeeds reads the job;
@@ -107,9 +73,20 @@ func (s sdkCloud) GetRun(ctx context.Context, job, runID string) (string, string
 // fails; ApplyOrder reads the job and updates it only when the order
 // changes. Errors carry the AWS error code, so package classify reads them
 // as it reads the SDK's.
-func NewDirect(r *sim.Region) Cloud { return directCloud{r} }
+func NewDirect(r *sim.Region) Cloud { return &directCloud{r: r, runs: map[string]directRun{}} }
 
-type directCloud struct{ r *sim.Region }
+// directCloud keeps the arguments of the runs it started: the model's
+// direct StartJobRun takes none, and the executor reads its marker back.
+type directCloud struct {
+	r    *sim.Region
+	runs map[string]directRun
+}
+
+type directRun struct {
+	job     string
+	args    map[string]string
+	started time.Time
+}
 
 // call retries throttling and server errors as the SDK's standard retryer
 // does, and turns the model's errors into smithy API errors.
@@ -147,18 +124,23 @@ func retryable(e *sim.DirectError) bool {
 	return e.Status >= 500
 }
 
-func (d directCloud) JobNeeds(_ context.Context, job string) (int, error) {
+func (d *directCloud) JobNeeds(_ context.Context, job string, overrideIPs int) (executor.JobInfo, error) {
 	j, err := call("get job "+job, func() (sim.DirectJob, error) { return d.r.DirectGetJob(job) })
 	if err != nil {
-		return 0, fmt.Errorf("job needs: %w", err)
+		return executor.JobInfo{}, fmt.Errorf("job needs: %w", err)
 	}
-	if j.Workers == 0 {
-		return 0, fmt.Errorf("job needs: %w", &awsclient.NeedUnknownError{Job: job})
+	info := executor.JobInfo{NeedIPs: overrideIPs, Connections: j.Connections}
+	if info.NeedIPs == 0 {
+		if j.Workers == 0 {
+			return executor.JobInfo{}, fmt.Errorf("job needs: %w", &awsclient.NeedUnknownError{Job: job})
+		}
+		info.NeedIPs = j.Workers
 	}
-	return max(j.Workers, gluenet.DefaultMinIPs), nil
+	info.NeedIPs = max(info.NeedIPs, gluenet.DefaultMinIPs)
+	return info, nil
 }
 
-func (d directCloud) Discover(_ context.Context, connections []string) ([]gluenet.Candidate, error) {
+func (d *directCloud) Discover(_ context.Context, connections []string) ([]gluenet.Candidate, error) {
 	type info struct {
 		subnet, az, problem string
 	}
@@ -213,10 +195,10 @@ func (d directCloud) Discover(_ context.Context, connections []string) ([]gluene
 	return out, nil
 }
 
-func (d directCloud) ApplyOrder(_ context.Context, job string, candidates, ranked []string) error {
+func (d *directCloud) ApplyOrder(_ context.Context, job string, candidates, ranked []string) (executor.Applied, error) {
 	j, err := call("get job "+job, func() (sim.DirectJob, error) { return d.r.DirectGetJob(job) })
 	if err != nil {
-		return err
+		return executor.Applied{}, err
 	}
 	managed := map[string]bool{}
 	for _, n := range candidates {
@@ -231,18 +213,46 @@ func (d directCloud) ApplyOrder(_ context.Context, job string, candidates, ranke
 			after = append(after, n)
 		}
 	}
+	res := executor.Applied{Before: j.Connections, After: after}
 	if slices.Equal(after, j.Connections) {
-		return nil
+		return res, nil
 	}
 	_, err = call("update job "+job, func() (struct{}, error) { return struct{}{}, d.r.DirectSetJobConnections(job, after) })
+	res.Updated = err == nil
+	return res, err
+}
+
+func (d *directCloud) RestoreOrder(_ context.Context, job string, before []string) error {
+	_, err := call("update job "+job, func() (struct{}, error) { return struct{}{}, d.r.DirectSetJobConnections(job, before) })
 	return err
 }
 
-func (d directCloud) StartRun(_ context.Context, job string) (string, error) {
-	return call("start job run "+job, func() (string, error) { return d.r.DirectStartJobRun(job) })
+func (d *directCloud) StartRun(_ context.Context, job string, in executor.StartInput) (string, error) {
+	id, err := call("start job run "+job, func() (string, error) { return d.r.DirectStartJobRun(job) })
+	if err == nil {
+		d.runs[id] = directRun{job: job, args: maps.Clone(in.Arguments), started: d.r.Now()}
+	}
+	return id, err
 }
 
-func (d directCloud) GetRun(_ context.Context, job, runID string) (string, string, error) {
+func (d *directCloud) GetRun(_ context.Context, job, runID string) (executor.RunInfo, error) {
 	r, err := call("get job run "+runID, func() (sim.DirectRun, error) { return d.r.DirectGetJobRun(job, runID) })
-	return r.State, r.ErrorMessage, err
+	return executor.RunInfo{State: r.State, ErrorMessage: r.ErrorMessage, Arguments: d.runs[runID].args}, err
 }
+
+// StopRun is not offered: the lab never interrupts a run.
+func (d *directCloud) StopRun(_ context.Context, job, runID string) error {
+	return fmt.Errorf("stop job run %s of %s: the lab's direct cloud does not stop runs", runID, job)
+}
+
+func (d *directCloud) FindRun(_ context.Context, job, arg, value string, since time.Time) (string, error) {
+	for id, r := range d.runs {
+		if r.job == job && !r.started.Before(since) && r.args[arg] == value {
+			return id, nil
+		}
+	}
+	return "", nil
+}
+
+// ForgetSubnet does nothing: the direct cloud caches nothing.
+func (d *directCloud) ForgetSubnet(context.Context, string) {}

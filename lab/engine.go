@@ -3,15 +3,15 @@ package lab
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"time"
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/classify"
+	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/health"
-	"github.com/gluenet/gluenet/policy"
-	"github.com/gluenet/gluenet/reserve"
 	"github.com/gluenet/gluenet/sim"
 	"github.com/gluenet/gluenet/strategy"
 )
@@ -20,14 +20,15 @@ import (
 // instant keeps reports identical from one day to the next.
 var epoch = time.Date(2025, 1, 6, 0, 0, 0, 0, time.UTC)
 
-// proc is one run of the fleet as the executor sees it: the policy's state
-// and where the process stands.
+// proc is one run of the fleet: its run key and, once done, the
+// executor's last status.
 type proc struct {
-	arrival  arrival
-	job      string
-	s        policy.State
-	sleeping bool // an event wakes it from a Sleep action
-	done     bool
+	arrival arrival
+	job     string
+	key     string
+	begun   bool
+	st      executor.Status
+	done    bool
 }
 
 // event wakes a proc at a virtual time.
@@ -85,33 +86,37 @@ func (h *evHeap) pop() event {
 	return top
 }
 
-// engine is one simulation: one variant, one seed, one region.
+// engine is one simulation: one variant, one seed, one region. It drives
+// every run of the fleet through the executor (package executor), the same
+// one `gluenet run` uses, on virtual time: each Step's wait becomes an
+// event.
 type engine struct {
 	sc     *Scenario
 	v      Variant
-	strat  strategy.Strategy
-	pol    policy.Policy
 	region *sim.Region
 	clock  *sim.ManualClock
-	cloud  Cloud
+	ex     *executor.Executor
 	conns  []string
-	rng    *rand.Rand
 	poll   time.Duration
-
-	// The in-process memory of this simulation: what the state store
-	// holds for `gluenet run` (one store shared by every run).
-	health []gluenet.HealthRecord
-	res    []gluenet.Reservation
 
 	q     evHeap
 	seq   uint64
 	procs []proc
 }
 
+// virtualClock is the executor's clock in the lab. The executor sleeps
+// only while a lock is held by another run, which cannot happen here: each
+// step runs to its end before the next event.
+type virtualClock struct{ c *sim.ManualClock }
+
+func (v virtualClock) Now() time.Time { return v.c.Now() }
+func (v virtualClock) Sleep(ctx context.Context, d time.Duration) error {
+	return fmt.Errorf("lab: a lock was contended (virtual time does not move within a step)")
+}
+
 // newEngine builds the region and the fleet of a simulation.
 func newEngine(sc *Scenario, region *sim.Scenario, v Variant, seed int64, sdk bool) (*engine, error) {
-	strat, err := strategy.Lookup(v.Strategy)
-	if err != nil {
+	if _, err := strategy.Lookup(v.Strategy); err != nil {
 		return nil, err
 	}
 	if err := v.Retry.Validate(); err != nil {
@@ -125,20 +130,21 @@ func newEngine(sc *Scenario, region *sim.Scenario, v Variant, seed int64, sdk bo
 	// The executor's random stream (strategy draws, jitter) is separate
 	// from the fleet's and the region's, and seeded from the seed alone.
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x65786563))
-	e := &engine{
-		sc: sc, v: v, strat: strat, region: r, clock: clock, rng: rng,
-		pol:   policy.Policy{Config: v.Retry, Rand: rng.Float64},
-		conns: sc.candidates(region), poll: sc.pollInterval(),
-	}
-	e.cloud = NewDirect(r)
+	e := &engine{sc: sc, v: v, region: r, clock: clock, conns: sc.candidates(region), poll: sc.pollInterval()}
+	var cloud executor.Cloud = NewDirect(r)
 	if sdk {
-		e.cloud = NewSDK(r)
+		cloud = NewSDK(r)
+	}
+	e.ex = &executor.Executor{Cloud: cloud, Journal: executor.NewMemJournal(), Clock: virtualClock{clock}, Rand: rng,
+		Log: slog.New(slog.DiscardHandler), Holder: "lab", ReservationTTL: v.ReservationTTL, SequentialDiscovery: true}
+	if v.Memory {
+		e.ex.Memory = &labMemory{cfg: v.Health}
 	}
 	arr := fleet(sc, seed)
 	e.procs = make([]proc, len(arr))
 	e.q = make(evHeap, 0, len(arr))
 	for i, a := range arr {
-		e.procs[i] = proc{arrival: a, job: sc.Jobs[a.Job].Name, s: policy.New()}
+		e.procs[i] = proc{arrival: a, job: sc.Jobs[a.Job].Name, key: fmt.Sprintf("lab-%d", i)}
 		e.schedule(a.At, i)
 	}
 	return e, nil
@@ -166,156 +172,65 @@ func (e *engine) run(ctx context.Context) error {
 	return nil
 }
 
-// step drives one run's policy from the current virtual time until it has
-// to wait (poll interval or backoff) or is over: the loop of
-// runner.RunFrom, with the clock's sleeps turned into events.
+// step is one executor Step of one run; its wait becomes the run's next
+// event.
 func (e *engine) step(ctx context.Context, i int) error {
 	p := &e.procs[i]
-	if p.sleeping {
-		p.s = e.pol.Apply(p.s, policy.Slept{})
-		p.sleeping = false
-	}
-	fail := func(err error) {
-		p.s = e.pol.Apply(p.s, policy.Failed{Verdict: classify.APIError(err), Err: err.Error()})
-	}
-	for {
-		a := e.pol.Next(p.s)
-		switch a.Kind {
-		case policy.Discover:
-			plan, err := e.discover(ctx, p)
-			if err != nil {
-				fail(err)
-				continue
-			}
-			p.s = e.pol.Apply(p.s, policy.Discovered{Plan: plan})
-		case policy.Start:
-			if err := e.start(ctx, p, a); err != nil {
-				fail(err)
-			}
-		case policy.Wait:
-			if !e.wait(ctx, p, a) {
-				e.schedule(e.now().Sub(epoch)+e.poll, i)
-				return nil
-			}
-		case policy.Stop:
-			// The lab never interrupts a run; the policy cannot ask.
-			return fmt.Errorf("run %d: unexpected stop", i)
-		case policy.Sleep:
-			p.sleeping = true
-			e.schedule(e.now().Sub(epoch)+a.Delay, i)
-			return nil
-		case policy.Finish, policy.GiveUp:
-			p.done = true
-			return nil
+	if !p.begun {
+		p.begun = true
+		spec := executor.Spec{Job: p.job, Connections: e.conns, Strategy: e.v.Strategy, MinIPs: gluenet.DefaultMinIPs,
+			PreferAZ: e.sc.PreferAZ, Policy: e.v.Retry, PollInterval: e.poll}
+		if _, err := e.ex.Begin(ctx, p.key, spec); err != nil {
+			return fmt.Errorf("run %d: %w", i, err)
 		}
 	}
-}
-
-// discover is runner.discover: the job's needs, the candidates' free IPs,
-// the ranking with memory.
-func (e *engine) discover(ctx context.Context, p *proc) (gluenet.Plan, error) {
-	ips, err := e.cloud.JobNeeds(ctx, p.job)
+	st, err := e.ex.Step(ctx, p.key)
 	if err != nil {
-		return gluenet.Plan{}, err
+		return fmt.Errorf("run %d: %w", i, err)
 	}
-	cands, err := e.cloud.Discover(ctx, e.conns)
-	if err != nil {
-		return gluenet.Plan{}, err
+	if st.Done {
+		p.st, p.done = st, true
+		return nil
 	}
-	return e.rank(cands, gluenet.Need{IPs: ips, MinIPs: gluenet.DefaultMinIPs})
-}
-
-// rank is runner.rank on the in-process memory.
-func (e *engine) rank(cands []gluenet.Candidate, need gluenet.Need) (gluenet.Plan, error) {
-	now := e.now()
-	in := strategy.Input{Candidates: cands, Need: need, Now: now, Rand: e.rng, PreferAZ: e.sc.PreferAZ}
-	if e.v.Memory {
-		in.Health = e.health
-		live := e.reservations(now)
-		reserved, settled := reserve.Apply(live, cands, now)
-		in.Reserved = reserved
-		in.InFlightByAZ = reserve.InFlightByAZ(live, settled)
-		e.release(settled...)
+	at := st.Wait.At().Sub(epoch)
+	if now := e.now().Sub(epoch); at <= now {
+		at = now + time.Millisecond // never loop at one instant
 	}
-	return strategy.Plan(in, e.strat)
-}
-
-// reservations is the store's Reservations: those alive at now, oldest
-// first. Expired ones are dropped, as PruneReservations would.
-func (e *engine) reservations(now time.Time) []gluenet.Reservation {
-	e.res = slices.DeleteFunc(e.res, func(r gluenet.Reservation) bool { return !now.Before(r.ExpiresAt) })
-	return slices.Clone(e.res)
-}
-
-func (e *engine) reserve(r gluenet.Reservation) {
-	e.release(r.ID) // same ID replaces, as the store's upsert does
-	e.res = append(e.res, r)
-	slices.SortStableFunc(e.res, func(a, b gluenet.Reservation) int { return a.CreatedAt.Compare(b.CreatedAt) })
-}
-
-func (e *engine) release(ids ...string) {
-	if len(ids) == 0 {
-		return
-	}
-	e.res = slices.DeleteFunc(e.res, func(r gluenet.Reservation) bool { return slices.Contains(ids, r.ID) })
-}
-
-// start is runner.start: re-rank with the reservations of launches that
-// went first, apply the order, start, reserve the IPs the run will take.
-// Everything at one virtual instant happens in one step, so the job lock
-// the runner takes is implicit.
-func (e *engine) start(ctx context.Context, p *proc, a policy.Action) error {
-	if e.v.Memory {
-		plan, err := e.rank(a.Plan.Candidates(e.conns), a.Plan.Need)
-		if err != nil {
-			return err
-		}
-		p.s = e.pol.Apply(p.s, policy.Discovered{Plan: plan})
-		a.Plan = p.s.Current().Plan
-	}
-	if err := e.cloud.ApplyOrder(ctx, p.job, e.conns, a.Plan.Order()); err != nil {
-		return err
-	}
-	runID, err := e.cloud.StartRun(ctx, p.job)
-	if err != nil {
-		return err
-	}
-	if first := a.Plan.First(); e.v.Memory && first != nil {
-		ips := a.Plan.Need.IPs
-		if first.Free != nil && *first.Free < ips {
-			ips = *first.Free
-		}
-		e.reserve(reserve.New(first.SubnetID, first.AZ, p.job, runID, ips, first.FreeIPs, e.now(), e.v.ReservationTTL))
-	}
-	p.s = e.pol.Apply(p.s, policy.Started{RunID: runID})
+	e.schedule(at, i)
 	return nil
 }
 
-// wait is one poll of runner.wait. It returns false when the run goes on
-// (poll again after the interval).
-func (e *engine) wait(ctx context.Context, p *proc, a policy.Action) bool {
-	cur := p.s.Current()
-	state, msg, err := e.cloud.GetRun(ctx, p.job, a.RunID)
-	switch {
-	case err != nil:
-		v := classify.APIError(err)
-		if v.Fatal {
-			p.s = e.pol.Apply(p.s, policy.Failed{Verdict: v, Err: err.Error()})
-			return true
-		}
-		return false
-	case classify.Terminal(state):
-		v := classify.RunOutcome(state, msg)
-		if e.v.Memory && cur.Plan != nil {
-			if f := cur.Plan.First(); f != nil {
-				e.health, _ = health.Observe(e.health, e.now(), f.SubnetID, f.AZ, v, e.v.Health)
-			}
-			e.release(p.job + "/" + a.RunID)
-		}
-		p.s = e.pol.Apply(p.s, policy.Ended{State: state, ErrorMessage: msg, Verdict: v})
-		return true
-	case state != cur.State:
-		p.s = e.pol.Apply(p.s, policy.StateChanged{State: state})
-	}
-	return false
+// labMemory is the state store's health memory and reservations, in
+// process: one per simulation, shared by every run of the fleet.
+type labMemory struct {
+	cfg    health.Config
+	health []gluenet.HealthRecord
+	res    []gluenet.Reservation
+}
+
+func (m *labMemory) HealthRecords(context.Context) ([]gluenet.HealthRecord, error) {
+	return slices.Clone(m.health), nil
+}
+
+func (m *labMemory) Observe(_ context.Context, now time.Time, subnet, az string, v classify.Verdict) error {
+	m.health, _ = health.Observe(m.health, now, subnet, az, v, m.cfg)
+	return nil
+}
+
+// Reservations is the store's: those alive at now, oldest first.
+func (m *labMemory) Reservations(_ context.Context, now time.Time) ([]gluenet.Reservation, error) {
+	m.res = slices.DeleteFunc(m.res, func(r gluenet.Reservation) bool { return !now.Before(r.ExpiresAt) })
+	return slices.Clone(m.res), nil
+}
+
+func (m *labMemory) Reserve(_ context.Context, r gluenet.Reservation) error {
+	m.res = slices.DeleteFunc(m.res, func(o gluenet.Reservation) bool { return o.ID == r.ID }) // same ID replaces
+	m.res = append(m.res, r)
+	slices.SortStableFunc(m.res, func(a, b gluenet.Reservation) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return nil
+}
+
+func (m *labMemory) Release(_ context.Context, ids []string) error {
+	m.res = slices.DeleteFunc(m.res, func(r gluenet.Reservation) bool { return slices.Contains(ids, r.ID) })
+	return nil
 }

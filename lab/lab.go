@@ -125,11 +125,11 @@ func outcomes(e *engine) []Outcome {
 	}
 	out := make([]Outcome, len(e.procs))
 	for i, p := range e.procs {
-		o := Outcome{Job: p.job, Arrival: p.arrival.At, ToRunning: -1, Result: p.s.Result}
+		o := Outcome{Job: p.job, Arrival: p.arrival.At, ToRunning: -1, Result: p.st.Result}
 		var final *sim.RunRecord
 		everRan := false
 		var lastClass classify.Class
-		for _, a := range p.s.Attempts {
+		for _, a := range p.st.Attempts {
 			if a.RunID == "" {
 				continue
 			}
@@ -155,9 +155,9 @@ func outcomes(e *engine) []Outcome {
 			}
 		}
 		switch {
-		case p.s.Result == policy.ResultSucceeded && final != nil && final.AllocatedIPs >= final.RequestedIPs:
+		case p.st.Result == policy.ResultSucceeded && final != nil && final.AllocatedIPs >= final.RequestedIPs:
 			o.Category = Full
-		case p.s.Result == policy.ResultSucceeded:
+		case p.st.Result == policy.ResultSucceeded:
 			o.Category = Under
 		case !everRan:
 			o.Category = FailedToStart
