@@ -756,6 +756,7 @@ func logPlan(log *slog.Logger, plan gluenet.Plan) {
 			usable = append(usable, fmt.Sprintf("(%s, %d)", p.Connection, strategy.FreeOf(p)))
 		}
 	}
+	log.Info("ranked the connections", "order", plan.Order(), "strategy", plan.Strategy)
 	log.Info("Good connections", "connections", good, "need_ips", plan.Need.IPs)
 	log.Info("Usable connections", "connections", usable, "min_ips", plan.Need.MinIPs)
 	for _, n := range plan.Notes {

@@ -97,6 +97,7 @@ func (x *stepper) start(ctx, io context.Context, a policy.Action) error {
 	applied, err := e.Cloud.ApplyOrder(io, spec.Job, spec.Connections, plan.Order())
 	if err != nil {
 		x.release(io, res)
+		cur.StartingAt = time.Time{} // StartJobRun was never sent: no run to look for
 		return err
 	}
 	cur.Order = applied.After
@@ -116,6 +117,11 @@ func (x *stepper) start(ctx, io context.Context, a policy.Action) error {
 	if err != nil {
 		x.release(io, res)
 		v := classify.APIError(err)
+		if refused(v) {
+			// AWS answered and refused the start: no run exists, so the
+			// next try need not look for one by its marker.
+			cur.StartingAt = time.Time{}
+		}
 		if applied.Updated && (v.Fatal || !v.Retry) {
 			// Leave no half-done change: the run did not start, so put the
 			// job's connection order back as it was.
@@ -147,6 +153,17 @@ func (x *stepper) start(ctx, io context.Context, a policy.Action) error {
 	}
 	e.log().Info("started Glue job run", "run_id", runID, "attempt", a.Attempt, "expected_connection", conn)
 	return nil
+}
+
+// refused reports whether a failed StartJobRun certainly started nothing:
+// the service answered with an error. A network failure or an unknown
+// error may hide a run that started.
+func refused(v classify.Verdict) bool {
+	switch v.Class {
+	case classify.Network, classify.Unknown, classify.Canceled, classify.Timeout:
+		return false
+	}
+	return true
 }
 
 // changes lists, in words, the candidates whose place changed.

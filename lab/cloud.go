@@ -29,15 +29,16 @@ import (
 // compares.
 type Cloud = executor.Cloud
 
-// sdkAttempts is the SDK's default number of attempts per call. Both Cloud
+// sdkAttempts is the attempts per call gluenet asks of the SDK, the same
+// as `gluenet run` (awsclient.DefaultMaxAttempts). Both Cloud
 // implementations retry throttling and server errors this many times, at
 // no virtual cost (the SDK's backoff is milliseconds, negligible next to
 // the policy's delays, and the lab never sleeps for real).
-const sdkAttempts = 3
+const sdkAttempts = awsclient.DefaultMaxAttempts
 
 // NewSDK returns a Cloud that uses awsclient and the AWS SDK over the
 // region's in-process HTTP client. The SDK retries as in production (its
-// standard retryer, three attempts) but without waiting between attempts
+// standard retryer, sdkAttempts attempts) but without waiting between attempts
 // and without its retry quota, so that no wall-clock time passes and both
 // implementations make the same calls.
 func NewSDK(r *sim.Region) Cloud {

@@ -1,10 +1,22 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+
+	"github.com/gluenet/gluenet/sim"
+	"github.com/gluenet/gluenet/strategy"
 
 	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/policy"
@@ -149,5 +161,178 @@ func TestJournalKeepsDiscoveryFacts(t *testing.T) {
 		if !p.Checked || p.ReportedFree == 0 {
 			t.Fatalf("discovery facts lost in the journal: %s", rs.Data)
 		}
+	}
+}
+
+// records captures log records as JSON lines.
+type records struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (r *records) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf.Write(p)
+}
+
+func (r *records) all(t *testing.T) []map[string]any {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(r.buf.Bytes(), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestOrderIsDrawnOncePerAttempt (bug 9): with a random strategy, the order
+// ranked at discovery is the order applied (the re-rank under the job lock
+// draws the same random numbers, and nothing changed between the two).
+func TestOrderIsDrawnOncePerAttempt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if err := f.region.Exhaust("subnet-0a1b2c3d4e5f60022", 240); err != nil { // two subnets of about the same room: a coin toss
+		t.Fatal(err)
+	}
+	var rec records
+	r := f.runner(true)
+	r.Log = slog.New(slog.NewJSONHandler(&rec, nil))
+	s, _ := strategy.Lookup("random")
+	for i := range 12 {
+		cfg := config(fmt.Sprintf("k%d", i))
+		cfg.Strategy = s
+		if rep := r.Run(context.Background(), cfg); rep.Result != policy.ResultSucceeded {
+			t.Fatal(rep.Error)
+		}
+	}
+	var ranked, applied []string
+	for _, m := range rec.all(t) {
+		order := fmt.Sprint(m["order"])
+		switch m["msg"] {
+		case "ranked the connections":
+			ranked = append(ranked, order)
+		case "Running Glue job with the connection order":
+			applied = append(applied, order+"")
+		}
+	}
+	if len(ranked) != 12 || len(applied) != 12 {
+		t.Fatalf("%d rankings, %d starts", len(ranked), len(applied))
+	}
+	for i := range ranked {
+		// The applied order also lists the job's other connections.
+		if !strings.HasPrefix(strings.Trim(applied[i], "[]"), strings.Trim(ranked[i], "[]")) {
+			t.Errorf("run %d ranked %s but applied %s", i, ranked[i], applied[i])
+		}
+	}
+}
+
+// TestEveryWaitSaysWhy (bug 8): the wait before a retry is logged at INFO
+// with the failure class and what health memory ejected, until when.
+func TestEveryWaitSaysWhy(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if err := f.region.SetAZState("us-east-1a", sim.AZDegraded); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.region.Exhaust("subnet-0a1b2c3d4e5f60022", 100); err != nil {
+		t.Fatal(err)
+	}
+	var rec records
+	r := f.runner(true)
+	r.Log = slog.New(slog.NewJSONHandler(&rec, nil))
+	if rep := r.Run(context.Background(), config("k")); rep.Result != policy.ResultSucceeded {
+		t.Fatal(rep.Error)
+	}
+	for _, m := range rec.all(t) {
+		msg, _ := m["msg"].(string)
+		if strings.HasPrefix(msg, "waiting before the next try") && m["level"] == "INFO" && m["class"] == "placement" &&
+			strings.Contains(fmt.Sprint(m["ejected"]), subnet1) && m["until"] != nil {
+			return
+		}
+	}
+	t.Fatalf("no INFO record says why the run waits:\n%s", rec.buf.String())
+}
+
+// TestDifferentJobsDoNotHerd (bug 11): 10 different jobs launched at once
+// into two subnets inside the ENI lag: reservations are taken before
+// StartJobRun and seen by every job, so no run starts under capacity while
+// the subnets had room for all of them.
+func TestDifferentJobsDoNotHerd(t *testing.T) {
+	t.Parallel()
+	sc, err := sim.LoadScenario("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.ENI.Lag = sim.Duration(24 * time.Hour)
+	f := newFixtureFrom(t, sc)
+	if err := f.region.Exhaust("subnet-0a1b2c3d4e5f60022", 125); err != nil { // room for 4 runs of 30; subnet1 for 8
+		t.Fatal(err)
+	}
+	// Slow Glue calls, so that the launches overlap between ranking and
+	// StartJobRun, where reservations taken after the start would come
+	// too late for the others.
+	if err := f.region.SetLatency("glue", 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	g := glue.New(glue.Options{Region: "us-east-1", BaseEndpoint: aws.String(sim.InProcessEndpoint), HTTPClient: f.region.HTTPClient(), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	def, err := g.GetJob(ctx, &glue.GetJobInput{JobName: aws.String(job)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := make([]string, 10)
+	for i := range jobs {
+		jobs[i] = fmt.Sprintf("job-%d", i)
+		j := def.Job
+		if _, err := g.CreateJob(ctx, &glue.CreateJobInput{Name: aws.String(jobs[i]), Role: j.Role, Command: j.Command, Connections: j.Connections,
+			GlueVersion: j.GlueVersion, WorkerType: j.WorkerType, NumberOfWorkers: aws.Int32(30)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	reps := make([]Report, len(jobs))
+	for i, name := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := f.runner(true)
+			r.Holder = name
+			rctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			r.Progress = func(p Progress) {
+				if p.RunID != "" {
+					cancel() // started: leave it going
+				}
+			}
+			cfg := config("herd-" + name)
+			cfg.Job = name
+			cfg.Policy.StopOnInterrupt = false
+			reps[i] = r.Run(rctx, cfg)
+		}()
+	}
+	wg.Wait()
+	for i, rep := range reps {
+		if len(rep.Attempts) == 0 || rep.Attempts[0].RunID == "" {
+			t.Fatalf("launch %d started nothing: %+v", i, rep)
+		}
+	}
+	used := map[string]int{}
+	for _, run := range f.region.State().Runs {
+		used[run.SubnetID] += run.AllocatedIPs
+		if run.AllocatedIPs < 30 {
+			t.Errorf("run %s of %s started under capacity (%d IPs) in %s", run.ID, run.Job, run.AllocatedIPs, run.SubnetID)
+		}
+	}
+	if len(f.region.State().Runs) != 10 {
+		t.Fatalf("%d runs", len(f.region.State().Runs))
 	}
 }

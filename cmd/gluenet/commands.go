@@ -170,7 +170,7 @@ func (a *app) finish(rep runner.Report, s settings) error {
 
 // defaultMaxAttempts is the SDK's attempts per API call (standard retry
 // mode) unless AWS_MAX_ATTEMPTS says otherwise.
-const defaultMaxAttempts = 5
+const defaultMaxAttempts = awsclient.DefaultMaxAttempts
 
 // runEnv is what plan and run need: a runner and its config.
 type runEnv struct {

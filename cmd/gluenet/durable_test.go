@@ -226,3 +226,48 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// TestCrashReattachKeepsTheAppliedPlan (bug 2): killed right after
+// StartJobRun on a degraded zone, then killed again right after re-attaching,
+// the next invocation keeps the plan that was applied when the run started:
+// it blames the degraded subnet, and the retry goes to the healthy zone and
+// succeeds, as an uninterrupted run does. The run's own IPs make a fresh
+// ranking put the other subnet first, which the re-attached attempt must
+// not take as its plan.
+func TestCrashReattachKeepsTheAppliedPlan(t *testing.T) {
+	bin := failpointBinary(t)
+	e := newSimEnv(t, func(sc *sim.Scenario) {
+		sc.TimeScale = 600
+		sc.ENI.Lag = 0
+	}, nil)
+	if err := e.region.SetAZState("us-east-1a", sim.AZDegraded); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.region.Exhaust(subnet2, 245); err != nil { // subnet1 has 251: first, until a 10-worker run holds 10 of them
+		t.Fatal(err)
+	}
+	args := []string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--run-key", "crash-plan", "--strategy", "capacity",
+		"--workers", "10", "--poll-interval", "20ms", "--retry-delay", "50ms", "--max-retry-delay", "200ms", "--output", "json"}
+	ttl := "GLUENET_LOCK_TTL=1s"
+	for _, at := range []string{"after-start", "after-reattach"} {
+		cmd, _, stderr := e.process(context.Background(), bin, []string{ttl, "GLUENET_FAILPOINT=" + at}, args...)
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("the process was not killed at %s: %v\n%s", at, err, stderr)
+		}
+	}
+	cmd, out, stderr := e.process(context.Background(), bin, []string{ttl}, args...)
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("rerun: %v\n%s\n%s", err, out, stderr)
+	}
+	r := decodeRun(t, out.String())
+	runs := e.region.State().Runs
+	if r.Result != "succeeded" || len(r.Attempts) != 2 || len(runs) != 2 {
+		t.Fatalf("result %s, %d attempts, %d Glue runs; want succeeded in 2: %+v", r.Result, len(r.Attempts), len(runs), r.Attempts)
+	}
+	if r.Attempts[0].Expected != conn1 || r.Attempts[0].RunID != runs[0].ID || r.Attempts[1].Expected != conn2 {
+		t.Fatalf("attempts expected %s then %s (run %s), want %s then %s (run %s)", r.Attempts[0].Expected, r.Attempts[1].Expected,
+			r.Attempts[0].RunID, conn1, conn2, runs[0].ID)
+	}
+}
