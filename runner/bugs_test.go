@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
+	"github.com/aws/smithy-go"
 
 	"github.com/gluenet/gluenet/sim"
 	"github.com/gluenet/gluenet/strategy"
@@ -334,5 +335,34 @@ func TestDifferentJobsDoNotHerd(t *testing.T) {
 	}
 	if len(f.region.State().Runs) != 10 {
 		t.Fatalf("%d runs", len(f.region.State().Runs))
+	}
+}
+
+// unreadable is a cloud whose GetJobRun is throttled for good.
+type unreadable struct{ executor.Cloud }
+
+func (unreadable) GetRun(context.Context, string, string) (executor.RunInfo, error) {
+	return executor.RunInfo{}, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded", Fault: smithy.FaultClient}
+}
+
+// TestRunUnreadableForTooLong (bug 4): a run whose state cannot be read
+// for longer than the bound ends the command with a clear outcome in the
+// journal instead of polling forever.
+func TestRunUnreadableForTooLong(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := f.runner(true)
+	r.Cloud = unreadable{r.Cloud}
+	start := f.clock.Now()
+	rep := r.Run(context.Background(), config("k"))
+	if rep.Result != policy.ResultError || !strings.Contains(rep.Error, "may still be going") || !strings.Contains(rep.Error, "gluenet resume --run-key k") {
+		t.Fatalf("%+v", rep)
+	}
+	if waited := f.clock.Now().Sub(start); waited < executor.DefaultUnreadableFor || waited > executor.DefaultUnreadableFor+time.Minute {
+		t.Fatalf("gave up after %s, want about %s", waited, executor.DefaultUnreadableFor)
+	}
+	run, _ := f.store.GetRun(context.Background(), "k")
+	if run.Status != store.RunFailed || !strings.Contains(run.Outcome, "may still be going") {
+		t.Fatalf("journal: %+v", run)
 	}
 }
