@@ -281,7 +281,7 @@ func (e *Executor) load(ctx context.Context, key string, spec *Spec) (*record, i
 	}
 	if spec == nil {
 		var sp Spec
-		if len(run.Inputs) == 0 || json.Unmarshal(run.Inputs, &sp) != nil || sp.Job == "" {
+		if len(run.Inputs) == 0 || json.Unmarshal(run.Inputs, &sp) != nil || sp.Policy.MaxAttempts < 1 || sp.PollInterval <= 0 {
 			return nil, 0, fmt.Errorf("run %q was recorded by an older gluenet without its inputs: continue it with `gluenet run --run-key %s` and the same flags", key, key)
 		}
 		sp.Job = run.Job
@@ -627,7 +627,7 @@ func (x *stepper) logWait(ctx context.Context, v classify.Verdict, msg string) {
 	if msg != "" {
 		attrs = append(attrs, "error", msg)
 	}
-	why := fmt.Sprintf("%s", v.Class)
+	why := string(v.Class)
 	switch v.Class {
 	case classify.ConcurrentRuns:
 		why = "Glue refused the start: ConcurrentRunsExceeded (the job's MaxConcurrentRuns is reached)"

@@ -366,3 +366,29 @@ func TestRunUnreadableForTooLong(t *testing.T) {
 		t.Fatalf("journal: %+v", run)
 	}
 }
+
+// TestPlanSaysWhenItsOrderIsADraw (bug 9): `plan` says when the order is a
+// random draw, and only then.
+func TestPlanSaysWhenItsOrderIsADraw(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		strategy string
+		wantNote bool
+	}{{"random", true}, {"weighted", true}, {"capacity", false}, {"ordered", false}}
+	for _, tt := range tests {
+		t.Run(tt.strategy, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			cfg := config("")
+			cfg.Strategy, _ = strategy.Lookup(tt.strategy)
+			p, err := f.runner(true).Plan(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Contains(strings.Join(p.Notes, "\n"), "random draw")
+			if got != tt.wantNote {
+				t.Fatalf("notes %q: random-draw note %v, want %v", p.Notes, got, tt.wantNote)
+			}
+		})
+	}
+}
