@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gluenet/gluenet"
@@ -81,6 +82,12 @@ type Executor struct {
 	LockTimeout    time.Duration
 	ReservationTTL time.Duration
 	UnreadableFor  time.Duration
+	// cache holds the record this executor last read or wrote per key, by
+	// revision: a Step that finds the journal at that revision skips
+	// decoding (the lab steps thousands of runs in one process).
+	cacheMu sync.Mutex
+	cache   map[string]cached
+
 	// SequentialDiscovery reads the job, then the connections, instead of
 	// both at the same time: the lab uses it so that a seed's calls reach the
 	// simulated region in a fixed order.
@@ -266,7 +273,13 @@ func (r *record) reopen() {
 func (e *Executor) load(ctx context.Context, key string, spec *Spec) (*record, int64, error) {
 	rs, err := e.Journal.RunState(ctx, key)
 	if err == nil {
+		if rec, ok := e.cached(key, rs.Revision); ok {
+			return rec, rs.Revision, nil
+		}
 		rec, err := decodeRecord(rs.Data)
+		if err == nil {
+			e.remember(key, rs.Revision, rec)
+		}
 		return rec, rs.Revision, err
 	}
 	if !errors.Is(err, store.ErrNotFound) {
@@ -330,7 +343,47 @@ func (e *Executor) put(ctx context.Context, key string, rev int64, rec *record) 
 	if err != nil {
 		return 0, fmt.Errorf("record the state of run %q: %w", key, err)
 	}
+	e.remember(key, n, rec)
 	return n, nil
+}
+
+type cached struct {
+	rev int64
+	rec *record
+}
+
+// clone copies what a step may change in place: the record's fields and
+// its attempts (plans and orders are replaced, never changed in place).
+func (r *record) clone() *record {
+	c := *r
+	c.Attempts = append([]attemptRecord(nil), r.Attempts...)
+	return &c
+}
+
+func (e *Executor) cached(key string, rev int64) (*record, bool) {
+	e.cacheMu.Lock()
+	defer e.cacheMu.Unlock()
+	c, ok := e.cache[key]
+	if !ok || c.rev != rev {
+		return nil, false
+	}
+	return c.rec.clone(), true
+}
+
+func (e *Executor) remember(key string, rev int64, rec *record) {
+	e.cacheMu.Lock()
+	defer e.cacheMu.Unlock()
+	if e.cache == nil {
+		e.cache = map[string]cached{}
+	}
+	e.cache[key] = cached{rev: rev, rec: rec.clone()}
+}
+
+// Forget drops what the executor cached about a finished run.
+func (e *Executor) Forget(key string) {
+	e.cacheMu.Lock()
+	defer e.cacheMu.Unlock()
+	delete(e.cache, key)
 }
 
 // Inspect returns the run's status as the journal has it, changing

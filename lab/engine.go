@@ -190,6 +190,7 @@ func (e *engine) step(ctx context.Context, i int) error {
 	}
 	if st.Done {
 		p.st, p.done = st, true
+		e.ex.Forget(p.key)
 		return nil
 	}
 	at := st.Wait.At().Sub(epoch)
