@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/health"
 	"github.com/gluenet/gluenet/policy"
@@ -176,7 +177,7 @@ func (e *engine) step(ctx context.Context, i int) error {
 		p.sleeping = false
 	}
 	fail := func(err error) {
-		p.s = e.pol.Apply(p.s, policy.Failed{Verdict: classify.APIError(err), Err: err.Error()})
+		p.s = e.pol.Apply(p.s, policy.Failed{Verdict: awsclient.Classify(err), Err: err.Error()})
 	}
 	for {
 		a := e.pol.Next(p.s)
@@ -298,7 +299,7 @@ func (e *engine) wait(ctx context.Context, p *proc, a policy.Action) bool {
 	state, msg, err := e.cloud.GetRun(ctx, p.job, a.RunID)
 	switch {
 	case err != nil:
-		v := classify.APIError(err)
+		v := awsclient.Classify(err)
 		if v.Fatal {
 			p.s = e.pol.Apply(p.s, policy.Failed{Verdict: v, Err: err.Error()})
 			return true

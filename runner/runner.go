@@ -290,7 +290,7 @@ func (r *Runner) RunFrom(ctx context.Context, cfg Config, s policy.State) Report
 	var lastErr error
 	fail := func(err error) {
 		lastErr = err
-		v := classify.APIError(err)
+		v := awsclient.Classify(err)
 		if errors.Is(err, store.ErrLeaseLost) {
 			// Another runner took the job's lock over after this one
 			// stalled past its TTL: nothing started; rank and try again.
@@ -407,7 +407,7 @@ func (r *Runner) start(io context.Context, cfg Config, a policy.Action, s *polic
 	}
 	runID, err := r.Cloud.StartRun(io, cfg.Job, start)
 	if err != nil {
-		v := classify.APIError(err)
+		v := awsclient.Classify(err)
 		if applied.Updated && (v.Fatal || !v.Retry) {
 			// Leave no half-done change: the run did not start, so put the
 			// job's connection order back as it was.
@@ -469,14 +469,14 @@ func (r *Runner) wait(ctx, io context.Context, cfg Config, p policy.Policy, s po
 		st, err := r.Cloud.GetRun(io, cfg.Job, a.RunID)
 		switch {
 		case err != nil:
-			v := classify.APIError(err)
+			v := awsclient.Classify(err)
 			if v.Fatal {
 				// The run may still be going, but we can no longer see it.
 				r.log().Error("cannot read the run's state; it may still be going", "run_id", a.RunID, "err", err)
 				return p.Apply(s, policy.Failed{Verdict: v, Err: err.Error()})
 			}
 			r.log().Warn("could not read the run's state; will try again", "run_id", a.RunID, "err", err)
-		case awsclient.IsTerminal(st.State):
+		case classify.Terminal(st.State):
 			r.drainLogs(ctx, io, follower, cfg.PollInterval)
 			v := classify.RunOutcome(st.State, st.ErrorMessage).WithOptions(cfg.Classify)
 			r.logState(a, st.State, st.ErrorMessage, last)

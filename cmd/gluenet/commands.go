@@ -189,6 +189,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		Profile:      s.Profile,
 		BaseEndpoint: endpoint,
 		Logger:       a.log,
+		CallTimeout:  s.CallTimeout,
 	}
 	if _, ok := a.getenv("AWS_MAX_ATTEMPTS"); !ok {
 		// Measured (docs/benchmarks.md): with 30% of calls throttled, 5
@@ -311,10 +312,13 @@ func explainAWS(err error, s settings) error {
 	if errors.Is(err, awsclient.ErrNeedUnknown) {
 		return usagef("%v", err)
 	}
-	v := classify.APIError(err)
+	v := awsclient.Classify(err)
 	switch v.Class {
 	case classify.Canceled:
 		return err
+	case classify.Config:
+		// No retry can fix it: the user must.
+		return usagef("%v", err)
 	case classify.NotFound:
 		return usagef("%v\nCheck the job name (--job %q) and the region (--region %q): no such job there.", err, s.Job, s.Region)
 	case classify.Credentials:

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/health"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/strategy"
@@ -32,6 +33,7 @@ type fileConfig struct {
 	PreferAZ     []string           `yaml:"prefer_az"`
 	PollInterval string             `yaml:"poll_interval"`
 	LockTTL      string             `yaml:"lock_ttl"`
+	CallTimeout  string             `yaml:"call_timeout"`
 	Retry        retryFile          `yaml:"retry"`
 	Arguments    yaml.Node          `yaml:"arguments"`
 	Jobs         map[string]jobFile `yaml:"jobs"`
@@ -81,6 +83,7 @@ type settings struct {
 	PreferAZ         []string
 	PollInterval     time.Duration
 	LockTTL          time.Duration
+	CallTimeout      time.Duration // bounds each AWS API call, the SDK's retries included
 	Retry            policy.Config
 	RetryJobFailures bool
 	Arguments        map[string]string
@@ -96,6 +99,7 @@ func defaultSettings() settings {
 		Strategy:     defaultStrategy,
 		MinIPs:       2,
 		PollInterval: 10 * time.Second,
+		CallTimeout:  awsclient.DefaultCallTimeout,
 		Retry:        policy.DefaultConfig(),
 		Arguments:    map[string]string{},
 		Health:       health.DefaultConfig(),
@@ -200,6 +204,11 @@ func (s *settings) applyFile(fc fileConfig) error {
 			return err
 		}
 	}
+	if fc.CallTimeout != "" {
+		if s.CallTimeout, err = parseDuration("call_timeout", fc.CallTimeout); err != nil {
+			return err
+		}
+	}
 	r := fc.Retry
 	if r.Attempts != 0 {
 		s.Retry.MaxAttempts = r.Attempts
@@ -283,6 +292,13 @@ func (s *settings) applyEnv(getenv env) error {
 		}
 		s.LockTTL = d
 	}
+	if v, ok := getenv("GLUENET_CALL_TIMEOUT"); ok {
+		d, err := parseDuration("GLUENET_CALL_TIMEOUT", v)
+		if err != nil {
+			return err
+		}
+		s.CallTimeout = d
+	}
 	if v, ok := getenv("GLUENET_ATTEMPTS"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -318,7 +334,7 @@ func (s *settings) applyFlags(f *pflag.FlagSet) error {
 			*dst, _ = f.GetInt(name)
 		}
 	}
-	durs := map[string]*time.Duration{"poll-interval": &s.PollInterval, "retry-delay": &s.Retry.InitialDelay, "max-retry-delay": &s.Retry.MaxDelay}
+	durs := map[string]*time.Duration{"poll-interval": &s.PollInterval, "retry-delay": &s.Retry.InitialDelay, "max-retry-delay": &s.Retry.MaxDelay, "call-timeout": &s.CallTimeout}
 	for name, dst := range durs {
 		if changed(f, name) {
 			v, _ := f.GetString(name)
@@ -369,6 +385,9 @@ func (s *settings) validate(needJob bool) error {
 	}
 	if s.LockTTL < 0 {
 		return usagef("lock TTL must not be negative, got %s", s.LockTTL)
+	}
+	if s.CallTimeout <= 0 {
+		return usagef("call timeout (--call-timeout, GLUENET_CALL_TIMEOUT, call_timeout:) must be positive, got %s", s.CallTimeout)
 	}
 	if s.PollInterval <= 0 {
 		return usagef("--poll-interval must be positive, got %s", s.PollInterval)

@@ -17,6 +17,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/gluenet/gluenet/awsclient"
 )
 
 // Exit codes, each distinct and documented in the README.
@@ -96,6 +98,7 @@ starts the run, watches it, and on failure re-ranks and retries with backoff.`,
 	pf.String("region", "", "AWS region (default: the SDK's chain, e.g. AWS_REGION)")
 	pf.String("profile", "", "AWS shared config profile (default: the SDK's chain, e.g. AWS_PROFILE)")
 	pf.String("endpoint-url", "", "send all AWS calls to this endpoint, e.g. a simulated region (the SDK's AWS_ENDPOINT_URL works too)")
+	pf.String("call-timeout", awsclient.DefaultCallTimeout.String(), "bound on each AWS API call, the SDK's retries included (env GLUENET_CALL_TIMEOUT)")
 	pf.String("log-level", "info", "log level: debug, info, warn or error")
 	pf.String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 	pf.String("state", "", "SQLite state file (env GLUENET_STATE; default $XDG_STATE_HOME/gluenet/state.db)")
