@@ -242,7 +242,7 @@ func (e *engine) rank(cands []gluenet.Candidate, need gluenet.Need) (gluenet.Pla
 }
 
 // reservations is the store's Reservations: those alive at now, oldest
-// first. Expired ones are dropped, as PruneReservations would.
+// first. Expired ones are dropped, as a store's Prune would.
 func (e *engine) reservations(now time.Time) []gluenet.Reservation {
 	e.res = slices.DeleteFunc(e.res, func(r gluenet.Reservation) bool { return !now.Before(r.ExpiresAt) })
 	return slices.Clone(e.res)
