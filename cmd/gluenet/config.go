@@ -17,6 +17,7 @@ import (
 	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/health"
 	"github.com/gluenet/gluenet/policy"
+	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/strategy"
 )
 
@@ -67,8 +68,11 @@ type healthFile struct {
 }
 
 type stateFile struct {
-	Path        string `yaml:"path"`
-	PostgresDSN string `yaml:"postgres_dsn"`
+	Path             string `yaml:"path"`
+	PostgresDSN      string `yaml:"postgres_dsn"`
+	KeepRuns         string `yaml:"keep_runs"`
+	KeepHealthEvents string `yaml:"keep_health_events"`
+	PruneEvery       string `yaml:"prune_every"`
 }
 
 // settings is the resolved configuration of one command: defaults, then the
@@ -89,6 +93,7 @@ type settings struct {
 	Arguments        map[string]string
 	StatePath        string
 	PostgresDSN      string
+	Retention        store.Retention // what the state store keeps, and how often it prunes
 	Health           health.Config
 	// Memory turns health memory and reservations on.
 	Memory bool
@@ -104,6 +109,7 @@ func defaultSettings() settings {
 		Arguments:    map[string]string{},
 		Health:       health.DefaultConfig(),
 		Memory:       true,
+		Retention:    store.DefaultRetention(),
 	}
 }
 
@@ -266,7 +272,40 @@ func (s *settings) applyFile(fc fileConfig) error {
 	}
 	setStr(&s.StatePath, fc.State.Path)
 	setStr(&s.PostgresDSN, fc.State.PostgresDSN)
+	for _, k := range []struct {
+		name, v string
+		dst     *time.Duration
+	}{
+		{"state.keep_runs", fc.State.KeepRuns, &s.Retention.Runs},
+		{"state.keep_health_events", fc.State.KeepHealthEvents, &s.Retention.HealthEvents},
+		{"state.prune_every", fc.State.PruneEvery, &s.Retention.Every},
+	} {
+		if k.v == "" {
+			continue
+		}
+		if *k.dst, err = parseKeep(k.name, k.v); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// parseKeep reads a retention period: a Go duration (720h) or a number of
+// days (30d); 0 means forever (keep) or never (prune_every).
+func parseKeep(what, v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, usagef("%s: %q is not a number of days; write it like 30d or 720h (0 keeps forever)", what, v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, usagef("%s: %q is not a period; write it like 30d or 720h (0 keeps forever)", what, v)
+	}
+	return d, nil
 }
 
 func (s *settings) applyEnv(getenv env) error {
@@ -291,6 +330,18 @@ func (s *settings) applyEnv(getenv env) error {
 			return err
 		}
 		s.LockTTL = d
+	}
+	for _, k := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"GLUENET_KEEP_RUNS", &s.Retention.Runs}, {"GLUENET_KEEP_HEALTH_EVENTS", &s.Retention.HealthEvents}} {
+		if v, ok := getenv(k.name); ok {
+			d, err := parseKeep(k.name, v)
+			if err != nil {
+				return err
+			}
+			*k.dst = d
+		}
 	}
 	if v, ok := getenv("GLUENET_CALL_TIMEOUT"); ok {
 		d, err := parseDuration("GLUENET_CALL_TIMEOUT", v)
