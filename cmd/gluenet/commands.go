@@ -130,7 +130,11 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 			a.log.Info("run key", "run_key", env.config.RunKey)
 			env.config.FollowLogs, _ = cmd.Flags().GetBool("follow-logs")
 			env.runner.LogLine = a.console.logLine
-			env.runner.Progress = a.console.progress(s.Retry.MaxAttempts)
+			progress, stop := a.console.progress(s.Retry.MaxAttempts), env.config.Policy.StopOnInterrupt
+			env.runner.Progress = func(p runner.Progress) {
+				glueRun.set(runningRun{Job: s.Job, RunID: p.RunID, Stop: stop}) // for the signal handler's messages
+				progress(p)
+			}
 			rep := env.runner.Run(cmd.Context(), env.config)
 			a.console.done()
 			if err := a.printReport(out, rep); err != nil {
