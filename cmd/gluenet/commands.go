@@ -322,7 +322,10 @@ func explainAWS(err error, s settings) error {
 		return err
 	case classify.Config:
 		// No retry can fix it: the user must.
-		return usagef("%v", err)
+		if strings.Contains(err.Error(), v.Reason) {
+			return usagef("%v", err)
+		}
+		return usagef("%v\n%s (check --endpoint-url, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_GLUE, AWS_ENDPOINT_URL_EC2 and the profile's endpoint_url).", err, v.Reason)
 	case classify.NotFound:
 		return usagef("%v\nCheck the job name (--job %q) and the region (--region %q): no such job there.", err, s.Job, s.Region)
 	case classify.Credentials:

@@ -571,3 +571,20 @@ func TestPlanAgainstSilentEndpoint(t *testing.T) {
 		})
 	}
 }
+
+// TestMalformedEndpointFromEnvironment: an endpoint URL that only the SDK
+// reads (AWS_ENDPOINT_URL_GLUE) fails when the request is sent; it is exit
+// 2 at once, not retried by the SDK or by gluenet.
+func TestMalformedEndpointFromEnvironment(t *testing.T) {
+	e := newSimEnv(t, nil, nil) // for the credentials and region
+	t.Setenv("AWS_ENDPOINT_URL_GLUE", "notaurl")
+	var out, errb bytes.Buffer
+	code := execute(context.Background(), []string{"--state", e.state, "run", "--job", job, "--connections", conn1, "--retry-delay", "1h", "--max-retry-delay", "2h"},
+		&out, &errb, func(string) (string, bool) { return "", false })
+	if code != exitUsage {
+		t.Fatalf("exit %d, want %d\nstderr: %s", code, exitUsage, errb.String())
+	}
+	if !strings.Contains(errb.String(), `unsupported protocol scheme`) || !strings.Contains(errb.String(), "AWS_ENDPOINT_URL_GLUE") {
+		t.Fatalf("stderr should say what is wrong and where to look:\n%s", errb.String())
+	}
+}
