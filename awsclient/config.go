@@ -145,10 +145,16 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("load AWS config: %w", ErrNoCredentials)
 	}
 	// cfg.Credentials is a cache: this first retrieval is the one every
-	// later call would have made anyway.
-	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+	// later call would have made anyway. It is bounded like a call: a
+	// credential_process or SSO endpoint that hangs must not hang gluenet.
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := cfg.Credentials.Retrieve(rctx); err != nil {
 		if ctx.Err() != nil {
 			return aws.Config{}, fmt.Errorf("load AWS config: %w", ctx.Err())
+		}
+		if rctx.Err() != nil {
+			err = fmt.Errorf("no credentials within %s (the call timeout): %w", timeout, err)
 		}
 		return aws.Config{}, fmt.Errorf("load AWS config: %w: %w", ErrNoCredentials, err)
 	}

@@ -1,6 +1,7 @@
 package awsclient
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -163,5 +164,20 @@ func TestMalformedEndpointIsNotRetried(t *testing.T) {
 	}
 	if v := Classify(err); v.Class != classify.Config || !v.Fatal {
 		t.Errorf("Classify(%v) = %v, want config (fatal)", err, v)
+	}
+}
+
+// TestCredentialsTimeout: a credential source that never answers (a hung
+// credential_process or SSO endpoint) fails LoadConfig after the call
+// timeout instead of hanging.
+func TestCredentialsTimeout(t *testing.T) {
+	isolateAWSEnv(t)
+	hung := aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+		<-ctx.Done()
+		return aws.Credentials{}, ctx.Err()
+	})
+	_, err := LoadConfig(t.Context(), Options{Region: "us-east-1", Credentials: hung, CallTimeout: 200 * time.Millisecond})
+	if !errors.Is(err, ErrNoCredentials) || !strings.Contains(err.Error(), "within 200ms") {
+		t.Fatalf("LoadConfig = %v, want ErrNoCredentials saying it ran out of time", err)
 	}
 }
