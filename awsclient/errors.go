@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
@@ -91,6 +92,9 @@ func Failure(err error) classify.Failure {
 	if errors.As(err, &missingRegion) || errors.As(err, &noEndpoint) {
 		return classify.Failure{Kind: classify.KindConfig, Detail: "SDK configuration: " + err.Error()}
 	}
+	if d, ok := profileProblem(err); ok {
+		return classify.Failure{Kind: classify.KindConfig, Detail: d}
+	}
 	if d, ok := hopeless(err); ok {
 		return classify.Failure{Kind: classify.KindConfig, Detail: d}
 	}
@@ -127,6 +131,24 @@ func httpStatus(err error) int {
 		return re.HTTPStatusCode()
 	}
 	return 0
+}
+
+// profileProblem recognises a shared config profile that cannot work: it
+// does not exist, or its role settings are incomplete.
+func profileProblem(err error) (string, bool) {
+	var missing config.SharedConfigProfileNotExistError
+	var missingPtr *config.SharedConfigProfileNotExistError
+	var role config.SharedConfigAssumeRoleError
+	var rolePtr *config.SharedConfigAssumeRoleError
+	switch {
+	case errors.As(err, &missing):
+		return fmt.Sprintf("AWS profile %q is not in the shared config files; check --profile, AWS_PROFILE and AWS_CONFIG_FILE", missing.Profile), true
+	case errors.As(err, &missingPtr):
+		return fmt.Sprintf("AWS profile %q is not in the shared config files; check --profile, AWS_PROFILE and AWS_CONFIG_FILE", missingPtr.Profile), true
+	case errors.As(err, &role), errors.As(err, &rolePtr):
+		return "the AWS profile's role settings are incomplete: " + err.Error(), true
+	}
+	return "", false
 }
 
 // hopelessMarkers are net/http's words for a request URL it cannot send

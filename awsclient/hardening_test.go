@@ -181,3 +181,14 @@ func TestCredentialsTimeout(t *testing.T) {
 		t.Fatalf("LoadConfig = %v, want ErrNoCredentials saying it ran out of time", err)
 	}
 }
+
+func TestUnknownProfileIsConfig(t *testing.T) {
+	isolateAWSEnv(t)
+	_, err := LoadConfig(t.Context(), Options{Profile: "nope", Region: "us-east-1"})
+	if err == nil {
+		t.Fatal("LoadConfig with an unknown profile succeeded")
+	}
+	if v := Classify(err); v.Class != classify.Config || !v.Fatal || !strings.Contains(v.Reason, `"nope"`) {
+		t.Errorf("Classify(%v) = %v, want config (fatal) naming the profile", err, v)
+	}
+}

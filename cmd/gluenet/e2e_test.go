@@ -386,6 +386,7 @@ func TestBadInput(t *testing.T) {
 		{"endpoint URL with another scheme", []string{"plan", "--job", job, "--connections", conns, "--endpoint-url", "ftp://127.0.0.1"}, nil, nil, exitUsage, "not http or https"},
 		{"malformed region", []string{"run", "--job", job, "--connections", conns, "--region", "us east 1"}, nil, nil, exitUsage, `region "us east 1"`},
 		{"malformed AWS_REGION", []string{"plan", "--job", job, "--connections", conns}, map[string]string{"AWS_REGION": "US-EAST-1"}, nil, exitUsage, "lower case: us-east-1"},
+		{"unknown profile", []string{"plan", "--job", job, "--connections", conns, "--profile", "nope"}, nil, nil, exitUsage, `AWS profile "nope"`},
 		{"zero call timeout", []string{"plan", "--job", job, "--connections", conns, "--call-timeout", "0s"}, nil, nil, exitUsage, "call timeout"},
 		{"MaxCapacity without workers", []string{"run", "--job", "DPUJob", "--connections", conns}, nil, nil, exitUsage, "--need-ips"},
 	}
