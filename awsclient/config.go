@@ -5,14 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/smithy-go/logging"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // ErrNoCredentials is returned (wrapped, with the SDK's reason) by LoadConfig
@@ -60,13 +67,34 @@ type Options struct {
 	// Logger receives the SDK's own warnings; New also makes it the
 	// Client's logger.
 	Logger *slog.Logger
+	// CallTimeout bounds every API call, the SDK's own retries and their
+	// backoff included; a call that runs out fails with a
+	// *CallTimeoutError naming the endpoint. 0 means DefaultCallTimeout.
+	CallTimeout time.Duration
 }
+
+// DefaultCallTimeout bounds each AWS API call, retries included, unless
+// Options.CallTimeout says otherwise. Glue, EC2 and CloudWatch Logs answer
+// gluenet's calls in well under a second; a minute leaves room for the
+// SDK's attempts and backoff under throttling, and ends a call to an
+// endpoint that accepts connections but never answers.
+const DefaultCallTimeout = time.Minute
 
 // LoadConfig builds the SDK configuration with config.LoadDefaultConfig and
 // checks, before any API call, that it names a region and that credentials
 // can be retrieved, so that a missing login fails fast with ErrNoCredentials
 // instead of as a signing error in the middle of discovery.
+//
+// A malformed endpoint URL or region is a *ConfigError, before any call.
 func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
+	if o.BaseEndpoint != "" {
+		if err := CheckEndpoint(o.BaseEndpoint); err != nil {
+			return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+		}
+	}
+	if o.CallTimeout < 0 {
+		return aws.Config{}, fmt.Errorf("load AWS config: %w", &ConfigError{Setting: "call timeout", Value: o.CallTimeout.String(), Problem: "must be positive"})
+	}
 	var opts []func(*config.LoadOptions) error
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
@@ -112,14 +140,29 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 	if cfg.Region == "" {
 		return aws.Config{}, fmt.Errorf("load AWS config: %w", ErrNoRegion)
 	}
+	if err := CheckRegion(cfg.Region); err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	timeout := o.CallTimeout
+	if timeout == 0 {
+		timeout = DefaultCallTimeout
+	}
+	cfg.APIOptions = append(cfg.APIOptions, callTimeout(timeout))
+	cfg.Retryer = retryer(cfg)
 	if cfg.Credentials == nil {
 		return aws.Config{}, fmt.Errorf("load AWS config: %w", ErrNoCredentials)
 	}
 	// cfg.Credentials is a cache: this first retrieval is the one every
-	// later call would have made anyway.
-	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+	// later call would have made anyway. It is bounded like a call: a
+	// credential_process or SSO endpoint that hangs must not hang gluenet.
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := cfg.Credentials.Retrieve(rctx); err != nil {
 		if ctx.Err() != nil {
 			return aws.Config{}, fmt.Errorf("load AWS config: %w", ctx.Err())
+		}
+		if rctx.Err() != nil {
+			err = fmt.Errorf("no credentials within %s (the call timeout): %w", timeout, err)
 		}
 		return aws.Config{}, fmt.Errorf("load AWS config: %w: %w", ErrNoCredentials, err)
 	}
@@ -149,4 +192,127 @@ func (s sdkLogger) Logf(c logging.Classification, format string, v ...any) {
 		level = slog.LevelWarn
 	}
 	s.l.Log(context.Background(), level, fmt.Sprintf(format, v...), "from", "aws-sdk")
+}
+
+// CheckEndpoint says whether raw can serve as an endpoint URL: an absolute
+// http or https URL with a host. A *ConfigError says what is wrong.
+func CheckEndpoint(raw string) error {
+	bad := func(problem string) error {
+		return &ConfigError{Setting: "endpoint URL", Value: raw,
+			Problem: problem + "; give an absolute URL such as https://glue.us-east-1.amazonaws.com or http://127.0.0.1:4566"}
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return bad(err.Error())
+	case u.Scheme == "":
+		return bad("no scheme (http:// or https://)")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return bad(fmt.Sprintf("scheme %q is not http or https", u.Scheme))
+	case u.Host == "" || u.Hostname() == "":
+		return bad("no host")
+	}
+	return nil
+}
+
+// regionPattern is what an AWS region can look like: the lower-case DNS
+// label the SDK puts in every endpoint's host name (us-east-1,
+// us-gov-west-1, fips-us-east-1, or a test region).
+var regionPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)
+
+// CheckRegion says whether region can be an AWS region name. A
+// *ConfigError says what is wrong; a well-formed name the SDK does not
+// know is left to the endpoint to refuse.
+func CheckRegion(region string) error {
+	if regionPattern.MatchString(region) {
+		return nil
+	}
+	problem := "is not a region name such as us-east-1 (lower-case letters, digits and dashes)"
+	if strings.ToLower(region) != region && regionPattern.MatchString(strings.ToLower(region)) {
+		problem = fmt.Sprintf("region names are lower case: %s", strings.ToLower(region))
+	}
+	return &ConfigError{Setting: "region", Value: region, Problem: problem}
+}
+
+// endpointKey holds, in a call's context, where its last attempt was sent.
+type endpointKey struct{}
+
+// callTimeout bounds each operation, retries included: it sits in the
+// Initialize step, before the SDK's retry loop (Finalize). Another
+// middleware at the end of Finalize records where each attempt goes, so
+// the timeout can name the endpoint.
+func callTimeout(d time.Duration) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		bound := middleware.InitializeMiddlewareFunc("gluenet.CallTimeout", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			var endpoint string
+			tctx, cancel := context.WithTimeoutCause(ctx, d, errCallTimeout)
+			defer cancel()
+			out, md, err := next.HandleInitialize(context.WithValue(tctx, endpointKey{}, &endpoint), in)
+			if err != nil && ctx.Err() == nil && errors.Is(context.Cause(tctx), errCallTimeout) {
+				err = &CallTimeoutError{Endpoint: endpoint, Timeout: d, Err: err}
+			}
+			return out, md, err
+		})
+		if err := st.Initialize.Add(bound, middleware.Before); err != nil {
+			return err
+		}
+		record := middleware.FinalizeMiddlewareFunc("gluenet.RecordEndpoint", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			if req, ok := in.Request.(*smithyhttp.Request); ok && req.URL != nil {
+				if p, ok := ctx.Value(endpointKey{}).(*string); ok {
+					*p = (&url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host}).String()
+				}
+			}
+			return next.HandleFinalize(ctx, in)
+		})
+		return st.Finalize.Add(record, middleware.After)
+	}
+}
+
+var errCallTimeout = errors.New("AWS call timeout")
+
+// retryer is the SDK's retryer (standard or adaptive, as cfg says; the
+// clients still apply cfg.RetryMaxAttempts) with one more check in front:
+// a request that cannot be sent at all (a malformed endpoint URL) is not
+// retried. The SDK takes net/http's refusal for a connection error and
+// would retry it, and gluenet's own loop would then retry the SDK's
+// attempts for minutes.
+func retryer(cfg aws.Config) func() aws.Retryer {
+	next, mode := cfg.Retryer, cfg.RetryMode
+	return func() aws.Retryer {
+		if next != nil {
+			r := next()
+			if v2, ok := r.(aws.RetryerV2); ok {
+				return hopelessRetryer{v2}
+			}
+			return r
+		}
+		first := func(o *retry.StandardOptions) {
+			o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(notHopeless)}, o.Retryables...)
+		}
+		if mode == aws.RetryModeAdaptive {
+			return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+				o.StandardOptions = append(o.StandardOptions, first)
+			})
+		}
+		return retry.NewStandard(first)
+	}
+}
+
+func notHopeless(err error) aws.Ternary {
+	if _, ok := hopeless(err); ok {
+		return aws.FalseTernary
+	}
+	return aws.UnknownTernary
+}
+
+// hopelessRetryer adds notHopeless to a retryer someone else built.
+type hopelessRetryer struct{ aws.RetryerV2 }
+
+// IsErrorRetryable implements aws.Retryer.
+func (r hopelessRetryer) IsErrorRetryable(err error) bool {
+	return notHopeless(err) != aws.FalseTernary && r.RetryerV2.IsErrorRetryable(err)
 }

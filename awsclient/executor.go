@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/executor"
 )
 
@@ -63,3 +64,7 @@ func (x Executor) FindRun(ctx context.Context, job, arg, value string, since tim
 func (x Executor) ForgetSubnet(ctx context.Context, connection string) {
 	x.C.ForgetSubnet(ctx, connection)
 }
+
+// Classify implements executor.Cloud: what an error of this client's calls
+// means for the run loop.
+func (Executor) Classify(err error) classify.Verdict { return Classify(err) }

@@ -50,7 +50,7 @@ func (c *Client) StartRun(ctx context.Context, job string, in StartInput) (strin
 type RunStatus struct {
 	ID string `json:"run_id"`
 	// State is Glue's JobRunState: STARTING, RUNNING, STOPPING, WAITING,
-	// or one of the terminal states (see IsTerminal).
+	// or one of the terminal states (see classify.Terminal).
 	State        string `json:"state"`
 	ErrorMessage string `json:"error_message,omitempty"`
 	// StartedOn, CompletedOn and LastModifiedOn are zero when Glue did not
@@ -101,17 +101,6 @@ func (c *Client) GetRun(ctx context.Context, job, runID string) (RunStatus, erro
 		st.ID = runID
 	}
 	return st, nil
-}
-
-// IsTerminal reports whether a run in this state has ended: SUCCEEDED,
-// FAILED, ERROR, TIMEOUT, STOPPED or EXPIRED. Every one of them ends a wait.
-func IsTerminal(state string) bool {
-	switch types.JobRunState(state) {
-	case types.JobRunStateSucceeded, types.JobRunStateFailed, types.JobRunStateError,
-		types.JobRunStateTimeout, types.JobRunStateStopped, types.JobRunStateExpired:
-		return true
-	}
-	return false
 }
 
 // StopRunError is Glue refusing to stop a run: BatchStopJobRun succeeds as a

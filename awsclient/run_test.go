@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/glue/types"
 
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/classify"
 )
 
 func createJob(t *testing.T, g *glue.Client, in *glue.CreateJobInput) {
@@ -175,7 +176,7 @@ func testStartAndGetRun(t *testing.T, b *testBackend) {
 		}
 		states = append(states, st.State)
 		last = st
-		if IsTerminal(st.State) {
+		if classify.Terminal(st.State) {
 			break
 		}
 		b.advance(5 * time.Minute)
@@ -247,7 +248,7 @@ func TestStopRunSim(t *testing.T) {
 	}
 	b.advance(10 * time.Second) // the scenario's stop delay
 	st, err := c.GetRun(ctx, "job", id)
-	if err != nil || st.State != "STOPPED" || !IsTerminal(st.State) || st.CompletedOn.IsZero() {
+	if err != nil || st.State != "STOPPED" || !classify.Terminal(st.State) || st.CompletedOn.IsZero() {
 		t.Errorf("after the stop delay: %+v, %v; want STOPPED with CompletedOn", st, err)
 	}
 	// It stays stopped when its work would have ended.
@@ -399,16 +400,18 @@ func TestFindRunPagesSim(t *testing.T) {
 	}
 }
 
-func TestIsTerminal(t *testing.T) {
+// TestTerminalKnowsEverySDKState checks classify's list of terminal states
+// against the SDK's own enum of Glue run states.
+func TestTerminalKnowsEverySDKState(t *testing.T) {
 	t.Parallel()
 	for _, s := range types.JobRunState("").Values() {
 		want := slices.Contains([]string{"SUCCEEDED", "FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED"}, string(s))
-		if got := IsTerminal(string(s)); got != want {
-			t.Errorf("IsTerminal(%s) = %v, want %v", s, got, want)
+		if got := classify.Terminal(string(s)); got != want {
+			t.Errorf("classify.Terminal(%s) = %v, want %v", s, got, want)
 		}
 	}
-	if IsTerminal("") {
-		t.Error(`IsTerminal("") = true`)
+	if classify.Terminal("") {
+		t.Error(`classify.Terminal("") = true`)
 	}
 }
 

@@ -5,10 +5,12 @@
 //
 // Two kinds of failure come in:
 //
-//   - errors returned by AWS API calls (APIError), recognised by the
-//     smithy.APIError code the SDK exposes, the way karpenter's pkg/errors
-//     does, plus the SDK's non-API errors (cancellation, credentials,
-//     network);
+//   - failed AWS API calls (API), described in domain terms by a Failure:
+//     the service's error code, or what kind of transport, credential or
+//     configuration problem stopped the call. classify knows no SDK type:
+//     awsclient reads the SDK's errors (errors.As to smithy.APIError, the
+//     SDK's own list of throttle codes, network errors) into a Failure,
+//     and awsclient.Classify is the one call that does both;
 //   - the terminal state and ErrorMessage of a Glue job run (RunOutcome).
 //
 // The decisions, class by class:
@@ -24,7 +26,7 @@
 //	capacity         yes    no (API) / yes (run)  no        -
 //	conflict         yes    yes     no            no        -
 //	network          yes, unless the endpoint does not resolve or refuses: fatal
-//	not-found, validation, access-denied, credentials: fatal
+//	not-found, validation, access-denied, credentials, config: fatal
 //	canceled         no     -       -             -         -
 //	unknown (run)    yes    yes     no            no        -
 //	unknown (API)    only for server faults; a client fault is fatal
@@ -34,18 +36,9 @@
 package classify
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"regexp"
 	"strings"
-	"syscall"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // Class names a kind of outcome. The values are stable strings: they are
@@ -85,6 +78,9 @@ const (
 	AccessDenied Class = "access-denied"
 	// Credentials: no credentials, or credentials AWS rejects.
 	Credentials Class = "credentials"
+	// Config: the AWS client's configuration can never work (a malformed
+	// endpoint URL, an invalid region): the user must fix it.
+	Config Class = "config"
 	// Network: the endpoint could not be reached.
 	Network Class = "network"
 	// Canceled: the caller's context was canceled or ran out.
@@ -152,96 +148,118 @@ func (v Verdict) String() string {
 	return s
 }
 
-// APIError classifies an error returned by an AWS SDK call. A nil error is
-// Succeeded.
-//
-// The order of the checks matters: a canceled context wins (the user asked
-// to stop); then credential failures, which the SDK reports before any
-// request is sent and which may wrap network or deadline errors from the
-// metadata service; then the service's error code; then the transport.
-func APIError(err error) Verdict {
-	switch {
-	case err == nil:
+// Kind says what sort of failure an API call met, as the adapter that made
+// the call (awsclient, which alone knows the SDK's error types) reads it.
+type Kind string
+
+// The kinds of API failure.
+const (
+	// KindService: the service answered with an error code (Failure.Code).
+	KindService Kind = "service"
+	// KindCanceled: the caller's context was canceled.
+	KindCanceled Kind = "canceled"
+	// KindDeadline: the caller's own context deadline passed.
+	KindDeadline Kind = "deadline"
+	// KindCredentials: no usable credentials; nothing was sent.
+	KindCredentials Kind = "credentials"
+	// KindInvalidRequest: the client refused to send the request (a
+	// required parameter missing or invalid): a bug or bad input on our
+	// side, never fixed by retrying.
+	KindInvalidRequest Kind = "invalid-request"
+	// KindConfig: the client's configuration can never work: a malformed
+	// endpoint URL, a missing or invalid region, no endpoint for the
+	// region.
+	KindConfig Kind = "config"
+	// KindUnreachable: the endpoint's host does not resolve, or refuses
+	// connections, after the SDK's own retries: a wrong endpoint, not a
+	// blip.
+	KindUnreachable Kind = "unreachable"
+	// KindNetwork: a transport failure that may pass (reset, DNS server
+	// trouble, no route).
+	KindNetwork Kind = "network"
+	// KindCallTimeout: the endpoint did not answer within the call
+	// timeout, the SDK's retries included.
+	KindCallTimeout Kind = "call-timeout"
+	// KindUnknown: nothing recognisable.
+	KindUnknown Kind = "unknown"
+)
+
+// Fault is who the service says is at fault for a KindService failure.
+type Fault int
+
+// The faults.
+const (
+	FaultUnknown Fault = iota
+	FaultClient
+	FaultServer
+)
+
+// Failure is a failed API call in domain terms: what classify needs to
+// know, with the SDK's types left behind in the adapter.
+type Failure struct {
+	Kind Kind
+	// Code is the service's error code (Glue's JSON __type, EC2's query
+	// <Code>), for KindService.
+	Code string
+	// Fault and HTTPStatus say who is to blame when Code is not one
+	// classify knows.
+	Fault      Fault
+	HTTPStatus int
+	// Throttling says the adapter recognises the failure as throttling
+	// (awsclient asks the SDK's own list of throttle codes).
+	Throttling bool
+	// Detail says in a few words what the adapter saw (the endpoint that
+	// did not answer, the setting that is wrong), for the verdict's
+	// Reason.
+	Detail string
+}
+
+// API classifies a failed API call. A zero Failure (no Kind) is a call that
+// did not fail: Succeeded.
+func API(f Failure) Verdict {
+	reason := func(def string) string {
+		if f.Detail != "" {
+			return f.Detail
+		}
+		return def
+	}
+	switch f.Kind {
+	case "":
 		return Verdict{Class: Succeeded}
-	case errors.Is(err, context.Canceled):
-		return Verdict{Class: Canceled, Reason: "context canceled"}
-	case credentialsFailure(err):
-		return Verdict{Class: Credentials, Fatal: true, Reason: "no usable AWS credentials"}
-	case errors.Is(err, context.DeadlineExceeded):
+	case KindService:
+		return byCode(f)
+	case KindCanceled:
+		return Verdict{Class: Canceled, Reason: reason("context canceled")}
+	case KindDeadline:
 		// The caller's deadline: treated like a cancellation, because
 		// retrying past the caller's own deadline is not ours to decide.
-		return Verdict{Class: Canceled, Reason: "context deadline exceeded"}
+		return Verdict{Class: Canceled, Reason: reason("context deadline exceeded")}
+	case KindCredentials:
+		return Verdict{Class: Credentials, Fatal: true, Reason: reason("no usable AWS credentials")}
+	case KindInvalidRequest:
+		return Verdict{Class: Validation, Fatal: true, Reason: reason("invalid request parameters")}
+	case KindConfig:
+		return Verdict{Class: Config, Fatal: true, Reason: reason("the AWS client configuration is invalid")}
+	case KindUnreachable:
+		return Verdict{Class: Network, Fatal: true, Reason: reason("endpoint unreachable")}
+	case KindNetwork:
+		return Verdict{Class: Network, Retry: true, Reason: reason("endpoint unreachable")}
+	case KindCallTimeout:
+		// The endpoint took the connection but did not answer in time: it
+		// may be overloaded, or a proxy in the way is stuck. Another try
+		// later may pass; the caller's attempt limit bounds the tries.
+		return Verdict{Class: Network, Retry: true, Reason: reason("no answer within the call timeout")}
+	default:
+		return Verdict{Class: Unknown, Reason: reason("unrecognised error")}
 	}
-
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return byCode(ae.ErrorCode(), ae.ErrorFault(), httpStatus(err))
-	}
-
-	// The SDK validates required fields before sending: a bug or a bad
-	// input on our side, never fixed by retrying.
-	// The validators return it by value.
-	var params smithy.InvalidParamsError
-	var paramsPtr *smithy.InvalidParamsError
-	if errors.As(err, &params) || errors.As(err, &paramsPtr) {
-		return Verdict{Class: Validation, Fatal: true, Reason: "invalid request parameters"}
-	}
-	var missingRegion *aws.MissingRegionError
-	var noEndpoint *aws.EndpointNotFoundError
-	if errors.As(err, &missingRegion) || errors.As(err, &noEndpoint) {
-		return Verdict{Class: Validation, Fatal: true, Reason: "SDK configuration: " + err.Error()}
-	}
-
-	if v, ok := network(err); ok {
-		return v
-	}
-	return Verdict{Class: Unknown, Reason: "unrecognised error"}
-}
-
-// credentialMarkers are the SDK's own words when it could not get
-// credentials: its auth middleware wraps the provider's error in "get
-// identity: get credentials:" (aws-sdk-go-v2 v1.48, internal/auth/smithy),
-// older signers in "failed to retrieve credentials", and the credential
-// cache in "failed to refresh cached credentials". The SDK has no typed
-// error for this, so the text is all there is.
-var credentialMarkers = []string{
-	"get identity: get credentials:",
-	"failed to retrieve credentials",
-	"failed to refresh cached credentials",
-	"static credentials are empty",
-	"anonymouscredentials is not a valid credential provider",
-}
-
-func credentialsFailure(err error) bool {
-	msg := strings.ToLower(err.Error())
-	for _, m := range credentialMarkers {
-		if strings.Contains(msg, m) {
-			return true
-		}
-	}
-	return false
 }
 
 // codes maps AWS error codes (Glue's JSON __type, EC2's query <Code>) to
 // classes. Codes ending in ".NotFound" or ".Malformed" (EC2's
 // InvalidSubnetID.NotFound, InvalidSubnetID.Malformed, ...) are handled by
-// suffix in byCode.
+// suffix in byCode. Throttling codes are not here: the adapter recognises
+// them from the SDK's own list (Failure.Throttling).
 var codes = map[string]Class{
-	// Throttling, Glue and EC2 spellings and the SDK retryer's list.
-	"ThrottlingException":                    Throttling,
-	"Throttling":                             Throttling,
-	"ThrottledException":                     Throttling,
-	"RequestThrottledException":              Throttling,
-	"RequestThrottled":                       Throttling,
-	"TooManyRequestsException":               Throttling,
-	"RequestLimitExceeded":                   Throttling,
-	"BandwidthLimitExceeded":                 Throttling,
-	"LimitExceededException":                 Throttling,
-	"SlowDown":                               Throttling,
-	"PriorRequestNotComplete":                Throttling,
-	"EC2ThrottledException":                  Throttling,
-	"ProvisionedThroughputExceededException": Throttling,
-
 	"ConcurrentRunsExceededException": ConcurrentRuns,
 	"ConcurrentModificationException": Conflict,
 
@@ -326,86 +344,44 @@ var apiVerdicts = map[Class]Verdict{
 	Credentials:  {Fatal: true},
 }
 
-func byCode(code string, fault smithy.ErrorFault, status int) Verdict {
-	class, ok := codes[code]
+func byCode(f Failure) Verdict {
+	class, ok := codes[f.Code]
 	switch {
+	case f.Throttling:
+		class = Throttling
 	case ok:
-	case strings.HasSuffix(code, ".NotFound"):
+	case strings.HasSuffix(f.Code, ".NotFound"):
 		class = NotFound
-	case strings.HasSuffix(code, ".Malformed"):
+	case strings.HasSuffix(f.Code, ".Malformed"):
 		class = Validation
 	default:
-		return unknownCode(code, fault, status)
+		return unknownCode(f)
 	}
 	v := apiVerdicts[class]
 	v.Class = class
-	v.Reason = "error code " + code
+	v.Reason = "error code " + f.Code
 	return v
 }
 
 // unknownCode falls back on who is at fault, then on the HTTP status: a
 // server fault may pass, a client fault will not (the same request gets the
 // same answer).
-func unknownCode(code string, fault smithy.ErrorFault, status int) Verdict {
-	reason := "unrecognised error code " + code
+func unknownCode(f Failure) Verdict {
+	reason := "unrecognised error code " + f.Code
 	switch {
-	case fault == smithy.FaultServer || status >= 500:
+	case f.Fault == FaultServer || f.HTTPStatus >= 500:
 		return Verdict{Class: Capacity, Retry: true, Reason: reason + " (server fault)"}
-	case status == 429:
+	case f.HTTPStatus == 429:
 		return Verdict{Class: Throttling, Retry: true, Reason: reason + " (HTTP 429)"}
-	case status == 401:
+	case f.HTTPStatus == 401:
 		return Verdict{Class: Credentials, Fatal: true, Reason: reason + " (HTTP 401)"}
-	case status == 403:
+	case f.HTTPStatus == 403:
 		return Verdict{Class: AccessDenied, Fatal: true, Reason: reason + " (HTTP 403)"}
-	case fault == smithy.FaultClient || status >= 400:
+	case f.Fault == FaultClient || f.HTTPStatus >= 400:
 		return Verdict{Class: Unknown, Fatal: true, Reason: reason + " (client fault)"}
 	default:
 		return Verdict{Class: Unknown, Reason: reason}
 	}
-}
-
-func httpStatus(err error) int {
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) && re.Response != nil && re.Response.Response != nil {
-		return re.HTTPStatusCode()
-	}
-	return 0
-}
-
-// network recognises transport failures. The SDK has already retried them
-// (three attempts by default) by the time they reach us, so a name that
-// does not resolve or a port that refuses is taken as a wrong endpoint, not
-// a blip: fatal, with a clear message. Timeouts and resets may pass.
-func network(err error) (Verdict, bool) {
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		if dns.IsNotFound {
-			return Verdict{Class: Network, Fatal: true, Reason: fmt.Sprintf("endpoint host %q does not resolve", dns.Name)}, true
-		}
-		return Verdict{Class: Network, Retry: true, Reason: "DNS lookup failed"}, true
-	}
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		return Verdict{Class: Network, Fatal: true, Reason: "endpoint refused the connection"}, true
-	}
-	var send *smithyhttp.RequestSendError
-	var op *net.OpError
-	var ne net.Error
-	if errors.As(err, &send) || errors.As(err, &op) || errors.As(err, &ne) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
-		return Verdict{Class: Network, Retry: true, Reason: "endpoint unreachable"}, true
-	}
-	// Errors that lost their types on the way (formatted with %v).
-	msg := strings.ToLower(err.Error())
-	switch {
-	case strings.Contains(msg, "connection refused"):
-		return Verdict{Class: Network, Fatal: true, Reason: "endpoint refused the connection"}, true
-	case strings.Contains(msg, "no such host"):
-		return Verdict{Class: Network, Fatal: true, Reason: "endpoint host does not resolve"}, true
-	case strings.Contains(msg, "connection reset"), strings.Contains(msg, "i/o timeout"),
-		strings.Contains(msg, "network is unreachable"), strings.Contains(msg, "no route to host"):
-		return Verdict{Class: Network, Retry: true, Reason: "endpoint unreachable"}, true
-	}
-	return Verdict{}, false
 }
 
 // Glue's terminal job run states.

@@ -1,17 +1,8 @@
 package classify
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
-	"os"
 	"strings"
-	"syscall"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/smithy-go"
 )
 
 // verdicts used by the tables, without Reason (compared separately).
@@ -141,84 +132,66 @@ func TestWithOptions(t *testing.T) {
 	}
 }
 
-func apiErr(code, msg string, fault smithy.ErrorFault) error {
-	return &smithy.GenericAPIError{Code: code, Message: msg, Fault: fault}
-}
-
-func TestAPIError(t *testing.T) {
+func TestAPI(t *testing.T) {
 	t.Parallel()
 	fatal := func(c Class) Verdict { return Verdict{Class: c, Fatal: true} }
 	retry := func(c Class) Verdict { return Verdict{Class: c, Retry: true} }
+	svc := func(code string, fault Fault) Failure { return Failure{Kind: KindService, Code: code, Fault: fault} }
 	tests := []struct {
 		name string
-		err  error
+		in   Failure
 		want Verdict
 	}{
-		{"nil", nil, Verdict{Class: Succeeded}},
-		{"glue throttling", apiErr("ThrottlingException", "Rate exceeded", smithy.FaultClient), retry(Throttling)},
-		{"ec2 throttling", apiErr("RequestLimitExceeded", "Request limit exceeded.", smithy.FaultUnknown), retry(Throttling)},
-		{"too many requests", apiErr("TooManyRequestsException", "Too many requests", smithy.FaultClient), retry(Throttling)},
-		{"concurrent runs wait without re-ranking", apiErr("ConcurrentRunsExceededException",
-			"Concurrent runs exceeded for iantest06-GlueStack-687EJNLXVGOW-amc-transformation-job", smithy.FaultClient), retry(ConcurrentRuns)},
-		{"concurrent modification re-reads", apiErr("ConcurrentModificationException", "Two processes are trying to modify a resource simultaneously.", smithy.FaultClient),
-			Verdict{Class: Conflict, Retry: true, Rerank: true}},
-		{"job not found", apiErr("EntityNotFoundException", "Job with name: batchFiltersJob not found.", smithy.FaultClient), fatal(NotFound)},
-		{"subnet not found", apiErr("InvalidSubnetID.NotFound", "The subnet ID 'subnet-0123' does not exist", smithy.FaultClient), fatal(NotFound)},
-		{"malformed subnet", apiErr("InvalidSubnetID.Malformed", `Invalid id: "x" (expecting "subnet-...")`, smithy.FaultClient), fatal(Validation)},
-		{"invalid input", apiErr("InvalidInputException", "Request size limit exceeded", smithy.FaultClient), fatal(Validation)},
-		{"validation", apiErr("ValidationException", "1 validation error detected", smithy.FaultClient), fatal(Validation)},
-		{"glue access denied", apiErr("AccessDeniedException",
-			"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: glue:UpdateJob on resource: arn:aws:glue:us-east-1:123456789012:job/etl because no identity-based policy allows the glue:UpdateJob action", smithy.FaultClient), fatal(AccessDenied)},
-		{"ec2 unauthorized", apiErr("UnauthorizedOperation", "You are not authorized to perform this operation.", smithy.FaultClient), fatal(AccessDenied)},
-		{"bad token", apiErr("UnrecognizedClientException", "The security token included in the request is invalid.", smithy.FaultClient), fatal(Credentials)},
-		{"ec2 auth failure", apiErr("AuthFailure", "AWS was not able to validate the provided access credentials", smithy.FaultClient), fatal(Credentials)},
-		{"expired token", apiErr("ExpiredTokenException", "The security token included in the request is expired", smithy.FaultClient), fatal(Credentials)},
-		{"dpu quota", apiErr("ResourceNumberLimitExceededException", "Failed to start job run due to limit on number of concurrent DPUs", smithy.FaultClient), retry(Capacity)},
-		{"internal", apiErr("InternalServiceException", "An internal service error occurred.", smithy.FaultServer), retry(Capacity)},
-		{"ec2 internal", apiErr("InternalError", "An internal error has occurred", smithy.FaultServer), retry(Capacity)},
-		{"operation timeout", apiErr("OperationTimeoutException", "The operation timed out.", smithy.FaultClient), retry(Timeout)},
-		{"no free addresses as an API error", apiErr("InsufficientFreeAddressesInSubnet",
-			"The specified subnet does not have enough free addresses to satisfy the request.", smithy.FaultClient), vPlacementSubnet},
-		{"unknown server fault", apiErr("SomethingNew", "x", smithy.FaultServer), retry(Capacity)},
-		{"unknown client fault", apiErr("SomethingNew", "x", smithy.FaultClient), fatal(Unknown)},
-		{"unknown code, unknown fault", apiErr("SomethingNew", "x", smithy.FaultUnknown), Verdict{Class: Unknown}},
-		{"wrapped by the caller", fmt.Errorf("update job %q: %w", "etl", apiErr("AccessDeniedException", "denied", smithy.FaultClient)), fatal(AccessDenied)},
-
-		{"canceled", context.Canceled, Verdict{Class: Canceled}},
-		{"canceled in the SDK", &smithy.OperationError{ServiceID: "Glue", OperationName: "GetJobRun", Err: &smithy.CanceledError{Err: context.Canceled}}, Verdict{Class: Canceled}},
-		{"deadline", fmt.Errorf("wait: %w", context.DeadlineExceeded), Verdict{Class: Canceled}},
-		{"credentials (SDK text)", errors.New(`operation error Glue: GetJob, get identity: get credentials: failed to refresh cached credentials, no EC2 IMDS role found, operation error ec2imds: GetMetadata, access disabled to EC2 IMDS via client option, or "AWS_EC2_METADATA_DISABLED" environment variable`), fatal(Credentials)},
-		{"credentials win over the IMDS timeout they wrap", fmt.Errorf("get identity: get credentials: failed to refresh cached credentials, no EC2 IMDS role found: %w", context.DeadlineExceeded), fatal(Credentials)},
-		{"missing region", &aws.MissingRegionError{}, fatal(Validation)},
-
-		{"connection refused", &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, fatal(Network)},
-		{"host does not resolve", &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "glue.nowhere.invalid", IsNotFound: true}}, fatal(Network)},
-		{"DNS server trouble", &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "server misbehaving", Name: "glue.us-east-1.amazonaws.com", IsTemporary: true}}, retry(Network)},
-		{"i/o timeout", &net.OpError{Op: "read", Net: "tcp", Err: timeoutErr{}}, retry(Network)},
-		{"refused, as text only", errors.New(`Post "http://127.0.0.1:1/": dial tcp 127.0.0.1:1: connect: connection refused`), fatal(Network)},
-		{"plain error", errors.New("boom"), Verdict{Class: Unknown}},
+		{"no failure", Failure{}, Verdict{Class: Succeeded}},
+		{"throttling is what the adapter says it is", Failure{Kind: KindService, Code: "ThrottlingException", Throttling: true}, retry(Throttling)},
+		{"a throttle code the adapter did not flag is unknown", svc("ThrottlingException", FaultUnknown), Verdict{Class: Unknown}},
+		{"concurrent runs wait without re-ranking", svc("ConcurrentRunsExceededException", FaultClient), retry(ConcurrentRuns)},
+		{"concurrent modification re-reads", svc("ConcurrentModificationException", FaultClient), Verdict{Class: Conflict, Retry: true, Rerank: true}},
+		{"job not found", svc("EntityNotFoundException", FaultClient), fatal(NotFound)},
+		{"subnet not found, by suffix", svc("InvalidSubnetID.NotFound", FaultClient), fatal(NotFound)},
+		{"malformed subnet, by suffix", svc("InvalidSubnetID.Malformed", FaultClient), fatal(Validation)},
+		{"invalid input", svc("InvalidInputException", FaultClient), fatal(Validation)},
+		{"access denied", svc("AccessDeniedException", FaultClient), fatal(AccessDenied)},
+		{"bad token", svc("UnrecognizedClientException", FaultClient), fatal(Credentials)},
+		{"dpu quota", svc("ResourceNumberLimitExceededException", FaultClient), retry(Capacity)},
+		{"internal", svc("InternalServiceException", FaultServer), retry(Capacity)},
+		{"operation timeout", svc("OperationTimeoutException", FaultClient), retry(Timeout)},
+		{"no free addresses as an API error", svc("InsufficientFreeAddressesInSubnet", FaultClient), vPlacementSubnet},
+		{"unknown server fault", svc("SomethingNew", FaultServer), retry(Capacity)},
+		{"unknown code, HTTP 503", Failure{Kind: KindService, Code: "SomethingNew", HTTPStatus: 503}, retry(Capacity)},
+		{"unknown code, HTTP 429", Failure{Kind: KindService, Code: "SomethingNew", HTTPStatus: 429}, retry(Throttling)},
+		{"unknown code, HTTP 401", Failure{Kind: KindService, Code: "SomethingNew", HTTPStatus: 401}, fatal(Credentials)},
+		{"unknown code, HTTP 403", Failure{Kind: KindService, Code: "SomethingNew", HTTPStatus: 403}, fatal(AccessDenied)},
+		{"unknown client fault", svc("SomethingNew", FaultClient), fatal(Unknown)},
+		{"unknown code, unknown fault", svc("SomethingNew", FaultUnknown), Verdict{Class: Unknown}},
+		{"canceled", Failure{Kind: KindCanceled}, Verdict{Class: Canceled}},
+		{"the caller's deadline", Failure{Kind: KindDeadline}, Verdict{Class: Canceled}},
+		{"credentials", Failure{Kind: KindCredentials}, fatal(Credentials)},
+		{"invalid request", Failure{Kind: KindInvalidRequest}, fatal(Validation)},
+		{"configuration", Failure{Kind: KindConfig, Detail: `endpoint URL "notaurl" has no scheme`}, fatal(Config)},
+		{"unreachable", Failure{Kind: KindUnreachable}, fatal(Network)},
+		{"network blip", Failure{Kind: KindNetwork}, retry(Network)},
+		{"call timeout", Failure{Kind: KindCallTimeout}, retry(Network)},
+		{"unknown", Failure{Kind: KindUnknown}, Verdict{Class: Unknown}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := APIError(tt.err)
+			got := API(tt.in)
 			checkInvariants(t, got)
-			if tt.err != nil && got.Reason == "" {
+			if tt.in.Kind != "" && got.Reason == "" {
 				t.Errorf("no reason given")
+			}
+			if tt.in.Detail != "" && got.Reason != tt.in.Detail {
+				t.Errorf("reason %q, want the adapter's detail %q", got.Reason, tt.in.Detail)
 			}
 			got.Reason = ""
 			if got != tt.want {
-				t.Fatalf("APIError(%v)\n got %v\nwant %v", tt.err, got, tt.want)
+				t.Fatalf("API(%+v)\n got %v\nwant %v", tt.in, got, tt.want)
 			}
 		})
 	}
 }
-
-type timeoutErr struct{}
-
-func (timeoutErr) Error() string   { return "i/o timeout" }
-func (timeoutErr) Timeout() bool   { return true }
-func (timeoutErr) Temporary() bool { return true }
 
 func TestTerminal(t *testing.T) {
 	t.Parallel()

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/classify"
 )
 
 // Cloud is the part of AWS the executor drives, in domain terms. The
@@ -32,8 +33,8 @@ import (
 // the simulated region; the lab satisfies it with the simulated region's
 // in-process model.
 //
-// Errors must carry the AWS error code the way the SDK's do, so that
-// classify.APIError can read them.
+// Errors are read by the cloud that returned them: Classify says what a
+// failed call means for the run loop.
 type Cloud interface {
 	// JobNeeds reads the job: the IPs one run needs (overrideIPs when > 0)
 	// and its current connection order.
@@ -60,6 +61,10 @@ type Cloud interface {
 	// subnet, so that the next Discover looks it up again. Clouds without
 	// a cache do nothing.
 	ForgetSubnet(ctx context.Context, connection string)
+	// Classify says what an error of one of these calls means for the run
+	// loop (retry, re-rank, blame, fatal): only the cloud that returned it
+	// knows how to read it.
+	Classify(err error) classify.Verdict
 }
 
 // JobInfo is what the executor needs to know about a job.

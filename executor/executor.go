@@ -636,7 +636,7 @@ func (e *Executor) step(ctx context.Context, key string) (Status, error) {
 
 // fail applies an error that stopped an action before a run started.
 func (x *stepper) fail(ctx context.Context, err error) {
-	v := classify.APIError(err)
+	v := x.e.Cloud.Classify(err)
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
 		// Another gluenet took the job's lock over after this one stalled

@@ -116,7 +116,7 @@ func (x *stepper) start(ctx, io context.Context, a policy.Action) error {
 	runID, err := e.Cloud.StartRun(io, spec.Job, in)
 	if err != nil {
 		x.release(io, res)
-		v := classify.APIError(err)
+		v := x.e.Cloud.Classify(err)
 		if refused(v) {
 			// AWS answered and refused the start: no run exists, so the
 			// next try need not look for one by its marker.
@@ -257,7 +257,7 @@ func (x *stepper) poll(ctx context.Context, a policy.Action) (changed, ended boo
 	info, err := e.Cloud.GetRun(ctx, spec.Job, a.RunID)
 	e.failpoint("while-waiting")
 	if err != nil {
-		v := classify.APIError(err)
+		v := x.e.Cloud.Classify(err)
 		switch {
 		case v.Class == classify.NotFound:
 			x.lost(ctx, fmt.Sprintf("Glue has no run %s (EntityNotFoundException)", a.RunID))
@@ -357,7 +357,7 @@ func (x *stepper) lost(ctx context.Context, why string) {
 	if err != nil {
 		msg := fmt.Sprintf("%s, and looking for a run with its marker failed (%v): `gluenet resume --run-key %s` tries again", why, err, x.key)
 		e.log().Error(msg)
-		v := classify.APIError(err)
+		v := x.e.Cloud.Classify(err)
 		x.apply(policy.Failed{Verdict: classify.Verdict{Class: v.Class, Fatal: true, Reason: "run lost"}, Err: msg})
 		x.rec.ErrClass, x.cause = v.Class, errors.New(msg)
 		return

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/awsclient"
+	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/sim"
 )
@@ -257,3 +258,8 @@ func (d *directCloud) FindRun(_ context.Context, job, arg, value string, since t
 
 // ForgetSubnet does nothing: the direct cloud caches nothing.
 func (d *directCloud) ForgetSubnet(context.Context, string) {}
+
+// Classify implements executor.Cloud: the direct cloud's errors are the
+// smithy API errors the SDK would return for the same answers, so they read
+// as awsclient reads the SDK's.
+func (d *directCloud) Classify(err error) classify.Verdict { return awsclient.Classify(err) }

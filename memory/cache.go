@@ -14,7 +14,7 @@ import (
 // awsclient.SubnetCache. A store failure is a cache miss, logged: the cache
 // must never fail a discovery.
 type SubnetCache struct {
-	Store store.Store
+	Store store.SubnetCacheStore
 	TTL   time.Duration
 	Now   func() time.Time
 	Log   *slog.Logger

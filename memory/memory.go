@@ -14,14 +14,21 @@ import (
 	"github.com/gluenet/gluenet/store"
 )
 
+// Backend is what Memory needs of the state store: health memory and
+// reservations, nothing else.
+type Backend interface {
+	store.HealthStore
+	store.ReservationStore
+}
+
 // Memory keeps health and reservations in a store.
 type Memory struct {
-	Store  store.Store
+	Store  Backend
 	Health health.Config
 }
 
 // New returns a Memory on st with the health rules cfg.
-func New(st store.Store, cfg health.Config) *Memory {
+func New(st Backend, cfg health.Config) *Memory {
 	return &Memory{Store: st, Health: cfg}
 }
 

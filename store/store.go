@@ -47,9 +47,24 @@ var (
 	ErrConflict = errors.New("conflicts with stored state")
 )
 
-// Store is gluenet's durable state. Implementations are safe for concurrent
-// use by many goroutines, and by many processes sharing the same database.
+// Store is gluenet's durable state: every concern below, in one database.
+// Implementations are safe for concurrent use by many goroutines, and by
+// many processes sharing the same database. Consumers ask for the smallest
+// of the interfaces it embeds that does their job.
 type Store interface {
+	Journal
+	HealthStore
+	ReservationStore
+	SubnetCacheStore
+	LeaseStore
+	Pruner
+
+	// Close releases the store's connections.
+	Close() error
+}
+
+// Journal is the durable record of runs and their attempts.
+type Journal interface {
 	// BeginRun inserts r when no run has its key yet and returns it with
 	// created true; when the key exists it changes nothing and returns the
 	// stored run with created false. A zero Status means RunPending and a
@@ -95,7 +110,10 @@ type Store interface {
 	// ErrConflict: another process stepped the run meanwhile. ErrNotFound
 	// when the run is missing.
 	PutRunState(ctx context.Context, rs RunState) (int64, error)
+}
 
+// HealthStore keeps health memory: the records and their history.
+type HealthStore interface {
 	// Health returns the stored health records, ordered by scope and key.
 	Health(ctx context.Context) ([]gluenet.HealthRecord, error)
 	// UpdateHealth reads the records, calls fn, and stores what fn returns,
@@ -114,19 +132,24 @@ type Store interface {
 	// HealthEvents returns up to limit events, newest first; limit <= 0
 	// means all.
 	HealthEvents(ctx context.Context, limit int) ([]HealthEvent, error)
+}
 
+// ReservationStore keeps the IPs promised to runs that EC2 does not count
+// yet.
+type ReservationStore interface {
 	// AddReservation stores r, replacing any reservation with the same ID.
 	AddReservation(ctx context.Context, r gluenet.Reservation) error
 	// Reservations returns the reservations that have not expired at now
-	// (ExpiresAt after now), oldest first.
+	// (ExpiresAt after now), oldest first. Expired ones stay stored until
+	// Prune deletes them.
 	Reservations(ctx context.Context, now time.Time) ([]gluenet.Reservation, error)
 	// ReleaseReservation deletes the reservation; releasing one that does
 	// not exist (any more) is not an error.
 	ReleaseReservation(ctx context.Context, id string) error
-	// PruneReservations deletes the reservations expired at now and returns
-	// how many it deleted.
-	PruneReservations(ctx context.Context, now time.Time) (int, error)
+}
 
+// SubnetCacheStore keeps the connection -> subnet cache.
+type SubnetCacheStore interface {
 	// CachedSubnet returns the cached subnet of a Glue connection when the
 	// entry has not expired at now.
 	CachedSubnet(ctx context.Context, connection string, now time.Time) (subnetID string, ok bool, err error)
@@ -134,7 +157,10 @@ type Store interface {
 	PutCachedSubnet(ctx context.Context, connection, subnetID string, expires time.Time) error
 	// InvalidateCachedSubnet drops the connection's cache entry, if any.
 	InvalidateCachedSubnet(ctx context.Context, connection string) error
+}
 
+// LeaseStore keeps the per-job leases.
+type LeaseStore interface {
 	// AcquireLease takes the named lease for holder until now+ttl when it
 	// is free: never taken, released, or expired at now. It returns the
 	// lease and true, with a Token greater than any earlier acquisition of
@@ -151,9 +177,15 @@ type Store interface {
 	// expire. Releasing a lease that is no longer held by l (released
 	// already, or taken over) changes nothing and is not an error.
 	ReleaseLease(ctx context.Context, l Lease) error
+}
 
-	// Close releases the store's connections.
-	Close() error
+// Pruner deletes what is over: finished runs and health events past their
+// retention, expired reservations and subnet cache entries.
+type Pruner interface {
+	// Prune deletes (or, with o.DryRun, counts) what o selects and
+	// returns the counts. Runs that have not finished are never deleted,
+	// whatever their age: a run that was started is never forgotten.
+	Prune(ctx context.Context, o PruneOptions) (Pruned, error)
 }
 
 // RunStatus is where a run stands.

@@ -135,7 +135,11 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 			}
 			env.config.FollowLogs, _ = cmd.Flags().GetBool("follow-logs")
 			env.runner.LogLine = a.console.logLine
-			env.runner.Progress = a.console.progress(s.Retry.MaxAttempts)
+			progress, stop := a.console.progress(s.Retry.MaxAttempts), env.config.Policy.StopOnInterrupt
+			env.runner.Progress = func(p runner.Progress) {
+				glueRun.set(runningRun{Job: s.Job, RunID: p.RunID, Stop: stop}) // for the signal handler's messages
+				progress(p)
+			}
 			rep := env.runner.Run(cmd.Context(), env.config)
 			a.console.done()
 			if err := a.printReport(out, rep); err != nil {
@@ -195,6 +199,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		Profile:      s.Profile,
 		BaseEndpoint: endpoint,
 		Logger:       a.log,
+		CallTimeout:  s.CallTimeout,
 	}
 	if _, ok := a.getenv("AWS_MAX_ATTEMPTS"); !ok {
 		// Measured (docs/benchmarks.md): with 30% of calls throttled, 5
@@ -327,10 +332,16 @@ func explainAWS(err error, s settings) error {
 	if errors.Is(err, awsclient.ErrNeedUnknown) {
 		return usagef("%v", err)
 	}
-	v := classify.APIError(err)
+	v := awsclient.Classify(err)
 	switch v.Class {
 	case classify.Canceled:
 		return err
+	case classify.Config:
+		// No retry can fix it: the user must.
+		if strings.Contains(err.Error(), v.Reason) {
+			return usagef("%v", err)
+		}
+		return usagef("%v\n%s (check --endpoint-url, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_GLUE, AWS_ENDPOINT_URL_EC2 and the profile's endpoint_url).", err, v.Reason)
 	case classify.NotFound:
 		return usagef("%v\nCheck the job name (--job %q) and the region (--region %q): no such job there.", err, s.Job, s.Region)
 	case classify.Credentials:

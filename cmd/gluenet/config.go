@@ -14,8 +14,10 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/health"
 	"github.com/gluenet/gluenet/policy"
+	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/strategy"
 )
 
@@ -32,6 +34,7 @@ type fileConfig struct {
 	PreferAZ     []string           `yaml:"prefer_az"`
 	PollInterval string             `yaml:"poll_interval"`
 	LockTTL      string             `yaml:"lock_ttl"`
+	CallTimeout  string             `yaml:"call_timeout"`
 	Retry        retryFile          `yaml:"retry"`
 	Arguments    yaml.Node          `yaml:"arguments"`
 	Jobs         map[string]jobFile `yaml:"jobs"`
@@ -65,8 +68,11 @@ type healthFile struct {
 }
 
 type stateFile struct {
-	Path        string `yaml:"path"`
-	PostgresDSN string `yaml:"postgres_dsn"`
+	Path             string `yaml:"path"`
+	PostgresDSN      string `yaml:"postgres_dsn"`
+	KeepRuns         string `yaml:"keep_runs"`
+	KeepHealthEvents string `yaml:"keep_health_events"`
+	PruneEvery       string `yaml:"prune_every"`
 }
 
 // settings is the resolved configuration of one command: defaults, then the
@@ -81,11 +87,13 @@ type settings struct {
 	PreferAZ         []string
 	PollInterval     time.Duration
 	LockTTL          time.Duration
+	CallTimeout      time.Duration // bounds each AWS API call, the SDK's retries included
 	Retry            policy.Config
 	RetryJobFailures bool
 	Arguments        map[string]string
 	StatePath        string
 	PostgresDSN      string
+	Retention        store.Retention // what the state store keeps, and how often it prunes
 	Health           health.Config
 	// Memory turns health memory and reservations on.
 	Memory bool
@@ -96,10 +104,12 @@ func defaultSettings() settings {
 		Strategy:     defaultStrategy,
 		MinIPs:       2,
 		PollInterval: 10 * time.Second,
+		CallTimeout:  awsclient.DefaultCallTimeout,
 		Retry:        policy.DefaultConfig(),
 		Arguments:    map[string]string{},
 		Health:       health.DefaultConfig(),
 		Memory:       true,
+		Retention:    store.DefaultRetention(),
 	}
 }
 
@@ -200,6 +210,11 @@ func (s *settings) applyFile(fc fileConfig) error {
 			return err
 		}
 	}
+	if fc.CallTimeout != "" {
+		if s.CallTimeout, err = parseDuration("call_timeout", fc.CallTimeout); err != nil {
+			return err
+		}
+	}
 	r := fc.Retry
 	if r.Attempts != 0 {
 		s.Retry.MaxAttempts = r.Attempts
@@ -257,7 +272,40 @@ func (s *settings) applyFile(fc fileConfig) error {
 	}
 	setStr(&s.StatePath, fc.State.Path)
 	setStr(&s.PostgresDSN, fc.State.PostgresDSN)
+	for _, k := range []struct {
+		name, v string
+		dst     *time.Duration
+	}{
+		{"state.keep_runs", fc.State.KeepRuns, &s.Retention.Runs},
+		{"state.keep_health_events", fc.State.KeepHealthEvents, &s.Retention.HealthEvents},
+		{"state.prune_every", fc.State.PruneEvery, &s.Retention.Every},
+	} {
+		if k.v == "" {
+			continue
+		}
+		if *k.dst, err = parseKeep(k.name, k.v); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// parseKeep reads a retention period: a Go duration (720h) or a number of
+// days (30d); 0 means forever (keep) or never (prune_every).
+func parseKeep(what, v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, usagef("%s: %q is not a number of days; write it like 30d or 720h (0 keeps forever)", what, v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, usagef("%s: %q is not a period; write it like 30d or 720h (0 keeps forever)", what, v)
+	}
+	return d, nil
 }
 
 func (s *settings) applyEnv(getenv env) error {
@@ -282,6 +330,25 @@ func (s *settings) applyEnv(getenv env) error {
 			return err
 		}
 		s.LockTTL = d
+	}
+	for _, k := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"GLUENET_KEEP_RUNS", &s.Retention.Runs}, {"GLUENET_KEEP_HEALTH_EVENTS", &s.Retention.HealthEvents}} {
+		if v, ok := getenv(k.name); ok {
+			d, err := parseKeep(k.name, v)
+			if err != nil {
+				return err
+			}
+			*k.dst = d
+		}
+	}
+	if v, ok := getenv("GLUENET_CALL_TIMEOUT"); ok {
+		d, err := parseDuration("GLUENET_CALL_TIMEOUT", v)
+		if err != nil {
+			return err
+		}
+		s.CallTimeout = d
 	}
 	if v, ok := getenv("GLUENET_ATTEMPTS"); ok {
 		n, err := strconv.Atoi(v)
@@ -318,7 +385,7 @@ func (s *settings) applyFlags(f *pflag.FlagSet) error {
 			*dst, _ = f.GetInt(name)
 		}
 	}
-	durs := map[string]*time.Duration{"poll-interval": &s.PollInterval, "retry-delay": &s.Retry.InitialDelay, "max-retry-delay": &s.Retry.MaxDelay}
+	durs := map[string]*time.Duration{"poll-interval": &s.PollInterval, "retry-delay": &s.Retry.InitialDelay, "max-retry-delay": &s.Retry.MaxDelay, "call-timeout": &s.CallTimeout}
 	for name, dst := range durs {
 		if changed(f, name) {
 			v, _ := f.GetString(name)
@@ -369,6 +436,9 @@ func (s *settings) validate(needJob bool) error {
 	}
 	if s.LockTTL < 0 {
 		return usagef("lock TTL must not be negative, got %s", s.LockTTL)
+	}
+	if s.CallTimeout <= 0 {
+		return usagef("call timeout (--call-timeout, GLUENET_CALL_TIMEOUT, call_timeout:) must be positive, got %s", s.CallTimeout)
 	}
 	if s.PollInterval <= 0 {
 		return usagef("--poll-interval must be positive, got %s", s.PollInterval)

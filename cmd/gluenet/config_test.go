@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gluenet/gluenet/awsclient"
+	"github.com/gluenet/gluenet/store"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -181,4 +184,51 @@ func FuzzConfigFile(f *testing.F) {
 		}
 		_ = s.validate(false)
 	})
+}
+
+func TestResolveCallTimeoutAndRetention(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "gluenet.yaml")
+	os.WriteFile(cfg, []byte(`call_timeout: 20s
+state: {keep_runs: 7d, keep_health_events: "0", prune_every: 10m}
+`), 0o600)
+	day := 24 * time.Hour
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		timeout time.Duration
+		keep    store.Retention
+	}{
+		{"defaults", nil, nil, awsclient.DefaultCallTimeout, store.DefaultRetention()},
+		{"file", []string{"--config", cfg}, nil, 20 * time.Second, store.Retention{Runs: 7 * day, Every: 10 * time.Minute}},
+		{"env beats file", []string{"--config", cfg}, map[string]string{"GLUENET_CALL_TIMEOUT": "5s", "GLUENET_KEEP_RUNS": "48h", "GLUENET_KEEP_HEALTH_EVENTS": "3d"},
+			5 * time.Second, store.Retention{Runs: 48 * time.Hour, HealthEvents: 3 * day, Every: 10 * time.Minute}},
+		{"flag beats env", []string{"--config", cfg, "--call-timeout", "2s"}, map[string]string{"GLUENET_CALL_TIMEOUT": "5s"},
+			2 * time.Second, store.Retention{Runs: 7 * day, Every: 10 * time.Minute}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := &app{}
+			cmd := a.runCommand()
+			cmd.Flags().String("config", "", "")
+			cmd.Flags().String("call-timeout", "", "")
+			if err := cmd.Flags().Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			s, err := resolve(cmd.Flags(), func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.CallTimeout != tt.timeout || s.Retention != tt.keep {
+				t.Fatalf("call timeout %s, retention %+v; want %s, %+v", s.CallTimeout, s.Retention, tt.timeout, tt.keep)
+			}
+		})
+	}
+	for _, bad := range []string{"soon", "-3d", "1.5d", "-1h"} {
+		if _, err := parseKeep("keep_runs", bad); err == nil {
+			t.Errorf("parseKeep(%q) accepted it", bad)
+		}
+	}
 }

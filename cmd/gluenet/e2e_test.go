@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -380,6 +381,13 @@ func TestBadInput(t *testing.T) {
 		{"missing credentials", []string{"run", "--job", job, "--connections", conns}, map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}, nil, exitAWS, "credentials"},
 		{"unreachable endpoint", []string{"run", "--job", job, "--connections", conns, "--endpoint-url", "http://127.0.0.1:1"}, nil, nil, exitAWS, "Cannot reach"},
 		{"access denied on UpdateJob", []string{"run", "--job", job, "--connections", conn2 + "," + conn1, "--strategy", "ordered"}, nil, denyUpdateJob, exitAWS, "Access denied"},
+		// Errors no retry can fix: exit 2 at once, nothing sent.
+		{"endpoint URL without a scheme", []string{"run", "--job", job, "--connections", conns, "--endpoint-url", "notaurl"}, nil, nil, exitUsage, `endpoint URL "notaurl": no scheme`},
+		{"endpoint URL with another scheme", []string{"plan", "--job", job, "--connections", conns, "--endpoint-url", "ftp://127.0.0.1"}, nil, nil, exitUsage, "not http or https"},
+		{"malformed region", []string{"run", "--job", job, "--connections", conns, "--region", "us east 1"}, nil, nil, exitUsage, `region "us east 1"`},
+		{"malformed AWS_REGION", []string{"plan", "--job", job, "--connections", conns}, map[string]string{"AWS_REGION": "US-EAST-1"}, nil, exitUsage, "lower case: us-east-1"},
+		{"unknown profile", []string{"plan", "--job", job, "--connections", conns, "--profile", "nope"}, nil, nil, exitUsage, `AWS profile "nope"`},
+		{"zero call timeout", []string{"plan", "--job", job, "--connections", conns, "--call-timeout", "0s"}, nil, nil, exitUsage, "call timeout"},
 		{"MaxCapacity without workers", []string{"run", "--job", "DPUJob", "--connections", conns}, nil, nil, exitUsage, "--need-ips"},
 	}
 	for _, tt := range tests {
@@ -509,5 +517,75 @@ func TestPlanOutputGolden(t *testing.T) {
 		if out != string(want) {
 			t.Errorf("%s output differs from %s (run with -update if intended):\n%s", format, golden, out)
 		}
+	}
+}
+
+// TestPlanAgainstSilentEndpoint: an endpoint that accepts TCP connections
+// and never answers ends in exit 4, with a message naming the endpoint,
+// instead of hanging (the call timeout is shortened for the test; the
+// default is a minute).
+func TestPlanAgainstSilentEndpoint(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c) // never read, never answered
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-accepted
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	silent := "http://" + ln.Addr().String()
+	for _, how := range []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"flag", []string{"--call-timeout", "300ms"}, nil},
+		{"environment", nil, map[string]string{"GLUENET_CALL_TIMEOUT": "300ms"}},
+	} {
+		t.Run(how.name, func(t *testing.T) {
+			args := append([]string{"plan", "--job", job, "--connections", conn1 + "," + conn2, "--endpoint-url", silent}, how.args...)
+			var out, errb bytes.Buffer
+			all := append([]string{"--state", e.state}, args...)
+			code := execute(context.Background(), all, &out, &errb, func(k string) (string, bool) { v, ok := how.env[k]; return v, ok })
+			if code != exitAWS {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitAWS, out.String(), errb.String())
+			}
+			if msg := errb.String(); !strings.Contains(msg, "no answer from "+silent) || !strings.Contains(msg, "--call-timeout") {
+				t.Fatalf("stderr should name the endpoint %s and the call timeout:\n%s", silent, msg)
+			}
+		})
+	}
+}
+
+// TestMalformedEndpointFromEnvironment: an endpoint URL that only the SDK
+// reads (AWS_ENDPOINT_URL_GLUE) fails when the request is sent; it is exit
+// 2 at once, not retried by the SDK or by gluenet.
+func TestMalformedEndpointFromEnvironment(t *testing.T) {
+	e := newSimEnv(t, nil, nil) // for the credentials and region
+	t.Setenv("AWS_ENDPOINT_URL_GLUE", "notaurl")
+	var out, errb bytes.Buffer
+	code := execute(context.Background(), []string{"--state", e.state, "run", "--job", job, "--connections", conn1, "--retry-delay", "1h", "--max-retry-delay", "2h"},
+		&out, &errb, func(string) (string, bool) { return "", false })
+	if code != exitUsage {
+		t.Fatalf("exit %d, want %d\nstderr: %s", code, exitUsage, errb.String())
+	}
+	if !strings.Contains(errb.String(), `unsupported protocol scheme`) || !strings.Contains(errb.String(), "AWS_ENDPOINT_URL_GLUE") {
+		t.Fatalf("stderr should say what is wrong and where to look:\n%s", errb.String())
 	}
 }

@@ -13,10 +13,13 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/gluenet/gluenet/awsclient"
 )
 
 // Exit codes, each distinct and documented in the README.
@@ -30,15 +33,70 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		// After the first signal, gluenet stops the Glue run and waits for
-		// it; a second signal must still be able to end the process.
-		<-ctx.Done()
-		stop()
-	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go onSignals(sigs, cancel, os.Stderr, glueRun.get, os.Exit)
 	os.Exit(execute(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
+}
+
+// onSignals handles SIGINT and SIGTERM. The first cancels ctx: gluenet then
+// stops the Glue run it is waiting on (unless --no-stop-on-interrupt),
+// waits for it, and exits 130; it says so, naming the run. A second signal
+// exits 130 at once, leaving the Glue run as it is.
+func onSignals(sigs <-chan os.Signal, cancel context.CancelFunc, stderr io.Writer, running func() runningRun, exit func(int)) {
+	<-sigs
+	r := running()
+	switch {
+	case r.RunID != "" && r.Stop:
+		fmt.Fprintf(stderr, "gluenet: interrupted: stopping Glue run %s of job %s and waiting for it to end, then exiting (%d). "+
+			"A second Ctrl-C or SIGTERM exits at once and leaves the run going.\n", r.RunID, r.Job, exitInterrupted)
+	case r.RunID != "":
+		fmt.Fprintf(stderr, "gluenet: interrupted: leaving Glue run %s of job %s going (--no-stop-on-interrupt) and exiting (%d). "+
+			"A second Ctrl-C or SIGTERM exits at once.\n", r.RunID, r.Job, exitInterrupted)
+	default:
+		fmt.Fprintf(stderr, "gluenet: interrupted: finishing up and exiting (%d). A second Ctrl-C or SIGTERM exits at once.\n", exitInterrupted)
+	}
+	cancel()
+	<-sigs
+	if r := running(); r.RunID != "" {
+		fmt.Fprintf(stderr, "gluenet: second interrupt: exiting now. Glue run %s of job %s is left as it is and may still be going: "+
+			"stop it in the Glue console or with `aws glue batch-stop-job-run --job-name %s --job-run-ids %s`.\n", r.RunID, r.Job, r.Job, r.RunID)
+	} else {
+		fmt.Fprintln(stderr, "gluenet: second interrupt: exiting now.")
+	}
+	exit(exitInterrupted)
+}
+
+// runningRun is the Glue run a command is waiting on, if any.
+type runningRun struct {
+	Job, RunID string
+	// Stop says the first interrupt stops the run.
+	Stop bool
+}
+
+// runTracker holds the Glue run the command is waiting on, for the signal
+// handler's messages.
+type runTracker struct {
+	mu  sync.Mutex
+	cur runningRun
+}
+
+// glueRun is this process's tracker: `run` updates it from the runner's
+// progress, onSignals reads it.
+var glueRun runTracker
+
+func (t *runTracker) set(r runningRun) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cur = r
+}
+
+func (t *runTracker) get() runningRun {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cur
 }
 
 // app carries what every command needs; tests build it with their own
@@ -96,6 +154,7 @@ starts the run, watches it, and on failure re-ranks and retries with backoff.`,
 	pf.String("region", "", "AWS region (default: the SDK's chain, e.g. AWS_REGION)")
 	pf.String("profile", "", "AWS shared config profile (default: the SDK's chain, e.g. AWS_PROFILE)")
 	pf.String("endpoint-url", "", "send all AWS calls to this endpoint, e.g. a simulated region (the SDK's AWS_ENDPOINT_URL works too)")
+	pf.String("call-timeout", awsclient.DefaultCallTimeout.String(), "bound on each AWS API call, the SDK's retries included (env GLUENET_CALL_TIMEOUT)")
 	pf.String("log-level", "info", "log level: debug, info, warn or error")
 	pf.String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
 	pf.String("state", "", "SQLite state file (env GLUENET_STATE; default $XDG_STATE_HOME/gluenet/state.db)")

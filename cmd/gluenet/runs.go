@@ -121,6 +121,100 @@ func (a *app) runsCommand() *cobra.Command {
 		},
 	}
 	show.Flags().String("output", "table", "output format: table or json")
-	cmd.AddCommand(list, show)
+	cmd.AddCommand(list, show, a.runsPruneCommand())
+	return cmd
+}
+
+// pruneJSON is `runs prune --output json`.
+type pruneJSON struct {
+	State              string       `json:"state"`
+	DryRun             bool         `json:"dry_run"`
+	RunsFinishedBefore *time.Time   `json:"runs_finished_before"`
+	HealthEventsBefore *time.Time   `json:"health_events_before"`
+	Pruned             store.Pruned `json:"pruned"`
+}
+
+func (a *app) runsPruneCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "prune",
+		Short: "Delete finished runs and health events past their retention, and expired reservations",
+		Long: `prune deletes, from the state store, the runs that finished longer ago than
+the retention (state.keep_runs, GLUENET_KEEP_RUNS; default 30 days) with their
+attempts, the health events older than theirs (state.keep_health_events,
+GLUENET_KEEP_HEALTH_EVENTS; default 30 days), and the expired IP reservations
+and subnet cache entries. Runs that have not finished are never deleted.
+gluenet already prunes this way on its own, a little at a time, at most once
+an hour (state.prune_every); prune does it all at once, or with --dry-run
+only counts.`,
+		Example: `  gluenet runs prune --dry-run
+  gluenet runs prune --older-than 7d --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, s, err := a.prepare(cmd)
+			if err != nil {
+				return err
+			}
+			keepRuns, keepEvents := s.Retention.Runs, s.Retention.HealthEvents
+			if changed(cmd.Flags(), "older-than") {
+				v, _ := cmd.Flags().GetString("older-than")
+				d, err := parseKeep("--older-than", v)
+				if err != nil {
+					return err
+				}
+				if d == 0 {
+					return usagef("--older-than must be positive, got %q: leave it out to keep runs as long as configured", v)
+				}
+				keepRuns, keepEvents = d, d
+			}
+			dry, _ := cmd.Flags().GetBool("dry-run")
+			st, where, err := openStore(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			now := time.Now()
+			o := store.Retention{Runs: keepRuns, HealthEvents: keepEvents}.Options(now)
+			o.DryRun = dry
+			p, err := st.Prune(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if out == "json" {
+				j := pruneJSON{State: where, DryRun: dry, Pruned: p}
+				if !o.RunsFinishedBefore.IsZero() {
+					t := o.RunsFinishedBefore.UTC()
+					j.RunsFinishedBefore = &t
+				}
+				if !o.HealthEventsBefore.IsZero() {
+					t := o.HealthEventsBefore.UTC()
+					j.HealthEventsBefore = &t
+				}
+				return jsonOut(a, j)
+			}
+			verb := "Deleted"
+			if dry {
+				verb = "Would delete (dry run)"
+			}
+			before := func(t time.Time) string {
+				if t.IsZero() {
+					return "kept forever"
+				}
+				return "before " + t.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(a.stdout, "State: %s\n%s:\n\n", where, verb)
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "WHAT\tCOUNT\tWHICH")
+			fmt.Fprintf(tw, "runs\t%d\tfinished %s\n", p.Runs, before(o.RunsFinishedBefore))
+			fmt.Fprintf(tw, "attempts\t%d\tof those runs\n", p.Attempts)
+			fmt.Fprintf(tw, "health events\t%d\t%s\n", p.HealthEvents, before(o.HealthEventsBefore))
+			fmt.Fprintf(tw, "reservations\t%d\texpired\n", p.Reservations)
+			fmt.Fprintf(tw, "cached subnets\t%d\texpired\n", p.CachedSubnets)
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.String("older-than", "", "delete runs that finished, and health events, longer ago than this (e.g. 7d, 36h; default: the configured retention)")
+	f.Bool("dry-run", false, "only count what would be deleted")
+	f.String("output", "table", "output format: table or json")
 	return cmd
 }

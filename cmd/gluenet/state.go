@@ -20,7 +20,7 @@ import (
 // directory).
 func openStore(ctx context.Context, s settings) (store.Store, string, error) {
 	if s.PostgresDSN != "" {
-		st, err := postgres.Open(ctx, s.PostgresDSN)
+		st, err := postgres.Open(ctx, s.PostgresDSN, postgres.WithRetention(s.Retention))
 		if err != nil {
 			return nil, "", fmt.Errorf("open the Postgres state store: %w", err)
 		}
@@ -33,7 +33,7 @@ func openStore(ctx context.Context, s settings) (store.Store, string, error) {
 			return nil, "", err
 		}
 	}
-	st, err := sqlite.Open(ctx, path)
+	st, err := sqlite.Open(ctx, path, sqlite.WithRetention(s.Retention))
 	if err != nil {
 		return nil, "", fmt.Errorf("open the state file %s (set --state to use another): %w", path, err)
 	}

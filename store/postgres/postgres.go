@@ -33,6 +33,7 @@ import (
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/store"
+	"github.com/gluenet/gluenet/store/internal/autoprune"
 	"github.com/gluenet/gluenet/store/internal/migrate"
 )
 
@@ -47,9 +48,11 @@ const migrationLock = 0x676c7565
 
 // Store is a store.Store on a Postgres database.
 type Store struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
-	log  *slog.Logger
+	pool      *pgxpool.Pool
+	now       func() time.Time
+	log       *slog.Logger
+	retention store.Retention
+	prune     autoprune.Schedule
 }
 
 var _ store.Store = (*Store)(nil)
@@ -63,6 +66,11 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // WithLogger sets the logger for migrations. The default is slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// WithRetention sets how long the store keeps what is over and how often
+// its writes prune (see store.Retention). The default is
+// store.DefaultRetention().
+func WithRetention(r store.Retention) Option { return func(s *Store) { s.retention = r } }
 
 // Open connects to the database at dsn and brings its schema up to date.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
@@ -84,9 +92,13 @@ func open(ctx context.Context, dsn string, migrations fs.FS, opts []Option) (*St
 	if err != nil {
 		return nil, fmt.Errorf("open postgres state: %w", err)
 	}
-	s := &Store{pool: pool, now: time.Now, log: slog.Default()}
+	s := &Store{pool: pool, now: time.Now, log: slog.Default(), retention: store.DefaultRetention()}
 	for _, o := range opts {
 		o(s)
+	}
+	if err := s.retention.Validate(); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres state: %w", err)
 	}
 	if err := s.migrate(ctx, migrations); err != nil {
 		pool.Close()
@@ -204,6 +216,7 @@ func (s *Store) BeginRun(ctx context.Context, r store.Run) (store.Run, bool, err
 		RETURNING `+runColumns,
 		r.Key, r.Job, string(r.Status), jsonText(r.Inputs), ts(r.CreatedAt), ts(r.UpdatedAt), ts(r.FinishedAt), r.Outcome))
 	if err == nil {
+		s.maybePrune(ctx, r.CreatedAt)
 		return got, true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
@@ -271,7 +284,11 @@ func (s *Store) FinishRun(ctx context.Context, key string, status store.RunStatu
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE runs SET status = $1, outcome = $2, finished_at = $3, updated_at = $3 WHERE key = $4`,
 		string(status), outcome, ts(at), key)
-	return checkUpdated(tag, err, fmt.Sprintf("finish run %q", key))
+	if err := checkUpdated(tag, err, fmt.Sprintf("finish run %q", key)); err != nil {
+		return err
+	}
+	s.maybePrune(ctx, at)
+	return nil
 }
 
 // checkUpdated turns a statement that matched no row into ErrNotFound.
@@ -538,6 +555,7 @@ func lockHealth(ctx context.Context, tx pgx.Tx) error {
 
 // UpdateHealth implements store.Store.
 func (s *Store) UpdateHealth(ctx context.Context, fn func([]gluenet.HealthRecord) ([]gluenet.HealthRecord, []store.HealthEvent, error)) error {
+	var latest time.Time // the newest event: the time of this write
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockHealth(ctx, tx); err != nil {
 			return err
@@ -556,6 +574,9 @@ func (s *Store) UpdateHealth(ctx context.Context, fn func([]gluenet.HealthRecord
 		for _, e := range events {
 			if err := e.Validate(); err != nil {
 				return err
+			}
+			if e.At.After(latest) {
+				latest = e.At
 			}
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM health`); err != nil {
@@ -577,6 +598,7 @@ func (s *Store) UpdateHealth(ctx context.Context, fn func([]gluenet.HealthRecord
 	if err != nil {
 		return fmt.Errorf("update health: %w", err)
 	}
+	s.maybePrune(ctx, latest)
 	return nil
 }
 
@@ -657,6 +679,7 @@ func (s *Store) AddReservation(ctx context.Context, r gluenet.Reservation) error
 	if err != nil {
 		return fmt.Errorf("add reservation %q: %w", r.ID, err)
 	}
+	s.maybePrune(ctx, r.CreatedAt)
 	return nil
 }
 
@@ -687,13 +710,103 @@ func (s *Store) ReleaseReservation(ctx context.Context, id string) error {
 	return nil
 }
 
-// PruneReservations implements store.Store.
-func (s *Store) PruneReservations(ctx context.Context, now time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM reservations WHERE expires_at <= $1`, ts(now))
-	if err != nil {
-		return 0, fmt.Errorf("prune reservations: %w", err)
+// Retention.
+
+// maybePrune prunes after a write made at now, when the schedule says so
+// (see store.Retention). The write's own time is the caller's clock, the
+// clock every other time in the store comes from; a write without a time
+// does not prune.
+func (s *Store) maybePrune(ctx context.Context, now time.Time) {
+	if now.IsZero() {
+		return
 	}
-	return int(tag.RowsAffected()), nil
+	s.prune.Maybe(ctx, s.retention, now, s.claimPrune, s.Prune, s.log, "postgres")
+}
+
+// claimPrune moves the last prune's time to now unless a prune ran within
+// every: one conditional UPDATE of one row, so that of the machines that
+// try together one wins (the others wait for its row lock, then see the
+// new time and match nothing).
+func (s *Store) claimPrune(ctx context.Context, now time.Time, every time.Duration) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE maintenance SET done_at = $1 WHERE name = 'prune' AND done_at <= $2`,
+		ts(now), ts(now.Add(-every)))
+	if err != nil {
+		return false, fmt.Errorf("claim prune: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Prune implements store.Store.
+func (s *Store) Prune(ctx context.Context, o store.PruneOptions) (store.Pruned, error) {
+	if err := o.Validate(); err != nil {
+		return store.Pruned{}, err
+	}
+	var limit *int // NULL: LIMIT ALL
+	if o.Limit > 0 {
+		limit = &o.Limit
+	}
+	var p store.Pruned
+	// count runs the SELECT COUNT on a dry run, else the DELETE, and
+	// stores how many rows it counted or deleted.
+	count := func(tx pgx.Tx, n *int, countSQL, deleteSQL string, args ...any) error {
+		if o.DryRun {
+			return tx.QueryRow(ctx, countSQL, args...).Scan(n)
+		}
+		tag, err := tx.Exec(ctx, deleteSQL, args...)
+		*n = int(tag.RowsAffected())
+		return err
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if !o.RunsFinishedBefore.IsZero() {
+			// FOR UPDATE: a run resumed meanwhile (SetRunStatus clears
+			// finished_at) waits for this transaction, and a run another
+			// prune holds is left to it.
+			rows, _ := tx.Query(ctx, `SELECT key FROM runs
+				WHERE finished_at IS NOT NULL AND finished_at < $1 AND status IN ($2, $3, $4)
+				ORDER BY finished_at, key LIMIT $5
+				FOR UPDATE SKIP LOCKED`,
+				ts(o.RunsFinishedBefore), string(store.RunSucceeded), string(store.RunFailed), string(store.RunInterrupted), limit)
+			keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return fmt.Errorf("select runs: %w", err)
+			}
+			if len(keys) > 0 {
+				p.Runs = len(keys)
+				if err := tx.QueryRow(ctx, `SELECT count(*) FROM attempts WHERE run_key = ANY($1)`, keys).Scan(&p.Attempts); err != nil {
+					return fmt.Errorf("count attempts: %w", err)
+				}
+				if !o.DryRun {
+					// Attempts and their states go with the run (ON DELETE CASCADE).
+					if _, err := tx.Exec(ctx, `DELETE FROM runs WHERE key = ANY($1)`, keys); err != nil {
+						return fmt.Errorf("delete runs: %w", err)
+					}
+				}
+			}
+		}
+		if !o.HealthEventsBefore.IsZero() {
+			doomed := `SELECT id FROM health_events WHERE at < $1 ORDER BY at, id LIMIT $2`
+			if err := count(tx, &p.HealthEvents, `SELECT count(*) FROM (`+doomed+`) d`,
+				`DELETE FROM health_events WHERE id IN (`+doomed+`)`, ts(o.HealthEventsBefore), limit); err != nil {
+				return fmt.Errorf("prune health events: %w", err)
+			}
+		}
+		if !o.Now.IsZero() {
+			for _, t := range []struct {
+				table string
+				n     *int
+			}{{"reservations", &p.Reservations}, {"subnet_cache", &p.CachedSubnets}} {
+				if err := count(tx, t.n, `SELECT count(*) FROM `+t.table+` WHERE expires_at <= $1`,
+					`DELETE FROM `+t.table+` WHERE expires_at <= $1`, ts(o.Now)); err != nil {
+					return fmt.Errorf("prune expired %s: %w", t.table, err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Pruned{}, fmt.Errorf("prune: %w", err)
+	}
+	return p, nil
 }
 
 // Subnet cache.

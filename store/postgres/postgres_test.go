@@ -113,6 +113,18 @@ func TestShared(t *testing.T) {
 	})
 }
 
+func TestRetention(t *testing.T) {
+	testDSN(t)
+	storetest.RunRetention(t, func(t *testing.T, n int, r store.Retention) []store.Store {
+		dsn := freshSchema(t)
+		out := make([]store.Store, n)
+		for i := range out {
+			out[i] = openAt(t, dsn, WithRetention(r))
+		}
+		return out
+	})
+}
+
 func TestMigrations(t *testing.T) {
 	ctx := t.Context()
 	dsn := freshSchema(t)

@@ -35,6 +35,7 @@ import (
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/store"
+	"github.com/gluenet/gluenet/store/internal/autoprune"
 	"github.com/gluenet/gluenet/store/internal/migrate"
 )
 
@@ -49,9 +50,11 @@ const BusyTimeout = 5 * time.Second
 
 // Store is a store.Store on a SQLite file.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
-	log *slog.Logger
+	db        *sql.DB
+	now       func() time.Time
+	log       *slog.Logger
+	retention store.Retention
+	prune     autoprune.Schedule
 }
 
 var _ store.Store = (*Store)(nil)
@@ -65,6 +68,11 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // WithLogger sets the logger for migrations. The default is slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// WithRetention sets how long the store keeps what is over and how often
+// its writes prune (see store.Retention). The default is
+// store.DefaultRetention().
+func WithRetention(r store.Retention) Option { return func(s *Store) { s.retention = r } }
 
 // DefaultPath returns where gluenet keeps its state on this machine,
 // following the XDG base directory spec: $XDG_STATE_HOME/gluenet/state.db,
@@ -123,9 +131,13 @@ func open(ctx context.Context, path string, migrations fs.FS, opts []Option) (*S
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite state %q: %w", abs, err)
 	}
-	s := &Store{db: db, now: time.Now, log: slog.Default()}
+	s := &Store{db: db, now: time.Now, log: slog.Default(), retention: store.DefaultRetention()}
 	for _, o := range opts {
 		o(s)
+	}
+	if err := s.retention.Validate(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite state %q: %w", abs, err)
 	}
 	if err := s.migrate(ctx, migrations); err != nil {
 		db.Close()
@@ -311,6 +323,9 @@ func (s *Store) BeginRun(ctx context.Context, r store.Run) (store.Run, bool, err
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("begin run %q: %w", r.Key, err)
 	}
+	if created {
+		s.maybePrune(ctx, r.CreatedAt)
+	}
 	return got, created, nil
 }
 
@@ -385,7 +400,11 @@ func (s *Store) FinishRun(ctx context.Context, key string, status store.RunStatu
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, outcome = ?, finished_at = ?, updated_at = ? WHERE key = ?`,
 		string(status), outcome, micros(at), micros(at), key)
-	return checkUpdated(res, err, fmt.Sprintf("finish run %q", key))
+	if err := checkUpdated(res, err, fmt.Sprintf("finish run %q", key)); err != nil {
+		return err
+	}
+	s.maybePrune(ctx, at)
+	return nil
 }
 
 // checkUpdated turns an UPDATE that matched no row into ErrNotFound.
@@ -679,6 +698,7 @@ func (s *Store) Health(ctx context.Context) ([]gluenet.HealthRecord, error) {
 
 // UpdateHealth implements store.Store.
 func (s *Store) UpdateHealth(ctx context.Context, fn func([]gluenet.HealthRecord) ([]gluenet.HealthRecord, []store.HealthEvent, error)) error {
+	var latest time.Time // the newest event: the time of this write
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		recs, err := readHealth(ctx, tx, "")
 		if err != nil {
@@ -694,6 +714,9 @@ func (s *Store) UpdateHealth(ctx context.Context, fn func([]gluenet.HealthRecord
 		for _, e := range events {
 			if err := e.Validate(); err != nil {
 				return err
+			}
+			if e.At.After(latest) {
+				latest = e.At
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM health`); err != nil {
@@ -712,6 +735,7 @@ func (s *Store) UpdateHealth(ctx context.Context, fn func([]gluenet.HealthRecord
 	if err != nil {
 		return fmt.Errorf("update health: %w", err)
 	}
+	s.maybePrune(ctx, latest)
 	return nil
 }
 
@@ -804,6 +828,7 @@ func (s *Store) AddReservation(ctx context.Context, r gluenet.Reservation) error
 	if err != nil {
 		return fmt.Errorf("add reservation %q: %w", r.ID, err)
 	}
+	s.maybePrune(ctx, r.CreatedAt)
 	return nil
 }
 
@@ -842,17 +867,107 @@ func (s *Store) ReleaseReservation(ctx context.Context, id string) error {
 	return nil
 }
 
-// PruneReservations implements store.Store.
-func (s *Store) PruneReservations(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM reservations WHERE expires_at <= ?`, now.UnixMicro())
+// Retention.
+
+// maybePrune prunes after a write made at now, when the schedule says so
+// (see store.Retention). The write's own time is the caller's clock, the
+// clock every other time in the store comes from; a write without a time
+// does not prune.
+func (s *Store) maybePrune(ctx context.Context, now time.Time) {
+	if now.IsZero() {
+		return
+	}
+	s.prune.Maybe(ctx, s.retention, now, s.claimPrune, s.Prune, s.log, "sqlite")
+}
+
+// claimPrune moves the last prune's time to now unless a prune ran within
+// every: one statement, so of the processes that try together one wins.
+func (s *Store) claimPrune(ctx context.Context, now time.Time, every time.Duration) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE maintenance SET done_at = ? WHERE name = 'prune' AND done_at <= ?`,
+		now.UnixMicro(), now.Add(-every).UnixMicro())
 	if err != nil {
-		return 0, fmt.Errorf("prune reservations: %w", err)
+		return false, fmt.Errorf("claim prune: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("prune reservations: %w", err)
+		return false, fmt.Errorf("claim prune: %w", err)
 	}
-	return int(n), nil
+	return n == 1, nil
+}
+
+// Prune implements store.Store.
+func (s *Store) Prune(ctx context.Context, o store.PruneOptions) (store.Pruned, error) {
+	if err := o.Validate(); err != nil {
+		return store.Pruned{}, err
+	}
+	limit := o.Limit
+	if limit == 0 {
+		limit = -1 // SQLite: no limit
+	}
+	var p store.Pruned
+	// exec runs a DELETE unless this is a dry run.
+	exec := func(tx *sql.Tx, query string, args ...any) error {
+		if o.DryRun {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if !o.RunsFinishedBefore.IsZero() {
+			keys, err := queryStrings(ctx, tx, `SELECT key FROM runs
+				WHERE finished_at IS NOT NULL AND finished_at < ? AND status IN (?, ?, ?)
+				ORDER BY finished_at, key LIMIT ?`,
+				o.RunsFinishedBefore.UnixMicro(), string(store.RunSucceeded), string(store.RunFailed), string(store.RunInterrupted), limit)
+			if err != nil {
+				return fmt.Errorf("select runs: %w", err)
+			}
+			if len(keys) > 0 {
+				list, err := json.Marshal(keys)
+				if err != nil {
+					return err
+				}
+				p.Runs = len(keys)
+				if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM attempts WHERE run_key IN (SELECT value FROM json_each(?))`,
+					string(list)).Scan(&p.Attempts); err != nil {
+					return fmt.Errorf("count attempts: %w", err)
+				}
+				// Attempts and their states go with the run (ON DELETE CASCADE).
+				if err := exec(tx, `DELETE FROM runs WHERE key IN (SELECT value FROM json_each(?))`, string(list)); err != nil {
+					return fmt.Errorf("delete runs: %w", err)
+				}
+			}
+		}
+		if !o.HealthEventsBefore.IsZero() {
+			doomed := `SELECT id FROM health_events WHERE at < ? ORDER BY at, id LIMIT ?`
+			before := o.HealthEventsBefore.UnixMicro()
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+doomed+`)`, before, limit).Scan(&p.HealthEvents); err != nil {
+				return fmt.Errorf("count health events: %w", err)
+			}
+			if err := exec(tx, `DELETE FROM health_events WHERE id IN (`+doomed+`)`, before, limit); err != nil {
+				return fmt.Errorf("delete health events: %w", err)
+			}
+		}
+		if !o.Now.IsZero() {
+			now := o.Now.UnixMicro()
+			for _, t := range []struct {
+				table string
+				n     *int
+			}{{"reservations", &p.Reservations}, {"subnet_cache", &p.CachedSubnets}} {
+				if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+t.table+` WHERE expires_at <= ?`, now).Scan(t.n); err != nil {
+					return fmt.Errorf("count expired %s: %w", t.table, err)
+				}
+				if err := exec(tx, `DELETE FROM `+t.table+` WHERE expires_at <= ?`, now); err != nil {
+					return fmt.Errorf("delete expired %s: %w", t.table, err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Pruned{}, fmt.Errorf("prune: %w", err)
+	}
+	return p, nil
 }
 
 // Subnet cache.
@@ -1009,6 +1124,23 @@ func queryInts(ctx context.Context, q querier, query string, args ...any) ([]int
 	var out []int
 	for rows.Next() {
 		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
 		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}

@@ -19,9 +19,9 @@ import (
 	"github.com/gluenet/gluenet/store/storetest"
 )
 
-func openAt(t *testing.T, path string) *Store {
+func openAt(t *testing.T, path string, opts ...Option) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), path)
+	s, err := Open(t.Context(), path, opts...)
 	if err != nil {
 		t.Fatalf("Open(%q): %v", path, err)
 	}
@@ -47,6 +47,17 @@ func TestShared(t *testing.T) {
 		out := make([]store.Store, n)
 		for i := range out {
 			out[i] = openAt(t, path)
+		}
+		return out
+	})
+}
+
+func TestRetention(t *testing.T) {
+	storetest.RunRetention(t, func(t *testing.T, n int, r store.Retention) []store.Store {
+		path := filepath.Join(t.TempDir(), "state.db")
+		out := make([]store.Store, n)
+		for i := range out {
+			out[i] = openAt(t, path, WithRetention(r))
 		}
 		return out
 	})
@@ -456,21 +467,4 @@ func TestResetHealthUsesClock(t *testing.T) {
 	if len(ev) != 1 || !ev[0].At.Equal(at) || ev[0].Kind != store.HealthReset || !strings.Contains(ev[0].Detail, "2 ejections") {
 		t.Errorf("reset event = %+v, want one at %v mentioning 2 ejections", ev, at)
 	}
-}
-
-func queryStrings(ctx context.Context, q querier, query string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }

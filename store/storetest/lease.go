@@ -67,16 +67,16 @@ func testReservations(t *testing.T, s store.Store) {
 	check(t, t0, r1b, r2)
 
 	// Pruning deletes only what expired at now: r2, not r1.
-	n, err := s.PruneReservations(ctx, r2.ExpiresAt)
+	p, err := s.Prune(ctx, store.PruneOptions{Now: r2.ExpiresAt})
 	if err != nil {
-		t.Fatalf("PruneReservations: %v", err)
+		t.Fatalf("Prune: %v", err)
 	}
-	if n != 1 {
-		t.Errorf("PruneReservations pruned %d, want 1", n)
+	if p != (store.Pruned{Reservations: 1}) {
+		t.Errorf("Prune = %+v, want 1 reservation pruned", p)
 	}
 	check(t, t0, r1b) // r2 is gone, even when asked about a time before its expiry
-	if n, err := s.PruneReservations(ctx, r2.ExpiresAt); err != nil || n != 0 {
-		t.Errorf("second PruneReservations = %d, %v; want 0", n, err)
+	if p, err := s.Prune(ctx, store.PruneOptions{Now: r2.ExpiresAt}); err != nil || p != (store.Pruned{}) {
+		t.Errorf("second Prune = %+v, %v; want nothing", p, err)
 	}
 
 	for _, bad := range []gluenet.Reservation{

@@ -1,4 +1,4 @@
-package classify
+package awsclient
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
+
+	"github.com/gluenet/gluenet/classify"
 )
 
 // These tests classify errors produced by the real SDK clients, talking to
@@ -60,82 +62,82 @@ func ec2Error(status int, code, msg string) *httptest.Server {
 	}))
 }
 
-func TestRealSDKErrors(t *testing.T) {
+func TestClassifyRealSDKErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	tests := []struct {
 		name string
 		call func(t *testing.T) error
-		want Verdict
+		want classify.Verdict
 	}{
 		{"glue StartJobRun: concurrent runs exceeded", func(t *testing.T) error {
 			srv := glueError(400, "ConcurrentRunsExceededException", "Concurrent runs exceeded for etl-nightly")
 			t.Cleanup(srv.Close)
 			_, err := glueClient(srv.URL, staticCreds).StartJobRun(ctx, &glue.StartJobRunInput{JobName: aws.String("etl-nightly")})
 			return err
-		}, Verdict{Class: ConcurrentRuns, Retry: true}},
+		}, classify.Verdict{Class: classify.ConcurrentRuns, Retry: true}},
 		{"glue GetJobRun: throttled", func(t *testing.T) error {
 			srv := glueError(400, "ThrottlingException", "Rate exceeded")
 			t.Cleanup(srv.Close)
 			_, err := glueClient(srv.URL, staticCreds).GetJobRun(ctx, &glue.GetJobRunInput{JobName: aws.String("etl"), RunId: aws.String("jr_1")})
 			return err
-		}, Verdict{Class: Throttling, Retry: true}},
+		}, classify.Verdict{Class: classify.Throttling, Retry: true}},
 		{"glue GetJob: unknown job", func(t *testing.T) error {
 			srv := glueError(400, "EntityNotFoundException", "Job with name: nojob not found.")
 			t.Cleanup(srv.Close)
 			_, err := glueClient(srv.URL, staticCreds).GetJob(ctx, &glue.GetJobInput{JobName: aws.String("nojob")})
 			return err
-		}, Verdict{Class: NotFound, Fatal: true}},
+		}, classify.Verdict{Class: classify.NotFound, Fatal: true}},
 		{"glue UpdateJob: access denied", func(t *testing.T) error {
 			srv := glueError(400, "AccessDeniedException", "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: glue:UpdateJob on resource: arn:aws:glue:us-east-1:123456789012:job/etl")
 			t.Cleanup(srv.Close)
 			_, err := glueClient(srv.URL, staticCreds).UpdateJob(ctx, &glue.UpdateJobInput{JobName: aws.String("etl"),
 				JobUpdate: &gluetypes.JobUpdate{Role: aws.String("arn:aws:iam::123456789012:role/glue")}})
 			return err
-		}, Verdict{Class: AccessDenied, Fatal: true}},
+		}, classify.Verdict{Class: classify.AccessDenied, Fatal: true}},
 		{"glue UpdateJob: missing field, refused by the SDK before sending", func(t *testing.T) error {
 			srv := glueError(400, "ShouldNotBeReached", "x")
 			t.Cleanup(srv.Close)
 			_, err := glueClient(srv.URL, staticCreds).UpdateJob(ctx, &glue.UpdateJobInput{JobName: aws.String("etl")})
 			return err
-		}, Verdict{Class: Validation, Fatal: true}},
+		}, classify.Verdict{Class: classify.Validation, Fatal: true}},
 		{"glue StartJobRun: internal error (500)", func(t *testing.T) error {
 			srv := glueError(500, "InternalServiceException", "An internal service error occurred.")
 			t.Cleanup(srv.Close)
 			_, err := glueClient(srv.URL, staticCreds).StartJobRun(ctx, &glue.StartJobRunInput{JobName: aws.String("etl")})
 			return err
-		}, Verdict{Class: Capacity, Retry: true}},
+		}, classify.Verdict{Class: classify.Capacity, Retry: true}},
 		{"glue: unknown code from a 503", func(t *testing.T) error {
 			srv := glueError(503, "BrandNewOutage", "Try later")
 			t.Cleanup(srv.Close)
 			_, err := glueClient(srv.URL, staticCreds).GetJob(ctx, &glue.GetJobInput{JobName: aws.String("etl")})
 			return err
-		}, Verdict{Class: Capacity, Retry: true}},
+		}, classify.Verdict{Class: classify.Capacity, Retry: true}},
 		{"ec2 DescribeSubnets: request limit (503)", func(t *testing.T) error {
 			srv := ec2Error(503, "RequestLimitExceeded", "Request limit exceeded.")
 			t.Cleanup(srv.Close)
 			_, err := ec2Client(srv.URL).DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{"subnet-0123"}})
 			return err
-		}, Verdict{Class: Throttling, Retry: true}},
+		}, classify.Verdict{Class: classify.Throttling, Retry: true}},
 		{"ec2 DescribeSubnets: unknown subnet ID", func(t *testing.T) error {
 			srv := ec2Error(400, "InvalidSubnetID.NotFound", "The subnet ID 'subnet-0123' does not exist")
 			t.Cleanup(srv.Close)
 			_, err := ec2Client(srv.URL).DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{"subnet-0123"}})
 			return err
-		}, Verdict{Class: NotFound, Fatal: true}},
+		}, classify.Verdict{Class: classify.NotFound, Fatal: true}},
 		{"ec2 DescribeSubnets: unauthorized (403)", func(t *testing.T) error {
 			srv := ec2Error(403, "UnauthorizedOperation", "You are not authorized to perform this operation.")
 			t.Cleanup(srv.Close)
 			_, err := ec2Client(srv.URL).DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{})
 			return err
-		}, Verdict{Class: AccessDenied, Fatal: true}},
+		}, classify.Verdict{Class: classify.AccessDenied, Fatal: true}},
 		{"connection refused", func(t *testing.T) error {
 			srv := httptest.NewServer(http.NotFoundHandler())
 			url := srv.URL
 			srv.Close() // nothing listens on the port any more
 			_, err := glueClient(url, staticCreds).GetJob(ctx, &glue.GetJobInput{JobName: aws.String("etl")})
 			return err
-		}, Verdict{Class: Network, Fatal: true}},
+		}, classify.Verdict{Class: classify.Network, Fatal: true}},
 		{"credentials cannot be retrieved", func(t *testing.T) error {
 			srv := glueError(400, "ShouldNotBeReached", "the request must fail before it is sent")
 			t.Cleanup(srv.Close)
@@ -144,7 +146,7 @@ func TestRealSDKErrors(t *testing.T) {
 			}))
 			_, err := glueClient(srv.URL, failing).GetJob(ctx, &glue.GetJobInput{JobName: aws.String("etl")})
 			return err
-		}, Verdict{Class: Credentials, Fatal: true}},
+		}, classify.Verdict{Class: classify.Credentials, Fatal: true}},
 		{"canceled context", func(t *testing.T) error {
 			srv := glueError(400, "ShouldNotBeReached", "x")
 			t.Cleanup(srv.Close)
@@ -152,7 +154,7 @@ func TestRealSDKErrors(t *testing.T) {
 			cancel()
 			_, err := glueClient(srv.URL, staticCreds).GetJob(cctx, &glue.GetJobInput{JobName: aws.String("etl")})
 			return err
-		}, Verdict{Class: Canceled}},
+		}, classify.Verdict{Class: classify.Canceled}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,11 +163,11 @@ func TestRealSDKErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("the call succeeded; the test server should have failed it")
 			}
-			got := APIError(err)
+			got := Classify(err)
 			checkInvariants(t, got)
 			got.Reason = ""
 			if got != tt.want {
-				t.Fatalf("APIError(%v)\n got %v\nwant %v", err, got, tt.want)
+				t.Fatalf("Classify(%v)\n got %v\nwant %v", err, got, tt.want)
 			}
 		})
 	}
