@@ -479,6 +479,7 @@ func (r *Runner) wait(ctx, io context.Context, cfg Config, p policy.Policy, s po
 		case awsclient.IsTerminal(st.State):
 			r.drainLogs(ctx, io, follower, cfg.PollInterval)
 			v := classify.RunOutcome(st.State, st.ErrorMessage).WithOptions(cfg.Classify)
+			classify.LogUnknown(r.log(), st.State, st.ErrorMessage, v)
 			r.logState(a, st.State, st.ErrorMessage, last)
 			r.observe(io, cur.Plan, v)
 			if r.Memory != nil {

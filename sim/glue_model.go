@@ -502,25 +502,36 @@ type placement struct {
 	sub     *subnet
 	outside bool   // no connection with a subnet: the run is outside the VPC
 	failure string // why no connection qualified
+	// executor says failure is one of the job executor's texts, which
+	// come wrapped in its envelope (startFailure).
+	executor bool
 }
 
 // place picks the first listed connection whose subnet exists, whose AZ
 // passes the health check and which has at least two free IPs, the way
 // Glue does. It looks at the real free count, not EC2's lagging one.
+//
+// Glue first looks every listed name up in the Data Catalog: one that does
+// not exist fails the run whatever the others are. The failure texts are
+// the real ones of classify/testdata/glue_errors.json; executor marks the
+// ones Glue's job executor wraps in its envelope (see startFailure).
 func (r *Region) place(conns []string) placement {
+	for _, name := range conns {
+		if _, ok := r.conns[name]; !ok {
+			return placement{executor: true, failure: "Could not find connection for the given criteria " +
+				"Failed to get catalog connections given names: " + name}
+		}
+	}
 	var failure string
+	executor := false
 	vpcConns := 0
 	for _, name := range conns {
-		c, ok := r.conns[name]
-		if !ok {
-			vpcConns++
-			failure = fmt.Sprintf("Connection %s not found: EntityNotFoundException", name)
-			continue
-		}
+		c := r.conns[name]
 		if c.subnetID == "" {
 			continue // not a VPC connection: it does not place the run
 		}
 		vpcConns++
+		executor = false
 		s, ok := r.subnets[c.subnetID]
 		if !ok {
 			failure = fmt.Sprintf("Failed to create network interface in subnet %s: The subnet ID '%s' does not exist "+
@@ -528,11 +539,14 @@ func (r *Region) place(conns []string) placement {
 			continue
 		}
 		if r.azs[s.az].state == AZDown {
-			failure = fmt.Sprintf("Could not find subnet for AZ %s: the Availability Zone is not available for AWS Glue. "+
-				"Create and use a subnet in a different Availability Zone.", s.az)
+			failure = fmt.Sprintf("Could not find subnet for AZ %s", s.az)
 			continue
 		}
-		if s.free() < minStartIPs {
+		switch free := s.free(); {
+		case free == 0:
+			failure, executor = "Number of IP addresses on subnet is 0: "+s.id, true
+			continue
+		case free < minStartIPs:
 			failure = fmt.Sprintf("Failed to create network interface in subnet %s: The specified subnet does not have enough "+
 				"free addresses to satisfy the request. (Service: AmazonEC2; Status Code: 400; Error Code: InsufficientFreeAddressesInSubnet)", s.id)
 			continue
@@ -542,7 +556,18 @@ func (r *Region) place(conns []string) placement {
 	if vpcConns == 0 {
 		return placement{outside: true}
 	}
-	return placement{failure: failure}
+	return placement{failure: failure, executor: executor}
+}
+
+// startFailure is the ErrorMessage of a run that could not be placed: the
+// job executor's InvalidInputException texts come wrapped the way real
+// runs show them.
+func startFailure(job, runID string, p placement) string {
+	if !p.executor {
+		return p.failure
+	}
+	return fmt.Sprintf("JobName:%s and JobRunId:%s failed to execute with exception %s "+
+		"(Service: AWSGlueJobExecutor; Status Code: 400; Error Code: InvalidInputException)", job, runID, p.failure)
 }
 
 // startJobRun starts a run: it checks the request, places the run, takes
@@ -644,8 +669,9 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 	ru.jobConnections = slices.Clone(spec.connections)
 	p := r.place(spec.connections)
 	if p.failure != "" {
-		r.log.Info("run cannot be placed", "run", ru.id, "job", j.name, "reason", p.failure)
-		r.schedule(t0.Add(r.sc.Glue.PlacementFailureDelay.D()), func() { r.finishRun(ru, stateFailed, p.failure) })
+		msg := startFailure(j.name, ru.id, p)
+		r.log.Info("run cannot be placed", "run", ru.id, "job", j.name, "reason", msg)
+		r.schedule(t0.Add(r.sc.Glue.PlacementFailureDelay.D()), func() { r.finishRun(ru, stateFailed, msg) })
 		return ru, nil
 	}
 	if p.outside {
