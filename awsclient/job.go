@@ -62,6 +62,9 @@ type Job struct {
 	MaxCapacity float64
 	// Connections is the job's current connection order.
 	Connections []string
+	// MaxRetries is Glue's own retry count for the job. Glue retries a
+	// failed run with the same connection, outside gluenet's failover.
+	MaxRetries int
 }
 
 // JobNeeds reads the job and works out how many IPs a run needs:
@@ -86,6 +89,7 @@ func (c *Client) JobNeeds(ctx context.Context, job string, overrideIPs int) (Job
 		WorkerType:  string(j.WorkerType),
 		MaxCapacity: aws.ToFloat64(j.MaxCapacity),
 		Connections: connectionsOf(j),
+		MaxRetries:  int(j.MaxRetries),
 	}
 	if j.Command != nil {
 		out.Command = aws.ToString(j.Command.Name)

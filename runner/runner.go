@@ -188,8 +188,17 @@ func (r *Runner) discover(ctx context.Context, cfg Config) (gluenet.Plan, error)
 	if err != nil {
 		return gluenet.Plan{}, err
 	}
+	if info.MaxRetries > 0 {
+		r.log().Warn("the job sets MaxRetries: Glue retries a failed run itself, on the same connection, bypassing gluenet's failover; set MaxRetries to 0 and let gluenet retry",
+			"job", cfg.Job, "max_retries", info.MaxRetries)
+	}
 	cands, _, err := r.Cloud.Discover(ctx, cfg.Connections)
 	if err != nil {
+		return gluenet.Plan{}, err
+	}
+	// A connection Glue says does not exist would fail every run: refuse
+	// it here, before anything changes (exit 2).
+	if err := gluenet.MissingConnections(cands); err != nil {
 		return gluenet.Plan{}, err
 	}
 	plan, err := r.rank(ctx, cfg, cands, gluenet.Need{IPs: info.Need.IPs, MinIPs: cfg.MinIPs})

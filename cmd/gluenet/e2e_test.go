@@ -283,9 +283,20 @@ func TestRunThrottlingStorm(t *testing.T) {
 	}
 }
 
-func TestRunUnknownConnectionIsUnchecked(t *testing.T) {
+// TestRunUncheckableConnectionIsNotFatal: a connection that exists but
+// whose subnet cannot be checked (here: the subnet was deleted) is ranked
+// unchecked and the run goes on, unlike one that does not exist at all
+// (TestBadInput).
+func TestRunUncheckableConnectionIsNotFatal(t *testing.T) {
 	e := newSimEnv(t, nil, nil)
-	code, out, stderr := e.gluenet(context.Background(), append([]string{"run", "--job", job, "--connections", "no-such-connection," + conn1, "--output", "json"}, fast...)...)
+	_, err := e.glue.CreateConnection(context.Background(), &glue.CreateConnectionInput{ConnectionInput: &gluetypes.ConnectionInput{
+		Name: aws.String("Ghost"), ConnectionType: gluetypes.ConnectionTypeNetwork, ConnectionProperties: map[string]string{},
+		PhysicalConnectionRequirements: &gluetypes.PhysicalConnectionRequirements{SubnetId: aws.String("subnet-00000000000000dead")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := e.gluenet(context.Background(), append([]string{"run", "--job", job, "--connections", "Ghost," + conn1, "--output", "json"}, fast...)...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s %s", code, out, stderr)
 	}
@@ -293,8 +304,31 @@ func TestRunUnknownConnectionIsUnchecked(t *testing.T) {
 	if r.Order[0] != conn1 || r.Connections[1].Group.String() != "unchecked" || r.Connections[1].Problem == "" {
 		t.Fatalf("ranking: %+v", r.Connections)
 	}
-	if !strings.Contains(stderr, "no-such-connection") {
-		t.Errorf("no warning about the unknown connection in the logs")
+	if !strings.Contains(stderr, "Ghost") {
+		t.Errorf("no warning about the unchecked connection in the logs")
+	}
+}
+
+// TestJobMaxRetriesWarns: Glue's own retries reuse the same connection, so
+// a job with MaxRetries > 0 gets a warning.
+func TestJobMaxRetriesWarns(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	_, err := e.glue.CreateJob(context.Background(), &glue.CreateJobInput{Name: aws.String("RetryingJob"), Role: aws.String("arn:aws:iam::123456789012:role/r"),
+		Command: &gluetypes.JobCommand{Name: aws.String("glueetl"), ScriptLocation: aws.String("s3://b/s.py")}, WorkerType: gluetypes.WorkerTypeG1x,
+		NumberOfWorkers: aws.Int32(2), GlueVersion: aws.String("4.0"), MaxRetries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := e.gluenet(context.Background(), "plan", "--job", "RetryingJob", "--connections", conn1)
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, stderr)
+	}
+	if !strings.Contains(stderr, "MaxRetries") || !strings.Contains(stderr, "same connection") {
+		t.Errorf("no warning about the job's MaxRetries:\n%s", stderr)
+	}
+	code, _, stderr = e.gluenet(context.Background(), "plan", "--job", job, "--connections", conn1)
+	if code != 0 || strings.Contains(stderr, "MaxRetries") {
+		t.Errorf("exit %d; a job without MaxRetries was warned about:\n%s", code, stderr)
 	}
 }
 
@@ -381,6 +415,13 @@ func TestBadInput(t *testing.T) {
 		{"unreachable endpoint", []string{"run", "--job", job, "--connections", conns, "--endpoint-url", "http://127.0.0.1:1"}, nil, nil, exitAWS, "Cannot reach"},
 		{"access denied on UpdateJob", []string{"run", "--job", job, "--connections", conn2 + "," + conn1, "--strategy", "ordered"}, nil, denyUpdateJob, exitAWS, "Access denied"},
 		{"MaxCapacity without workers", []string{"run", "--job", "DPUJob", "--connections", conns}, nil, nil, exitUsage, "--need-ips"},
+		// Refused before any change: Glue would fail the run anyway.
+		{"run: a connection that does not exist", []string{"run", "--job", job, "--connections", conn1 + ",Nope"}, nil, nil, exitUsage, `connection "Nope" does not exist`},
+		{"run: only a connection that does not exist", []string{"run", "--job", job, "--connections", "NoSuchConnection"}, nil, nil, exitUsage, `connection "NoSuchConnection" does not exist`},
+		{"plan: connections that do not exist", []string{"plan", "--job", job, "--connections", "Nope1," + conn1 + ",Nope2"}, nil, nil, exitUsage, `connections "Nope1", "Nope2" do not exist`},
+		{"space-separated list", []string{"run", "--job", job, "--connections", conn1 + " " + conn2}, nil, nil, exitUsage, "separate them with commas (" + conn1 + "," + conn2 + ")"},
+		{"name longer than Glue allows", []string{"plan", "--job", job, "--connections", strings.Repeat("c", 256)}, nil, nil, exitUsage, "Glue allows at most 255"},
+		{"control character in a name", []string{"run", "--job", job, "--connections", "Subnet\x01"}, nil, nil, exitUsage, "U+0001"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
