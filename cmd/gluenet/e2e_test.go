@@ -283,19 +283,26 @@ func TestRunThrottlingStorm(t *testing.T) {
 	}
 }
 
+// ghost creates the connection "Ghost", whose subnet does not exist: it
+// exists in Glue but cannot be checked, so it ranks unchecked.
+func (e *simEnv) ghost() {
+	e.t.Helper()
+	_, err := e.glue.CreateConnection(context.Background(), &glue.CreateConnectionInput{ConnectionInput: &gluetypes.ConnectionInput{
+		Name: aws.String("Ghost"), ConnectionType: gluetypes.ConnectionTypeNetwork, ConnectionProperties: map[string]string{},
+		PhysicalConnectionRequirements: &gluetypes.PhysicalConnectionRequirements{SubnetId: aws.String("subnet-00000000000000dead")},
+	}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // TestRunUncheckableConnectionIsNotFatal: a connection that exists but
 // whose subnet cannot be checked (here: the subnet was deleted) is ranked
 // unchecked and the run goes on, unlike one that does not exist at all
 // (TestBadInput).
 func TestRunUncheckableConnectionIsNotFatal(t *testing.T) {
 	e := newSimEnv(t, nil, nil)
-	_, err := e.glue.CreateConnection(context.Background(), &glue.CreateConnectionInput{ConnectionInput: &gluetypes.ConnectionInput{
-		Name: aws.String("Ghost"), ConnectionType: gluetypes.ConnectionTypeNetwork, ConnectionProperties: map[string]string{},
-		PhysicalConnectionRequirements: &gluetypes.PhysicalConnectionRequirements{SubnetId: aws.String("subnet-00000000000000dead")},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.ghost()
 	code, out, stderr := e.gluenet(context.Background(), append([]string{"run", "--job", job, "--connections", "Ghost," + conn1, "--output", "json"}, fast...)...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s %s", code, out, stderr)
@@ -495,6 +502,7 @@ func TestPlanIsWarmTheSecondTime(t *testing.T) {
 // is the whole list written into the job.
 func TestOrderIncludesOtherConnections(t *testing.T) {
 	e := newSimEnv(t, nil, nil)
+	e.ghost()
 	ctx := context.Background()
 	_, err := e.glue.CreateConnection(ctx, &glue.CreateConnectionInput{ConnectionInput: &gluetypes.ConnectionInput{
 		Name: aws.String("Extra"), ConnectionType: gluetypes.ConnectionTypeNetwork, ConnectionProperties: map[string]string{},
@@ -509,13 +517,13 @@ func TestOrderIncludesOtherConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{conn2, conn1, "Nope", "Extra"}
-	code, out, stderr := e.gluenet(ctx, "plan", "--job", "J2", "--connections", conn2+","+conn1+",Nope", "--strategy", "ordered", "--output", "json")
+	want := []string{conn2, conn1, "Ghost", "Extra"}
+	code, out, stderr := e.gluenet(ctx, "plan", "--job", "J2", "--connections", conn2+","+conn1+",Ghost", "--strategy", "ordered", "--output", "json")
 	var p planJSON
 	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || !reflect.DeepEqual(p.Order, want) {
 		t.Fatalf("plan: exit %d order %v, want %v\n%s", code, p.Order, want, stderr)
 	}
-	code, out, stderr = e.gluenet(ctx, append([]string{"run", "--job", "J2", "--connections", conn2 + "," + conn1 + ",Nope", "--strategy", "ordered", "--output", "json"}, fast...)...)
+	code, out, stderr = e.gluenet(ctx, append([]string{"run", "--job", "J2", "--connections", conn2 + "," + conn1 + ",Ghost", "--strategy", "ordered", "--output", "json"}, fast...)...)
 	r := decodeRun(t, out)
 	if code != 0 || !reflect.DeepEqual(r.Order, want) || !reflect.DeepEqual(r.Attempts[0].Order, want) {
 		t.Fatalf("run: exit %d order %v / %v, want %v\n%s", code, r.Order, r.Attempts[0].Order, want, stderr)
@@ -530,11 +538,12 @@ func TestOrderIncludesOtherConnections(t *testing.T) {
 // JSON, against testdata/ (go test -run TestPlanOutputGolden -update).
 func TestPlanOutputGolden(t *testing.T) {
 	e := newSimEnv(t, nil, nil)
+	e.ghost()
 	if err := e.region.Exhaust(subnet2, 1); err != nil {
 		t.Fatal(err)
 	}
 	for _, format := range []string{"table", "json"} {
-		code, out, stderr := e.gluenet(context.Background(), "plan", "--job", job, "--connections", conn2+",Nope,"+conn1,
+		code, out, stderr := e.gluenet(context.Background(), "plan", "--job", job, "--connections", conn2+",Ghost,"+conn1,
 			"--strategy", "capacity", "--output", format)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 )
 
@@ -415,4 +416,14 @@ func (h *handler) privateDNSName(ip string) string {
 		return host + ".ec2.internal"
 	}
 	return host + "." + h.region + ".compute.internal"
+}
+
+// Operations lists the EC2 actions the handler serves, sorted.
+func Operations() []string {
+	out := make([]string, 0, len(operations))
+	for op := range operations {
+		out = append(out, op)
+	}
+	sort.Strings(out)
+	return out
 }
