@@ -690,6 +690,9 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 			}
 			e.description = desc
 			e.requesterManaged = true
+			if sgs := p.conn.securityGroups(); len(sgs) > 0 {
+				e.groups = sgs
+			}
 			e.runID = ru.id
 			ru.enis = append(ru.enis, e)
 		}
@@ -797,4 +800,18 @@ func (ru *run) executionTime() int {
 		return 0
 	}
 	return int(ru.completedOn.Sub(ru.runningSince).Round(time.Second) / time.Second)
+}
+
+// securityGroups are the connection's SecurityGroupIdList: Glue puts its
+// ENIs in them.
+func (c *connection) securityGroups() []string {
+	pcr, _ := c.def["PhysicalConnectionRequirements"].(map[string]any)
+	list, _ := pcr["SecurityGroupIdList"].([]any)
+	var out []string
+	for _, v := range list {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }

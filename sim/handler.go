@@ -117,16 +117,18 @@ func (r *Region) serveJSON(w http.ResponseWriter, req *http.Request, service, op
 		writeJSONError(w, reqID, &apiError{code: "ServiceUnavailableException", msg: "The service cannot complete the request (simulated).", status: 500}, glue)
 		return
 	}
+	body, aerr := validateInput(service, op, body)
 	var out any
-	var aerr *apiError
-	if glue {
+	switch {
+	case aerr != nil:
+	case glue:
 		f, ok := glueOps[op]
 		if !ok {
 			aerr = &apiError{code: "UnknownOperationException", msg: fmt.Sprintf("Unknown operation %s", op), status: 400}
 		} else {
 			out, aerr = f(r, body)
 		}
-	} else {
+	default:
 		out, aerr = r.logsOp(op, body)
 	}
 	if aerr != nil {

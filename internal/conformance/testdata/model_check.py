@@ -238,11 +238,12 @@ def raw_glue(endpoint, op, body):
                 "status": e.code}
 
 
-def bad_requests(endpoint, vpc_subnet):
+def bad_requests(endpoint, chk):
     cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=False)
     session = boto3.session.Session()
     glue = session.client("glue", endpoint_url=endpoint, config=cfg)
     ec2 = session.client("ec2", endpoint_url=endpoint, config=cfg)
+    glue.meta.events.register("before-parse", _before_parse(chk, "glue"))
     cmd = boto3_all.COMMAND
     out = {}
     out["create_job_notification_property_string"] = raw_glue(
@@ -256,6 +257,13 @@ def bad_requests(endpoint, vpc_subnet):
     out["create_job_null_member"] = raw_glue(
         endpoint, "CreateJob", {"Name": "NullJob", "Role": boto3_all.ROLE, "Command": cmd, "Description": None})
     out["get_connection_name_number"] = raw_glue(endpoint, "GetConnection", {"Name": 7})
+    # Accepted without the unknown member and the null: GetJob, checked
+    # against the output shape like every response, must not echo them.
+    for name in ("BadTypeJob4", "NullJob"):
+        try:
+            glue.get_job(JobName=name)
+        except ClientError:
+            pass
     out["create_job_without_role"] = refused(glue.create_job, Name="NoRoleJob", Command=cmd)
     out["get_job_without_name"] = refused(glue.get_job)
     out["describe_subnets_malformed"] = refused(ec2.describe_subnets, SubnetIds=["subnet-zz"])
@@ -264,7 +272,7 @@ def bad_requests(endpoint, vpc_subnet):
     out["delete_eni_malformed"] = refused(ec2.delete_network_interface, NetworkInterfaceId="nope")
     # A stored bad value breaks every later read in the client: record it.
     try:
-        out["get_jobs_after"] = sorted(j["Name"] for j in boto3_all.pages(glue.get_paginator("get_jobs"), "Jobs"))
+        out["get_jobs_after"] = sorted(j["Name"] for page in boto3_all.pages(glue.get_paginator("get_jobs"), "Jobs") for j in page)
     except Exception as e:  # noqa: BLE001  (what boto3 raised is the finding)
         out["get_jobs_after"] = f"GetJobs raised in boto3: {e!r}"
     return out
@@ -299,13 +307,14 @@ def main():
         for op in ops.split(","):
             served.append(f"{service}:{op}")
             shapes += chk.walk_static(service, op)
+    refused = bad_requests(args.endpoint, chk)
     out = {
         "botocore": botocore.__version__,
         "checked": chk.checked,
         "not_seen": [op for op in served if op not in chk.checked],
         "shapes_walked": shapes,
         "violations": chk.violations,
-        "refused": bad_requests(args.endpoint, s1),
+        "refused": refused,
     }
     json.dump(out, sys.stdout, indent=1)
     sys.stdout.write("\n")

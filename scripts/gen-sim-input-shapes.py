@@ -1,0 +1,64 @@
+"""Write sim/model/input-shapes.json: the input shapes of the Glue and
+CloudWatch Logs operations the simulated region serves, taken from the
+service models botocore ships (the models the AWS SDKs are generated from).
+
+Usage: python3 scripts/gen-sim-input-shapes.py > sim/model/input-shapes.json
+
+The region validates every JSON request against them as AWS does: a member
+of the wrong type is a SerializationException, a missing required member a
+ValidationException; members the model does not know, and nulls, are
+dropped, never stored. Rerun after a botocore upgrade; the conformance test
+(internal/conformance, TestServiceModels) holds the responses to the same
+models.
+"""
+
+import json
+import sys
+
+import botocore
+import botocore.session
+
+SERVED = {
+    "glue": ["BatchStopJobRun", "CreateConnection", "CreateJob", "DeleteConnection", "DeleteJob", "GetConnection",
+             "GetConnections", "GetJob", "GetJobRun", "GetJobRuns", "GetJobs", "StartJobRun", "UpdateJob"],
+    "logs": ["FilterLogEvents", "GetLogEvents"],
+}
+
+
+def main():
+    session = botocore.session.get_session()
+    out = {"botocore": botocore.__version__, "services": {}}
+    for service, ops in SERVED.items():
+        model = session.get_service_model(service)
+        shapes = {}
+
+        def walk(shape):
+            if shape.name in shapes:
+                return
+            s = {"type": shape.type_name}
+            shapes[shape.name] = s
+            if shape.type_name == "structure":
+                s["members"] = {n: m.name for n, m in shape.members.items()}
+                if shape.required_members:
+                    s["required"] = list(shape.required_members)
+                for m in shape.members.values():
+                    walk(m)
+            elif shape.type_name == "list":
+                s["member"] = shape.member.name
+                walk(shape.member)
+            elif shape.type_name == "map":
+                s["value"] = shape.value.name
+                walk(shape.value)
+
+        inputs = {}
+        for op in ops:
+            shape = model.operation_model(op).input_shape
+            inputs[op] = shape.name
+            walk(shape)
+        out["services"][service] = {"operations": inputs, "shapes": dict(sorted(shapes.items()))}
+    json.dump(out, sys.stdout, indent=None, separators=(",", ":"), sort_keys=True)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
