@@ -646,7 +646,7 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 	}
 
 	ru := &run{
-		id: "jr_" + r.hexID(64), job: j.name, attempt: attempt, previousRunID: previous,
+		id: r.runID(), job: j.name, attempt: attempt, previousRunID: previous,
 		state: stateStarting, startedOn: r.now, modifiedOn: r.now, args: maps.Clone(in.Arguments),
 		workerType: workerType, timeout: timeout, glueVersion: spec.glueVersion, ipsWanted: ips,
 	}

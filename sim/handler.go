@@ -119,8 +119,11 @@ func (r *Region) serveJSON(w http.ResponseWriter, req *http.Request, service, op
 	}
 	body, aerr := validateInput(service, op, body)
 	var out any
+	other, elsewhere := r.elsewhere(req)
 	switch {
 	case aerr != nil:
+	case elsewhere:
+		out, aerr = r.elsewhereJSON(service, op, other)
 	case glue:
 		f, ok := glueOps[op]
 		if !ok {
@@ -209,7 +212,11 @@ func (r *Region) serveEC2(w http.ResponseWriter, req *http.Request, body []byte)
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	sw := &statusWriter{ResponseWriter: w}
-	r.ec2.ServeHTTP(sw, req)
+	if other, elsewhere := r.elsewhere(req); elsewhere {
+		r.elsewhereEC2(other).ServeHTTP(sw, req)
+	} else {
+		r.ec2.ServeHTTP(sw, req)
+	}
 	if sw.status >= 400 {
 		r.countClientError("ec2")
 	}

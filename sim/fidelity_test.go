@@ -1,0 +1,85 @@
+package sim
+
+import (
+	"errors"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+	"github.com/aws/smithy-go"
+)
+
+// TestAnotherRegionSeesNothing: a client configured for another Region
+// than the scenario's sees that Region, where nothing exists.
+func TestAnotherRegionSeesNothing(t *testing.T) {
+	e := newEnv(t, defaultScenario(t))
+	westGlue := glueClient(e.r.HTTPClient(), InProcessEndpoint)
+	westGlue = glue.New(westGlue.Options(), func(o *glue.Options) { o.Region = "eu-west-1" })
+	westEC2 := ec2Client(e.r.HTTPClient(), InProcessEndpoint)
+	westEC2 = ec2.New(westEC2.Options(), func(o *ec2.Options) { o.Region = "eu-west-1" })
+	code := func(err error) string {
+		var ae smithy.APIError
+		if errors.As(err, &ae) {
+			return ae.ErrorCode()
+		}
+		return ""
+	}
+
+	if _, err := westGlue.GetJob(ctx, &glue.GetJobInput{JobName: aws.String(blogJob)}); code(err) != "EntityNotFoundException" {
+		t.Errorf("GetJob in another region: %v, want EntityNotFoundException", err)
+	}
+	if _, err := westGlue.GetConnection(ctx, &glue.GetConnectionInput{Name: aws.String(conn1)}); code(err) != "EntityNotFoundException" {
+		t.Errorf("GetConnection in another region: %v, want EntityNotFoundException", err)
+	}
+	if out, err := westGlue.GetJobs(ctx, &glue.GetJobsInput{}); err != nil || len(out.Jobs) != 0 {
+		t.Errorf("GetJobs in another region: %v %v, want none", out, err)
+	}
+	if _, err := westGlue.StartJobRun(ctx, &glue.StartJobRunInput{JobName: aws.String(blogJob)}); code(err) != "EntityNotFoundException" {
+		t.Errorf("StartJobRun in another region: %v, want EntityNotFoundException", err)
+	}
+	if out, err := westEC2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{}); err != nil || len(out.Subnets) != 0 {
+		t.Errorf("DescribeSubnets in another region: %v %v, want none", out, err)
+	}
+	if _, err := westEC2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{sub1}}); code(err) != "InvalidSubnetID.NotFound" {
+		t.Errorf("DescribeSubnets by ID in another region: %v, want InvalidSubnetID.NotFound", err)
+	}
+	if len(e.r.State().Runs) != 0 {
+		t.Errorf("a run was started")
+	}
+	// The scenario's own Region still sees everything.
+	if _, err := e.glue.GetJob(ctx, &glue.GetJobInput{JobName: aws.String(blogJob)}); err != nil {
+		t.Errorf("GetJob in the scenario's region: %v", err)
+	}
+}
+
+// TestRunIDsDoNotRepeatAcrossRestarts: the same scenario and seed, started
+// again later, hands out other run IDs; started at the same instant, the
+// same ones (the region stays reproducible).
+func TestRunIDsDoNotRepeatAcrossRestarts(t *testing.T) {
+	first := func(start time.Time) string {
+		r, err := New(defaultScenario(t), WithClock(NewManualClock(start)), WithSeed(7))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := glueClient(r.HTTPClient(), InProcessEndpoint)
+		out, err := g.StartJobRun(ctx, &glue.StartJobRunInput{JobName: aws.String(blogJob)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := aws.ToString(out.JobRunId)
+		if !regexp.MustCompile(`^jr_[0-9a-f]{64}$`).MatchString(id) {
+			t.Fatalf("run ID %q is not Glue's shape", id)
+		}
+		return id
+	}
+	a, again, later := first(t0), first(t0), first(t0.Add(time.Second))
+	if a != again {
+		t.Errorf("same seed and start gave %s then %s", a, again)
+	}
+	if a == later {
+		t.Errorf("a restart of the region reused run ID %s", a)
+	}
+}
