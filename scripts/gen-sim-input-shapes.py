@@ -36,6 +36,8 @@ def main():
             if shape.name in shapes:
                 return
             s = {"type": shape.type_name}
+            if shape.type_name == "timestamp" and shape.serialization.get("timestampFormat"):
+                s["timestampFormat"] = shape.serialization["timestampFormat"]
             shapes[shape.name] = s
             if shape.type_name == "structure":
                 s["members"] = {n: m.name for n, m in shape.members.items()}

@@ -23,6 +23,10 @@ type shapeDef struct {
 	Required []string          `json:"required"`
 	Member   string            `json:"member"`
 	Value    string            `json:"value"`
+	// TimestampFormat is the timestamp's wire format when the model sets
+	// one ("iso8601": a string); by default JSON timestamps are epoch
+	// seconds.
+	TimestampFormat string `json:"timestampFormat"`
 }
 
 type serviceShapes struct {
@@ -186,7 +190,21 @@ func (c *checker) clean(v any, shapeName, path string) (any, *apiError) {
 		if _, err := n.Int64(); err != nil {
 			return nil, wrong("an integer")
 		}
-	case "float", "double", "timestamp":
+	case "timestamp":
+		if s.TimestampFormat == "iso8601" {
+			if _, ok := v.(string); !ok {
+				return nil, wrong("an ISO 8601 time string")
+			}
+			return v, nil
+		}
+		n, ok := v.(json.Number)
+		if !ok {
+			return nil, wrong("epoch seconds")
+		}
+		if _, err := n.Float64(); err != nil {
+			return nil, wrong("epoch seconds")
+		}
+	case "float", "double":
 		n, ok := v.(json.Number)
 		if !ok {
 			return nil, wrong("a number")

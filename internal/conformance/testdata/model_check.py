@@ -104,7 +104,10 @@ class Checker:
             if not isinstance(v, bool):
                 self.bad(where, f"want a boolean for {shape.name}, got {v!r}")
         elif t == "timestamp":
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
+            if shape.serialization.get("timestampFormat") == "iso8601":
+                if not isinstance(v, str):
+                    self.bad(where, f"want an ISO 8601 string for timestamp {shape.name}, got {v!r}")
+            elif isinstance(v, bool) or not isinstance(v, (int, float)):
                 self.bad(where, f"want epoch seconds for timestamp {shape.name}, got {v!r}")
         elif t == "blob":
             if not isinstance(v, str):
