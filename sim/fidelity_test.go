@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
+	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -81,5 +82,43 @@ func TestRunIDsDoNotRepeatAcrossRestarts(t *testing.T) {
 	}
 	if a == later {
 		t.Errorf("a restart of the region reused run ID %s", a)
+	}
+}
+
+// TestGlueMaxRetriesReuseTheConnection: with MaxRetries, Glue itself
+// retries a failed run as <run>_attempt_1, on the connection the failed run
+// used, even when the job now lists another connection first.
+func TestGlueMaxRetriesReuseTheConnection(t *testing.T) {
+	sc := defaultScenario(t)
+	sc.Jobs[0].FailureRate = 1
+	e := newEnv(t, sc)
+	e.setJob(t, blogJob, func(u *gluetypes.JobUpdate) {
+		u.MaxRetries = 1
+		u.Connections = &gluetypes.ConnectionsList{Connections: []string{conn1, conn2}}
+	})
+	id := e.start(t, blogJob)
+	if got := e.r.State().Runs[0].SubnetID; got != sub1 {
+		t.Fatalf("first run in %s, want %s", got, sub1)
+	}
+	e.setConnections(t, conn2, conn1) // gluenet would now prefer conn2
+	e.at(time.Hour)
+	runs, err := e.glue.GetJobRuns(ctx, &glue.GetJobRunsInput{JobName: aws.String(blogJob)})
+	mustOK(t, err)
+	if len(runs.JobRuns) != 2 {
+		t.Fatalf("got %d runs, want the failed run and Glue's one retry", len(runs.JobRuns))
+	}
+	var retry *gluetypes.JobRun
+	for i := range runs.JobRuns {
+		if aws.ToString(runs.JobRuns[i].Id) == id+"_attempt_1" {
+			retry = &runs.JobRuns[i]
+		}
+	}
+	if retry == nil || retry.Attempt != 1 || aws.ToString(retry.PreviousRunId) != id || retry.JobRunState != gluetypes.JobRunStateFailed {
+		t.Fatalf("retry = %+v", retry)
+	}
+	for _, rs := range e.r.State().Runs {
+		if rs.SubnetID != sub1 {
+			t.Errorf("run %s in %s: Glue's retry must reuse the failed run's connection (%s)", rs.ID, rs.SubnetID, sub1)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -87,6 +88,9 @@ type jobSpec struct {
 	maxConcurrent                              int
 	connections                                []string
 	defaultArgs                                map[string]string
+	// maxRetries is the job's MaxRetries: Glue itself retries a failed
+	// run that many times, on the connection the failed run used.
+	maxRetries int
 }
 
 type run struct {
@@ -397,6 +401,8 @@ func parseJobDef(def map[string]any) (jobSpec, *apiError) {
 		return s, aerr
 	} else if mr < 0 {
 		return s, errInvalid("MaxRetries must not be negative")
+	} else {
+		s.maxRetries = mr
 	}
 	return s, nil
 }
@@ -494,6 +500,9 @@ type startRunInput struct {
 	MaxCapacity       *float64
 	WorkerType        string
 	NumberOfWorkers   *int
+	// retryOf is set when Glue itself retries a failed run (the job's
+	// MaxRetries): never from a request.
+	retryOf *run
 }
 
 // placement is Glue's choice of network for a run.
@@ -589,7 +598,9 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 		return nil, newAPIError("ConcurrentRunsExceededException", 400, "Concurrent runs exceeded for %s", j.name)
 	}
 	attempt, previous := 0, ""
-	if in.JobRunId != "" {
+	if in.retryOf != nil {
+		attempt, previous = in.retryOf.attempt+1, in.retryOf.id
+	} else if in.JobRunId != "" {
 		prev, ok := r.runs[in.JobRunId]
 		if !ok || prev.hidden || prev.job != j.name {
 			return nil, errNotFound("Job run %s not found for job %s", in.JobRunId, j.name)
@@ -645,8 +656,16 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 		ips = max(1, int(math.Ceil(c)))
 	}
 
+	id := ""
+	if in.retryOf != nil {
+		// Glue names its own retries after the first run: <run>_attempt_N.
+		root, _, _ := strings.Cut(in.retryOf.id, "_attempt_")
+		id = fmt.Sprintf("%s_attempt_%d", root, attempt)
+	} else {
+		id = r.runID()
+	}
 	ru := &run{
-		id: r.runID(), job: j.name, attempt: attempt, previousRunID: previous,
+		id: id, job: j.name, attempt: attempt, previousRunID: previous,
 		state: stateStarting, startedOn: r.now, modifiedOn: r.now, args: maps.Clone(in.Arguments),
 		workerType: workerType, timeout: timeout, glueVersion: spec.glueVersion, ipsWanted: ips,
 	}
@@ -667,7 +686,14 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 	t0 := r.now
 
 	ru.jobConnections = slices.Clone(spec.connections)
-	p := r.place(spec.connections)
+	conns := spec.connections
+	if in.retryOf != nil && in.retryOf.connection != "" {
+		// Glue's retries reuse the connection the failed run used (AWS
+		// re:Post, "AWS Glue job networking: managing multiple
+		// connections"): they bypass any failover.
+		conns = []string{in.retryOf.connection}
+	}
+	p := r.place(conns)
 	if p.failure != "" {
 		msg := startFailure(j.name, ru.id, p)
 		r.log.Info("run cannot be placed", "run", ru.id, "job", j.name, "reason", msg)
@@ -782,6 +808,23 @@ func (r *Region) finishRun(ru *run, state, msg string) {
 		})
 	}
 	r.log.Info("run ended", "run", ru.id, "job", ru.job, "state", state, "error", msg)
+	r.glueRetry(ru)
+}
+
+// glueRetry models the job's MaxRetries: Glue starts a failed run again
+// itself, without StartJobRun, as attempt N+1 named <run>_attempt_N, on the
+// same connection.
+func (r *Region) glueRetry(ru *run) {
+	j, ok := r.jobs[ru.job]
+	if ru.state != stateFailed || ru.hidden || !ok || ru.attempt >= j.spec.maxRetries {
+		return
+	}
+	next, aerr := r.startJobRun(startRunInput{JobName: ru.job, Arguments: ru.args, retryOf: ru})
+	if aerr != nil {
+		r.log.Info("Glue could not retry the run", "run", ru.id, "job", ru.job, "error", aerr.msg)
+		return
+	}
+	r.log.Info("Glue retries the failed run", "run", ru.id, "retry", next.id, "attempt", next.attempt, "connection", ru.connection)
 }
 
 // stopRun asks a run to stop; it is STOPPED after the stop delay.
