@@ -711,8 +711,8 @@ func TestDeterminism(t *testing.T) {
 }
 
 func TestScenarioFaultTimeline(t *testing.T) {
-	t.Run("az-outage", func(t *testing.T) {
-		sc, err := LoadScenario("az-outage")
+	t.Run("az-down", func(t *testing.T) {
+		sc, err := LoadScenario("az-down")
 		mustOK(t, err)
 		e := newEnv(t, sc)
 		azState := func() AZState {
@@ -735,8 +735,8 @@ func TestScenarioFaultTimeline(t *testing.T) {
 			t.Errorf("us-east-1a at 30m = %s, want healthy", got)
 		}
 	})
-	t.Run("throttle-storm", func(t *testing.T) {
-		sc, err := LoadScenario("throttle-storm")
+	t.Run("throttling", func(t *testing.T) {
+		sc, err := LoadScenario("throttling")
 		mustOK(t, err)
 		e := newEnv(t, sc)
 		if f := e.r.State().Faults.Throttle; f["glue"] != 0.3 || f["ec2"] != 0.3 || f["logs"] != 0 {
