@@ -201,7 +201,9 @@ func (r *Runner) discover(ctx context.Context, cfg Config) (gluenet.Plan, error)
 	if err := gluenet.MissingConnections(cands); err != nil {
 		return gluenet.Plan{}, err
 	}
-	plan, err := r.rank(ctx, cfg, cands, gluenet.Need{IPs: info.Need.IPs, MinIPs: cfg.MinIPs})
+	// A run never needs more free IPs to start than it needs in all: a
+	// Python shell job (one node, one IP) starts with one.
+	plan, err := r.rank(ctx, cfg, cands, gluenet.Need{IPs: info.Need.IPs, MinIPs: min(cfg.MinIPs, info.Need.IPs)})
 	if err != nil {
 		return gluenet.Plan{}, err
 	}

@@ -517,14 +517,14 @@ type placement struct {
 }
 
 // place picks the first listed connection whose subnet exists, whose AZ
-// passes the health check and which has at least two free IPs, the way
-// Glue does. It looks at the real free count, not EC2's lagging one.
+// passes the health check and which has at least minIPs free IPs (two for
+// a Spark run, one for a Python shell run), the way Glue does. It looks at the real free count, not EC2's lagging one.
 //
 // Glue first looks every listed name up in the Data Catalog: one that does
 // not exist fails the run whatever the others are. The failure texts are
 // the real ones of classify/testdata/glue_errors.json; executor marks the
 // ones Glue's job executor wraps in its envelope (see startFailure).
-func (r *Region) place(conns []string) placement {
+func (r *Region) place(conns []string, minIPs int) placement {
 	for _, name := range conns {
 		if _, ok := r.conns[name]; !ok {
 			return placement{executor: true, failure: "Could not find connection for the given criteria " +
@@ -555,7 +555,7 @@ func (r *Region) place(conns []string) placement {
 		case free == 0:
 			failure, executor = "Number of IP addresses on subnet is 0: "+s.id, true
 			continue
-		case free < minStartIPs:
+		case free < minIPs:
 			failure = fmt.Sprintf("Failed to create network interface in subnet %s: The specified subnet does not have enough "+
 				"free addresses to satisfy the request. (Service: AmazonEC2; Status Code: 400; Error Code: InsufficientFreeAddressesInSubnet)", s.id)
 			continue
@@ -693,7 +693,13 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 		// connections"): they bypass any failover.
 		conns = []string{in.retryOf.connection}
 	}
-	p := r.place(conns)
+	// Glue starts a Spark run with a driver and one executor; a Python
+	// shell run is one node.
+	minIPs := minStartIPs
+	if spec.commandName == "pythonshell" {
+		minIPs = 1
+	}
+	p := r.place(conns, min(minIPs, ips))
 	if p.failure != "" {
 		msg := startFailure(j.name, ru.id, p)
 		r.log.Info("run cannot be placed", "run", ru.id, "job", j.name, "reason", msg)
