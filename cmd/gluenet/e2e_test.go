@@ -561,3 +561,27 @@ func TestPlanOutputGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestPythonShellStartsWithOneIP: a Python shell run is one node and one
+// IP; a subnet with one free IP can start it, in the region and in the
+// plan (the default --min-ips of 2 is for Spark's driver and executor).
+func TestPythonShellStartsWithOneIP(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	ctx := context.Background()
+	_, err := e.glue.CreateJob(ctx, &glue.CreateJobInput{Name: aws.String("Shell"), Role: aws.String("arn:aws:iam::123456789012:role/r"),
+		Command: &gluetypes.JobCommand{Name: aws.String("pythonshell"), ScriptLocation: aws.String("s3://b/s.py")}, MaxCapacity: aws.Float64(0.0625)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.region.Exhaust(subnet1, 1); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := e.gluenet(ctx, "plan", "--job", "Shell", "--connections", conn1, "--output", "json")
+	var p planJSON
+	if code != 0 || json.Unmarshal([]byte(out), &p) != nil {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if p.Need.IPs != 1 || p.Need.MinIPs != 1 || p.Connections[0].Group.String() != "good" {
+		t.Fatalf("need %+v, group %s: want 1 IP and the subnet with 1 free IP good", p.Need, p.Connections[0].Group)
+	}
+}
