@@ -3,11 +3,13 @@ package sim
 import (
 	"errors"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/aws/smithy-go"
@@ -120,5 +122,43 @@ func TestGlueMaxRetriesReuseTheConnection(t *testing.T) {
 		if rs.SubnetID != sub1 {
 			t.Errorf("run %s in %s: Glue's retry must reuse the failed run's connection (%s)", rs.ID, rs.SubnetID, sub1)
 		}
+	}
+}
+
+// TestENIsLingerAvailableAfterARun: a finished run's ENIs stay, detached
+// ("available") and holding their IPs, for the linger, then go.
+func TestENIsLingerAvailableAfterARun(t *testing.T) {
+	sc := defaultScenario(t)
+	sc.ENI.Linger = Duration(5 * time.Hour)
+	e := newEnv(t, sc)
+	e.setConnections(t, conn1)
+	id := e.start(t, blogJob)
+	e.at(time.Hour)
+	if st := e.jobRun(t, blogJob, id).JobRunState; st != gluetypes.JobRunStateSucceeded {
+		t.Fatalf("run %s", st)
+	}
+	runENIs := func() []ec2types.NetworkInterface {
+		out, err := e.ec2.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{})
+		mustOK(t, err)
+		var mine []ec2types.NetworkInterface
+		for _, ni := range out.NetworkInterfaces {
+			if strings.Contains(aws.ToString(ni.Description), id) {
+				mine = append(mine, ni)
+			}
+		}
+		return mine
+	}
+	lingering := runENIs()
+	if len(lingering) == 0 {
+		t.Fatal("the run's ENIs are gone before the linger")
+	}
+	for _, ni := range lingering {
+		if ni.Status != ec2types.NetworkInterfaceStatusAvailable {
+			t.Errorf("lingering ENI %s is %s, want available", aws.ToString(ni.NetworkInterfaceId), ni.Status)
+		}
+	}
+	e.at(7 * time.Hour)
+	if left := runENIs(); len(left) != 0 {
+		t.Errorf("%d ENIs left after the linger", len(left))
 	}
 }

@@ -807,6 +807,11 @@ func (r *Region) finishRun(ru *run, state, msg string) {
 		r.appendLog(errorLogGroup, ru.id, msg)
 	}
 	if enis := ru.enis; len(enis) > 0 {
+		// Detached but not yet deleted: the ENIs linger "available",
+		// holding their IPs, as users report of Glue's ENIs.
+		for _, e := range enis {
+			e.status = "available"
+		}
 		r.schedule(r.now.Add(r.sc.ENI.Linger.D()), func() {
 			for _, e := range enis {
 				r.deleteENI(e)
