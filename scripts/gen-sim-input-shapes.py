@@ -1,5 +1,6 @@
 """Write sim/model/input-shapes.json: the input shapes of the Glue and
-CloudWatch Logs operations the simulated region serves, taken from the
+CloudWatch Logs operations the simulated region serves, and the members of
+the output structures it builds from what it stored, taken from the
 service models botocore ships (the models the AWS SDKs are generated from).
 
 Usage: python3 scripts/gen-sim-input-shapes.py > sim/model/input-shapes.json
@@ -23,6 +24,10 @@ SERVED = {
              "GetConnections", "GetJob", "GetJobRun", "GetJobRuns", "GetJobs", "StartJobRun", "UpdateJob"],
     "logs": ["FilterLogEvents", "GetLogEvents"],
 }
+
+# Output structures built from a stored request (ConnectionInput -> Connection,
+# CreateJob/JobUpdate -> Job), whose input has members the output lacks.
+OUTPUTS = {"glue": ["Connection", "Job"]}
 
 
 def main():
@@ -57,7 +62,13 @@ def main():
             shape = model.operation_model(op).input_shape
             inputs[op] = shape.name
             walk(shape)
-        out["services"][service] = {"operations": inputs, "shapes": dict(sorted(shapes.items()))}
+        entry = {"operations": inputs, "shapes": dict(sorted(shapes.items()))}
+        # The members of the structures the region echoes back from what it
+        # stored (a connection, a job): it keeps only these in its answers.
+        echoed = OUTPUTS.get(service, [])
+        if echoed:
+            entry["outputs"] = {name: sorted(model.shape_for(name).members) for name in echoed}
+        out["services"][service] = entry
     json.dump(out, sys.stdout, indent=None, separators=(",", ":"), sort_keys=True)
     sys.stdout.write("\n")
 

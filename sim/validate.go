@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -32,6 +33,25 @@ type shapeDef struct {
 type serviceShapes struct {
 	Operations map[string]string   `json:"operations"`
 	Shapes     map[string]shapeDef `json:"shapes"`
+	// Outputs are the members of output structures the region builds
+	// from a stored request (Connection, Job).
+	Outputs map[string][]string `json:"outputs"`
+}
+
+// keepOutputMembers drops from m, an answer built from a stored request,
+// the members the output shape does not have (ConnectionInput's
+// ValidateCredentials is not a member of Connection).
+func keepOutputMembers(service, shape string, m map[string]any) map[string]any {
+	members, ok := inputModels[service].Outputs[shape]
+	if !ok {
+		return m
+	}
+	for k := range m {
+		if !slices.Contains(members, k) {
+			delete(m, k)
+		}
+	}
+	return m
 }
 
 var inputModels = func() map[string]serviceShapes {

@@ -57,3 +57,18 @@ func TestValidationMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectionEchoesOnlyConnectionMembers: ConnectionInput members that
+// the Connection shape lacks (ValidateCredentials) are not echoed back.
+func TestConnectionEchoesOnlyConnectionMembers(t *testing.T) {
+	e := newEnv(t, defaultScenario(t))
+	rec := call(e.r, "AWSGlue.CreateConnection", "application/x-amz-json-1.1",
+		`{"ConnectionInput":{"Name":"v","ConnectionType":"NETWORK","ConnectionProperties":{},"ValidateCredentials":true,"PhysicalConnectionRequirements":{"SubnetId":"subnet-0a1b2c3d4e5f60011"}}}`)
+	if rec.Code != 200 {
+		t.Fatalf("CreateConnection: %d %s", rec.Code, rec.Body)
+	}
+	rec = call(e.r, "AWSGlue.GetConnection", "application/x-amz-json-1.1", `{"Name":"v"}`)
+	if rec.Code != 200 || strings.Contains(rec.Body.String(), "ValidateCredentials") || !strings.Contains(rec.Body.String(), "subnet-0a1b2c3d4e5f60011") {
+		t.Fatalf("GetConnection: %d %s", rec.Code, rec.Body)
+	}
+}

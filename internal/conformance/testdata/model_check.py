@@ -241,7 +241,7 @@ def raw_glue(endpoint, op, body):
                 "status": e.code}
 
 
-def bad_requests(endpoint, chk):
+def bad_requests(endpoint, chk, vpc_subnet):
     cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=False)
     session = boto3.session.Session()
     glue = session.client("glue", endpoint_url=endpoint, config=cfg)
@@ -260,6 +260,13 @@ def bad_requests(endpoint, chk):
     out["create_job_null_member"] = raw_glue(
         endpoint, "CreateJob", {"Name": "NullJob", "Role": boto3_all.ROLE, "Command": cmd, "Description": None})
     out["get_connection_name_number"] = raw_glue(endpoint, "GetConnection", {"Name": 7})
+    # A ConnectionInput member that Connection lacks: GetConnection (checked
+    # against its output shape) must not echo it.
+    glue.create_connection(ConnectionInput={
+        "Name": "ConfConn-Validate", "ConnectionType": "NETWORK", "ConnectionProperties": {},
+        "ValidateCredentials": True,
+        "PhysicalConnectionRequirements": {"SubnetId": vpc_subnet["id"], "AvailabilityZone": vpc_subnet["az"]}})
+    glue.get_connection(Name="ConfConn-Validate")
     # Accepted without the unknown member and the null: GetJob, checked
     # against the output shape like every response, must not echo them.
     for name in ("BadTypeJob4", "NullJob"):
@@ -310,7 +317,7 @@ def main():
         for op in ops.split(","):
             served.append(f"{service}:{op}")
             shapes += chk.walk_static(service, op)
-    refused = bad_requests(args.endpoint, chk)
+    refused = bad_requests(args.endpoint, chk, s1)
     out = {
         "botocore": botocore.__version__,
         "checked": chk.checked,
