@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
+
+	"github.com/gluenet/gluenet/classify"
 )
 
 // Messages of the default scenario's failures.
@@ -200,6 +202,11 @@ func TestGlueConnectionChoice(t *testing.T) {
 			}
 			if run.JobRunState != tt.wantState || aws.ToString(run.ErrorMessage) != tt.wantError {
 				t.Errorf("run ended %s %q, want %s %q", run.JobRunState, aws.ToString(run.ErrorMessage), tt.wantState, tt.wantError)
+			}
+			// The region's failure texts are real ones: gluenet's rules,
+			// held to the corpus of real texts, recognise every one.
+			if v := classify.RunOutcome(string(run.JobRunState), aws.ToString(run.ErrorMessage)); run.JobRunState == gluetypes.JobRunStateFailed && v.Class == classify.Unknown {
+				t.Errorf("the region's failure text %q is not recognised: %v", aws.ToString(run.ErrorMessage), v)
 			}
 			out := e.logLines(t, outputLogGroup, id)
 			if tt.wantName == "" {
