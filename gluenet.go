@@ -73,6 +73,11 @@ type Candidate struct {
 	Checked bool `json:"-"`
 	// Problem says why the candidate is unchecked.
 	Problem string `json:"problem,omitempty"`
+	// Missing says Glue reported the connection as not existing
+	// (EntityNotFoundException): unlike a connection that could not be
+	// checked, it must stop the run before anything changes (see
+	// MissingConnections).
+	Missing bool `json:"missing,omitempty"`
 }
 
 // Need is what one run of the job asks of a subnet.

@@ -37,6 +37,7 @@ type connInfo struct {
 	subnetID string
 	az       string // the connection's own AZ, a fallback for the subnet's
 	problem  string // why the connection cannot be checked, "" if it may be
+	missing  bool   // Glue says the connection does not exist
 	cached   bool   // subnetID came from the cache
 }
 
@@ -47,7 +48,10 @@ type connInfo struct {
 // cold discovery costs len(names) GetConnection calls and one DescribeSubnets
 // call in about two round trips, and a warm one a single DescribeSubnets.
 //
-// Nothing about a single connection is fatal: a failed lookup, a connection
+// A connection Glue says does not exist (EntityNotFoundException) comes
+// back unchecked with Missing set, for the caller to refuse
+// (gluenet.MissingConnections). Nothing else about a single connection is
+// fatal: a failed lookup, a connection
 // without a subnet, a subnet EC2 does not know, or a failed DescribeSubnets
 // all leave the candidates concerned unchecked with Problem set, and are
 // logged as warnings. The candidates come back in the order of names. The
@@ -131,7 +135,7 @@ func (c *Client) Discover(ctx context.Context, names []string) ([]gluenet.Candid
 // candidate turns what discovery learned about one connection into a
 // Candidate, warning about the ones that cannot be checked.
 func (c *Client) candidate(ctx context.Context, name string, ci *connInfo, subnets map[string]ec2types.Subnet) gluenet.Candidate {
-	cand := gluenet.Candidate{Connection: name, SubnetID: ci.subnetID, AZ: ci.az, Problem: ci.problem}
+	cand := gluenet.Candidate{Connection: name, SubnetID: ci.subnetID, AZ: ci.az, Problem: ci.problem, Missing: ci.missing}
 	if cand.Problem != "" {
 		return cand
 	}
@@ -192,7 +196,9 @@ func (c *Client) lookupConnection(ctx context.Context, name string) *connInfo {
 		if ctx.Err() == nil {
 			c.logger().WarnContext(ctx, "connection lookup failed", "connection", name, "error", err)
 		}
-		return &connInfo{problem: "get connection: " + problemText(err)}
+		// Glue says the name does not exist: a run of a job listing it
+		// would fail, so the caller must refuse it (gluenet.Candidate.Missing).
+		return &connInfo{problem: "get connection: " + problemText(err), missing: ErrorCode(err) == "EntityNotFoundException"}
 	}
 	var ci connInfo
 	if out.Connection != nil && out.Connection.PhysicalConnectionRequirements != nil {

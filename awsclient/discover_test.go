@@ -91,7 +91,7 @@ func testDiscover(t *testing.T, b *testBackend) {
 		problem string // substring of Problem
 	}{
 		{cand: gluenet.Candidate{Connection: r.conn["a"], SubnetID: r.subnet["a"], AZ: "us-east-1a", FreeIPs: 248, Checked: true}},
-		{cand: gluenet.Candidate{Connection: r.conn["unknown"]}, problem: "get connection: EntityNotFoundException"},
+		{cand: gluenet.Candidate{Connection: r.conn["unknown"], Missing: true}, problem: "get connection: EntityNotFoundException"},
 		{cand: gluenet.Candidate{Connection: r.conn["b"], SubnetID: r.subnet["b"], AZ: "us-east-1b", FreeIPs: 59, Checked: true}},
 		{cand: gluenet.Candidate{Connection: r.conn["gone"], SubnetID: r.subnet["gone"], AZ: "us-east-1c"},
 			problem: "subnet " + r.subnet["gone"] + " not found"},
@@ -294,7 +294,7 @@ func TestDiscoverDescribeSubnetsFails(t *testing.T) {
 	}
 	want := []gluenet.Candidate{
 		{Connection: "x", SubnetID: "subnet-x", AZ: "az-of-connection", Problem: "describe subnets: UnauthorizedOperation: You are not authorized"},
-		{Connection: "missing1", Problem: "get connection: EntityNotFoundException: Connection missing1 not found"},
+		{Connection: "missing1", Problem: "get connection: EntityNotFoundException: Connection missing1 not found", Missing: true},
 		{Connection: "y", SubnetID: "subnet-y", AZ: "az-of-connection", Problem: "describe subnets: UnauthorizedOperation: You are not authorized"},
 	}
 	for i := range want {
@@ -473,5 +473,45 @@ func TestDiscoverNothing(t *testing.T) {
 	got, st, err := c.Discover(t.Context(), nil)
 	if err != nil || len(got) != 0 || st != (DiscoverStats{}) {
 		t.Errorf("Discover(nil) = %v, %+v, %v; want nothing and no calls", got, st, err)
+	}
+}
+
+// TestDiscoverMissingOnlyWhenGlueSaysSo: only EntityNotFoundException marks
+// a candidate Missing (which stops a run); a connection that could not be
+// looked up for another reason stays merely unchecked.
+func TestDiscoverMissingOnlyWhenGlueSaysSo(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		code    string
+		missing bool
+	}{
+		{"not found", "EntityNotFoundException", true},
+		{"throttled", "ThrottlingException", false},
+		{"access denied", "AccessDeniedException", false},
+		{"internal error", "InternalServiceException", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := &Client{
+				Glue: fakeGlue{getConnection: func(context.Context, string) (*gluetypes.Connection, error) {
+					return nil, &smithy.GenericAPIError{Code: tt.code, Message: "m"}
+				}},
+				EC2: fakeEC2(func(context.Context, *ec2.DescribeSubnetsInput) (*ec2.DescribeSubnetsOutput, error) {
+					return &ec2.DescribeSubnetsOutput{}, nil
+				}),
+			}
+			got, _, err := c.Discover(t.Context(), []string{"c"})
+			if err != nil {
+				t.Fatalf("Discover: %v", err)
+			}
+			if got[0].Missing != tt.missing || got[0].Checked || got[0].Problem == "" {
+				t.Fatalf("candidate = %+v, want unchecked with a problem, missing %v", got[0], tt.missing)
+			}
+			if err := gluenet.MissingConnections(got); (err != nil) != tt.missing {
+				t.Fatalf("MissingConnections = %v, want an error: %v", err, tt.missing)
+			}
+		})
 	}
 }

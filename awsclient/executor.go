@@ -18,7 +18,7 @@ var _ executor.Cloud = Executor{}
 // JobNeeds implements executor.Cloud.
 func (x Executor) JobNeeds(ctx context.Context, job string, overrideIPs int) (executor.JobInfo, error) {
 	j, err := x.C.JobNeeds(ctx, job, overrideIPs)
-	return executor.JobInfo{NeedIPs: j.Need.IPs, Connections: j.Connections}, err
+	return executor.JobInfo{NeedIPs: j.Need.IPs, Connections: j.Connections, MaxRetries: j.MaxRetries}, err
 }
 
 // Discover implements executor.Cloud.

@@ -16,11 +16,15 @@ import (
 
 // Glue's defaults for a job that sets no capacity at all: a Spark job
 // (glueetl, gluestreaming) gets 10 DPUs, which in IP terms is one IP per
-// DPU; a Python shell job runs on a single node, so the least any run
-// needs to start, gluenet.DefaultMinIPs, is also all it needs.
+// DPU. A Python shell job runs on a single node whatever its MaxCapacity
+// (0.0625 or 1 DPU), and Glue gives each node one ENI with one private IP
+// in the connection's subnet ("Setting up network access to data stores",
+// AWS Glue developer guide): one IP is all it needs, and all it needs to
+// start.
 const (
 	defaultSparkIPs = 10
 	pythonShell     = "pythonshell"
+	pythonShellIPs  = 1
 )
 
 // ErrNeedUnknown is matched (errors.Is) by the *NeedUnknownError JobNeeds
@@ -62,13 +66,16 @@ type Job struct {
 	MaxCapacity float64
 	// Connections is the job's current connection order.
 	Connections []string
+	// MaxRetries is Glue's own retry count for the job. Glue retries a
+	// failed run with the same connection, outside gluenet's failover.
+	MaxRetries int
 }
 
 // JobNeeds reads the job and works out how many IPs a run needs:
 //   - overrideIPs, when > 0 (the user's --need-ips wins over the job);
 //   - else NumberOfWorkers: one IP per worker, the driver being a worker in
 //     Glue's count;
-//   - else, for a Python shell job, gluenet.DefaultMinIPs whatever its
+//   - else, for a Python shell job, one IP (and one to start) whatever its
 //     MaxCapacity (0.0625 or 1 DPU, both a single node);
 //   - else, when MaxCapacity is set, a *NeedUnknownError (ErrNeedUnknown):
 //     DPUs do not map to IPs reliably enough to guess;
@@ -86,6 +93,7 @@ func (c *Client) JobNeeds(ctx context.Context, job string, overrideIPs int) (Job
 		WorkerType:  string(j.WorkerType),
 		MaxCapacity: aws.ToFloat64(j.MaxCapacity),
 		Connections: connectionsOf(j),
+		MaxRetries:  int(j.MaxRetries),
 	}
 	if j.Command != nil {
 		out.Command = aws.ToString(j.Command.Name)
@@ -99,7 +107,8 @@ func (c *Client) JobNeeds(ctx context.Context, job string, overrideIPs int) (Job
 	case out.NumberOfWorkers > 0:
 		out.Need.IPs, out.NeedSource = out.NumberOfWorkers, "NumberOfWorkers"
 	case out.Command == pythonShell:
-		out.Need.IPs, out.NeedSource = gluenet.DefaultMinIPs, "python shell job: one node"
+		out.Need = gluenet.Need{IPs: pythonShellIPs, MinIPs: pythonShellIPs}
+		out.NeedSource = "python shell job: one node, one IP"
 	case j.MaxCapacity != nil:
 		return out, fmt.Errorf("job needs: %w", &NeedUnknownError{Job: job, MaxCapacity: out.MaxCapacity})
 	default:

@@ -70,7 +70,7 @@ func testJobNeeds(t *testing.T, b *testBackend) {
 			name: "python shell",
 			job: &glue.CreateJobInput{MaxCapacity: aws.Float64(0.0625),
 				Command: &types.JobCommand{Name: aws.String("pythonshell"), ScriptLocation: aws.String("s3://b/s.py")}},
-			wantIPs: gluenet.DefaultMinIPs, wantSource: "python shell job: one node",
+			wantIPs: 1, wantSource: "python shell job: one node, one IP",
 		},
 		{
 			name:    "no capacity at all: Glue's default",
@@ -114,7 +114,7 @@ func testJobNeeds(t *testing.T, b *testBackend) {
 			if err != nil {
 				t.Fatalf("JobNeeds (case %d): %v", i, err)
 			}
-			want := gluenet.Need{IPs: tt.wantIPs, MinIPs: gluenet.DefaultMinIPs}
+			want := gluenet.Need{IPs: tt.wantIPs, MinIPs: min(tt.wantIPs, gluenet.DefaultMinIPs)}
 			if got.Need != want || got.NeedSource != tt.wantSource {
 				t.Errorf("need = %+v (%s), want %+v (%s)", got.Need, got.NeedSource, want, tt.wantSource)
 			}

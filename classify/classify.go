@@ -37,6 +37,7 @@ package classify
 
 import (
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 )
@@ -452,12 +453,23 @@ var messageRules = concat(
 		`(?i)container killed by yarn`,
 		`(?i)no space left on device`,
 	),
+	// Glue looks every listed connection up in the Data Catalog before it
+	// places the run; a name it cannot find fails the run at once. The
+	// job's definition is wrong, not the network: no retry on the same
+	// definition helps, and no subnet is to blame.
+	rules(Verdict{Class: NotFound, Fatal: true},
+		`(?i)could not find connection for the given criteria`,
+		`(?i)failed to get catalog connections given names`,
+	),
 	rules(Verdict{Class: ConcurrentRuns, Retry: true},
 		`(?i)concurrent runs exceeded`,
 		`ConcurrentRunsExceededException`,
 	),
 	rules(placementSubnet,
 		`(?i)does not correspond to subnet`,
+		// The connection has no AvailabilityZone in its physical
+		// requirements: that connection cannot place a run.
+		`CONNECTION_LIST_CONNECTION_WITH_AZ_NULL`,
 		`(?i)s3 endpoint validation failed`,
 		`(?i)could not find s3 endpoint or nat gateway`,
 		`(?i)security group`,
@@ -474,6 +486,10 @@ var messageRules = concat(
 	),
 	rules(placementSubnet,
 		`InsufficientFreeAddressesInSubnet`,
+		`(?i)number of ip addresses on subnet is 0`,
+		// Executors that die as they launch in a VPC job: in practice the
+		// subnet ran out of addresses for their ENIs mid-start.
+		`(?i)threshold for executors failed after launch`,
 		`(?i)does not have enough free addresses`,
 		`(?i)free ip addresses`,
 		`(?i)failed to create network interface`,
@@ -481,7 +497,7 @@ var messageRules = concat(
 		`\bENIs?\b`,
 	),
 	rules(Verdict{Class: Capacity, Retry: true, Rerank: true},
-		`(?i)max concurrent compute`,
+		`(?i)max(imum)? concurrent compute`,
 		`ResourceNumberLimitExceeded`,
 		`(?i)internal service (error|exception)`,
 		`InternalServiceException`,
@@ -550,4 +566,16 @@ func byMessage(msg string) (Verdict, bool) {
 		}
 	}
 	return Verdict{}, false
+}
+
+// LogUnknown logs a failed run's ErrorMessage in full, with the verdict it
+// got, when no rule recognised it: the text is what a user needs to report
+// so that it joins the corpus (classify/testdata/glue_errors.json) and gets
+// its right class. Recognised messages and other states log nothing.
+func LogUnknown(log *slog.Logger, state, errorMessage string, v Verdict) {
+	if log == nil || v.Class != Unknown || !Terminal(state) {
+		return
+	}
+	log.Warn("Glue failure message not recognised; please report it at https://github.com/gluenet/gluenet/issues with the text",
+		"state", state, "error_message", errorMessage, "class", string(v.Class), "verdict", v.String())
 }

@@ -73,6 +73,9 @@ type JobInfo struct {
 	NeedIPs int
 	// Connections is the job's current connection order.
 	Connections []string
+	// MaxRetries is Glue's own retry count for the job: Glue retries a
+	// failed run with the same connection, outside gluenet's failover.
+	MaxRetries int
 }
 
 // Applied is the job's connection order before and after ApplyOrder.

@@ -738,7 +738,18 @@ func (e *Executor) discover(ctx context.Context, spec Spec, seed uint64) (gluene
 	if derr != nil {
 		return gluenet.Plan{}, derr
 	}
-	plan, err := e.rank(ctx, spec, cands, gluenet.Need{IPs: info.NeedIPs, MinIPs: spec.MinIPs}, seed)
+	// A connection Glue says does not exist would fail every run, and
+	// writing it into the job would keep it there: refuse it (exit 2).
+	if err := gluenet.MissingConnections(cands); err != nil {
+		return gluenet.Plan{}, err
+	}
+	if info.MaxRetries > 0 {
+		e.log().Warn("the job sets MaxRetries: Glue retries a failed run itself, on the same connection, bypassing gluenet's failover; set MaxRetries to 0 and let gluenet retry",
+			"job", spec.Job, "max_retries", info.MaxRetries)
+	}
+	// A run never needs more free IPs to start than it needs in all: a
+	// Python shell job (one node, one IP) starts with one.
+	plan, err := e.rank(ctx, spec, cands, gluenet.Need{IPs: info.NeedIPs, MinIPs: min(spec.MinIPs, info.NeedIPs)}, seed)
 	if err != nil {
 		return gluenet.Plan{}, err
 	}

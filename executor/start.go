@@ -303,6 +303,7 @@ func (x *stepper) poll(ctx context.Context, a policy.Action) (changed, ended boo
 	switch {
 	case classify.Terminal(info.State):
 		v := classify.RunOutcome(info.State, info.ErrorMessage).WithOptions(spec.Classify)
+		classify.LogUnknown(e.log(), info.State, info.ErrorMessage, v)
 		logState(x, a, info.State, info.ErrorMessage, cur.State)
 		x.observe(ctx, x.s.Current().Plan, v)
 		ids := []string{spec.Job + "/" + a.RunID}

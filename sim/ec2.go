@@ -172,13 +172,14 @@ func (b ec2Backend) DescribeVpcs(ctx context.Context, ids []string, filters []ec
 		"owner-id":                              {r.sc.AccountID},
 		"state":                                 {"available"},
 		"vpc-id":                                {r.vpc.id},
-		"dhcp-options-id":                       {"default"},
-		"cidr-block-association.association-id": {"vpc-cidr-assoc-" + strings.TrimPrefix(r.vpc.id, "vpc-")},
+		"dhcp-options-id":                       {r.vpc.dhcpOptionsID()},
+		"cidr-block-association.association-id": {r.vpc.cidrAssociationID()},
 	}
 	if !a.match(filters, tags) {
 		return nil, nil
 	}
-	return []ec2query.Vpc{{VpcID: r.vpc.id, CidrBlock: r.vpc.prefix.String(), State: "available", Tags: tags}}, nil
+	return []ec2query.Vpc{{VpcID: r.vpc.id, CidrBlock: r.vpc.prefix.String(), State: "available", Tags: tags,
+		DhcpOptionsID: r.vpc.dhcpOptionsID(), CidrAssociationID: r.vpc.cidrAssociationID()}}, nil
 }
 
 // DescribeAvailabilityZones reports every zone "available", whatever its
@@ -242,9 +243,14 @@ func (b ec2Backend) CreateNetworkInterface(ctx context.Context, in ec2query.Crea
 	if err != nil {
 		return ec2query.NetworkInterface{}, err.api()
 	}
-	// An ENI made through the API is not attached to anything.
+	// An ENI made through the API is not attached to anything. (EC2's
+	// model has no "pending" status for an ENI: available, associated,
+	// attaching, in-use, detaching.)
 	e.status = "available"
 	e.description = in.Description
+	if len(in.SecurityGroupIDs) > 0 {
+		e.groups = slices.Clone(in.SecurityGroupIDs)
+	}
 	e.tags = maps.Clone(in.Tags)
 	if e.tags == nil {
 		e.tags = map[string]string{}
@@ -324,10 +330,18 @@ func (r *Region) eniOut(e *eni) ec2query.NetworkInterface {
 	for _, ip := range e.ips[1:] {
 		secondary = append(secondary, ip.String())
 	}
+	var groups []ec2query.SecurityGroup
+	for _, g := range e.groups {
+		name := ""
+		if g == r.vpc.defaultSG() {
+			name = "default"
+		}
+		groups = append(groups, ec2query.SecurityGroup{ID: g, Name: name})
+	}
 	return ec2query.NetworkInterface{
 		NetworkInterfaceID: e.id, SubnetID: e.subnetID, VpcID: s.vpcID, AvailabilityZone: s.az,
 		Description: e.description, PrivateIPAddress: e.ips[0].String(), Status: e.status,
 		InterfaceType: e.interfaceType, RequesterManaged: e.requesterManaged, Tags: maps.Clone(e.tags),
-		SecondaryPrivateIPAddresses: secondary,
+		SecondaryPrivateIPAddresses: secondary, MacAddress: e.macAddress(), Groups: groups,
 	}
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -115,9 +116,23 @@ func TestNetworkInterfaces(t *testing.T) {
 	if err != nil || !netip.MustParsePrefix("10.192.20.0/24").Contains(ip) || ip.As4()[3] < 4 || ip.As4()[3] == 255 {
 		t.Errorf("ENI address %q is not a usable address of the subnet", aws.ToString(ni.PrivateIpAddress))
 	}
+	// Not attached: available (EC2's model has no "pending" ENI status).
 	if !strings.HasPrefix(id, "eni-") || ni.Status != ec2types.NetworkInterfaceStatusAvailable {
-		t.Errorf("ENI %q status %s", id, ni.Status)
+		t.Errorf("ENI %q status %s, want available", id, ni.Status)
 	}
+	if mac := aws.ToString(ni.MacAddress); !regexp.MustCompile(`^02(:[0-9a-f]{2}){5}$`).MatchString(mac) {
+		t.Errorf("MAC address %q", mac)
+	}
+	if len(ni.Groups) != 1 || aws.ToString(ni.Groups[0].GroupName) != "default" || !strings.HasPrefix(aws.ToString(ni.Groups[0].GroupId), "sg-") {
+		t.Errorf("an ENI created without groups is in the VPC's default group, got %+v", ni.Groups)
+	}
+	withSG, err := e.ec2.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(sub1), Groups: []string{"sg-0123456789abcdef0"}})
+	mustOK(t, err)
+	if g := withSG.NetworkInterface.Groups; len(g) != 1 || aws.ToString(g[0].GroupId) != "sg-0123456789abcdef0" {
+		t.Errorf("groups given are kept, got %+v", g)
+	}
+	_, err = e.ec2.DeleteNetworkInterface(ctx, &ec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: withSG.NetworkInterface.NetworkInterfaceId})
+	mustOK(t, err)
 	if got := e.reportedFree(t, sub1); got != 248 {
 		t.Errorf("free after an ENI with 3 addresses = %d, want 248", got)
 	}
@@ -167,7 +182,7 @@ func TestNetworkInterfaces(t *testing.T) {
 		mustOK(t, e.r.Exhaust(sub1, 251))
 	})
 	t.Run("unknown subnet", func(t *testing.T) {
-		_, err := e.ec2.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String("subnet-nope")})
+		_, err := e.ec2.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String("subnet-0000000000000beef")})
 		if errorCode(err) != "InvalidSubnetID.NotFound" {
 			t.Errorf("ENI in an unknown subnet: %v", err)
 		}
@@ -203,5 +218,35 @@ func TestGlueENIsInEC2(t *testing.T) {
 	_, err := e.ec2.DeleteNetworkInterface(ctx, &ec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: got[0].NetworkInterfaceId})
 	if errorCode(err) != "InvalidNetworkInterface.InUse" {
 		t.Errorf("deleting a Glue ENI: %v", err)
+	}
+}
+
+// TestVPCAndSubnetMembers: the members AWS returns for every VPC and subnet
+// and that clients read (issue 11).
+func TestVPCAndSubnetMembers(t *testing.T) {
+	e := newEnv(t, defaultScenario(t))
+	vpcs, err := e.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
+	mustOK(t, err)
+	v := vpcs.Vpcs[0]
+	if len(v.CidrBlockAssociationSet) != 1 || aws.ToString(v.CidrBlockAssociationSet[0].CidrBlock) != aws.ToString(v.CidrBlock) ||
+		v.CidrBlockAssociationSet[0].CidrBlockState == nil || v.CidrBlockAssociationSet[0].CidrBlockState.State != "associated" ||
+		!strings.HasPrefix(aws.ToString(v.CidrBlockAssociationSet[0].AssociationId), "vpc-cidr-assoc-") {
+		t.Errorf("CidrBlockAssociationSet = %+v", v.CidrBlockAssociationSet)
+	}
+	if !strings.HasPrefix(aws.ToString(v.DhcpOptionsId), "dopt-") {
+		t.Errorf("DhcpOptionsId = %q", aws.ToString(v.DhcpOptionsId))
+	}
+	byDhcp, err := e.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("dhcp-options-id"), Values: []string{aws.ToString(v.DhcpOptionsId)}}}})
+	mustOK(t, err)
+	if len(byDhcp.Vpcs) != 1 {
+		t.Errorf("the dhcp-options-id filter does not find the VPC by its DhcpOptionsId")
+	}
+	subnets, err := e.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{})
+	mustOK(t, err)
+	for _, s := range subnets.Subnets {
+		if s.Ipv6Native == nil || *s.Ipv6Native || s.PrivateDnsNameOptionsOnLaunch == nil ||
+			s.PrivateDnsNameOptionsOnLaunch.HostnameType != "ip-name" {
+			t.Errorf("subnet %s: Ipv6Native %v, PrivateDnsNameOptionsOnLaunch %+v", aws.ToString(s.SubnetId), s.Ipv6Native, s.PrivateDnsNameOptionsOnLaunch)
+		}
 	}
 }

@@ -37,9 +37,12 @@ func TestJSONErrorShapes(t *testing.T) {
 	}{
 		{"not found", "AWSGlue.GetJob", `{"JobName":"nope"}`, 400, "EntityNotFoundException"},
 		{"already exists", "AWSGlue.CreateJob", createJob, 400, "AlreadyExistsException"},
-		{"connection exists", "AWSGlue.CreateConnection", `{"ConnectionInput":{"Name":"MWAA-Glue-Blog-Subnet1","ConnectionType":"NETWORK","PhysicalConnectionRequirements":{"SubnetId":"subnet-1"}}}`, 400, "AlreadyExistsException"},
-		{"validation", "AWSGlue.CreateJob", `{"Name":"x","Command":{"Name":"glueetl"}}`, 400, "InvalidInputException"},
-		{"NETWORK without subnet", "AWSGlue.CreateConnection", `{"ConnectionInput":{"Name":"n","ConnectionType":"NETWORK"}}`, 400, "InvalidInputException"},
+		{"connection exists", "AWSGlue.CreateConnection", `{"ConnectionInput":{"Name":"MWAA-Glue-Blog-Subnet1","ConnectionType":"NETWORK","ConnectionProperties":{},"PhysicalConnectionRequirements":{"SubnetId":"subnet-1"}}}`, 400, "AlreadyExistsException"},
+		{"missing required member", "AWSGlue.CreateJob", `{"Name":"x","Command":{"Name":"glueetl"}}`, 400, "ValidationException"},
+		{"missing required nested member", "AWSGlue.CreateConnection", `{"ConnectionInput":{"Name":"n","ConnectionType":"NETWORK"}}`, 400, "ValidationException"},
+		{"NETWORK without subnet", "AWSGlue.CreateConnection", `{"ConnectionInput":{"Name":"n","ConnectionType":"NETWORK","ConnectionProperties":{}}}`, 400, "InvalidInputException"},
+		{"structure given as a string", "AWSGlue.CreateJob", `{"Name":"z","Role":"r","Command":{"Name":"glueetl"},"NotificationProperty":"x"}`, 400, "SerializationException"},
+		{"list given as a string", "AWSGlue.GetJobRuns", `{"JobName":"AirflowBlogJob","MaxResults":"5"}`, 400, "SerializationException"},
 		{"unknown Glue operation", "AWSGlue.Frobnicate", `{}`, 400, "UnknownOperationException"},
 		{"malformed JSON", "AWSGlue.GetJob", `{"JobName":`, 400, "SerializationException"},
 		{"wrong type", "AWSGlue.GetJob", `{"JobName":5}`, 400, "SerializationException"},
@@ -95,7 +98,8 @@ func TestEC2ErrorShapes(t *testing.T) {
 		code       string
 	}{
 		{"unknown action", "Action=Frobnicate&Version=2016-11-15", 400, "InvalidAction"},
-		{"not found", "Action=DescribeSubnets&Version=2016-11-15&SubnetId.1=subnet-nope", 400, "InvalidSubnetID.NotFound"},
+		{"not found", "Action=DescribeSubnets&Version=2016-11-15&SubnetId.1=subnet-0000000000000beef", 400, "InvalidSubnetID.NotFound"},
+		{"malformed subnet ID", "Action=DescribeSubnets&Version=2016-11-15&SubnetId.1=subnet-nope", 400, "InvalidSubnetID.Malformed"},
 		{"no action", "Version=2016-11-15", 400, "MissingAction"},
 		{"malformed", "Action=%zz", 0, "MalformedQueryString"}, // status is ec2query's choice
 	}

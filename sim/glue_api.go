@@ -127,7 +127,7 @@ func connectionOut(c *connection, hidePassword bool) map[string]any {
 		delete(p, "PASSWORD")
 		out["ConnectionProperties"] = p
 	}
-	return out
+	return keepOutputMembers("glue", "Connection", out)
 }
 
 func (r *Region) glueGetConnection(body []byte) (any, *apiError) {
@@ -281,7 +281,7 @@ func (r *Region) jobOut(j *job) map[string]any {
 	maxCap, alloc := capacityOut(s.workerType, s.workers, s.maxCapacity, s.hasMaxCapacity, s.commandName)
 	out["MaxCapacity"] = maxCap
 	out["AllocatedCapacity"] = alloc
-	return out
+	return keepOutputMembers("glue", "Job", out)
 }
 
 func (r *Region) glueGetJob(body []byte) (any, *apiError) {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -87,6 +88,9 @@ type jobSpec struct {
 	maxConcurrent                              int
 	connections                                []string
 	defaultArgs                                map[string]string
+	// maxRetries is the job's MaxRetries: Glue itself retries a failed
+	// run that many times, on the connection the failed run used.
+	maxRetries int
 }
 
 type run struct {
@@ -397,6 +401,8 @@ func parseJobDef(def map[string]any) (jobSpec, *apiError) {
 		return s, aerr
 	} else if mr < 0 {
 		return s, errInvalid("MaxRetries must not be negative")
+	} else {
+		s.maxRetries = mr
 	}
 	return s, nil
 }
@@ -494,6 +500,9 @@ type startRunInput struct {
 	MaxCapacity       *float64
 	WorkerType        string
 	NumberOfWorkers   *int
+	// retryOf is set when Glue itself retries a failed run (the job's
+	// MaxRetries): never from a request.
+	retryOf *run
 }
 
 // placement is Glue's choice of network for a run.
@@ -502,25 +511,36 @@ type placement struct {
 	sub     *subnet
 	outside bool   // no connection with a subnet: the run is outside the VPC
 	failure string // why no connection qualified
+	// executor says failure is one of the job executor's texts, which
+	// come wrapped in its envelope (startFailure).
+	executor bool
 }
 
 // place picks the first listed connection whose subnet exists, whose AZ
-// passes the health check and which has at least two free IPs, the way
-// Glue does. It looks at the real free count, not EC2's lagging one.
-func (r *Region) place(conns []string) placement {
+// passes the health check and which has at least minIPs free IPs (two for
+// a Spark run, one for a Python shell run), the way Glue does. It looks at the real free count, not EC2's lagging one.
+//
+// Glue first looks every listed name up in the Data Catalog: one that does
+// not exist fails the run whatever the others are. The failure texts are
+// the real ones of classify/testdata/glue_errors.json; executor marks the
+// ones Glue's job executor wraps in its envelope (see startFailure).
+func (r *Region) place(conns []string, minIPs int) placement {
+	for _, name := range conns {
+		if _, ok := r.conns[name]; !ok {
+			return placement{executor: true, failure: "Could not find connection for the given criteria " +
+				"Failed to get catalog connections given names: " + name}
+		}
+	}
 	var failure string
+	executor := false
 	vpcConns := 0
 	for _, name := range conns {
-		c, ok := r.conns[name]
-		if !ok {
-			vpcConns++
-			failure = fmt.Sprintf("Connection %s not found: EntityNotFoundException", name)
-			continue
-		}
+		c := r.conns[name]
 		if c.subnetID == "" {
 			continue // not a VPC connection: it does not place the run
 		}
 		vpcConns++
+		executor = false
 		s, ok := r.subnets[c.subnetID]
 		if !ok {
 			failure = fmt.Sprintf("Failed to create network interface in subnet %s: The subnet ID '%s' does not exist "+
@@ -528,11 +548,14 @@ func (r *Region) place(conns []string) placement {
 			continue
 		}
 		if r.azs[s.az].state == AZDown {
-			failure = fmt.Sprintf("Could not find subnet for AZ %s: the Availability Zone is not available for AWS Glue. "+
-				"Create and use a subnet in a different Availability Zone.", s.az)
+			failure = fmt.Sprintf("Could not find subnet for AZ %s", s.az)
 			continue
 		}
-		if s.free() < minStartIPs {
+		switch free := s.free(); {
+		case free == 0:
+			failure, executor = "Number of IP addresses on subnet is 0: "+s.id, true
+			continue
+		case free < minIPs:
 			failure = fmt.Sprintf("Failed to create network interface in subnet %s: The specified subnet does not have enough "+
 				"free addresses to satisfy the request. (Service: AmazonEC2; Status Code: 400; Error Code: InsufficientFreeAddressesInSubnet)", s.id)
 			continue
@@ -542,7 +565,18 @@ func (r *Region) place(conns []string) placement {
 	if vpcConns == 0 {
 		return placement{outside: true}
 	}
-	return placement{failure: failure}
+	return placement{failure: failure, executor: executor}
+}
+
+// startFailure is the ErrorMessage of a run that could not be placed: the
+// job executor's InvalidInputException texts come wrapped the way real
+// runs show them.
+func startFailure(job, runID string, p placement) string {
+	if !p.executor {
+		return p.failure
+	}
+	return fmt.Sprintf("JobName:%s and JobRunId:%s failed to execute with exception %s "+
+		"(Service: AWSGlueJobExecutor; Status Code: 400; Error Code: InvalidInputException)", job, runID, p.failure)
 }
 
 // startJobRun starts a run: it checks the request, places the run, takes
@@ -564,7 +598,9 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 		return nil, newAPIError("ConcurrentRunsExceededException", 400, "Concurrent runs exceeded for %s", j.name)
 	}
 	attempt, previous := 0, ""
-	if in.JobRunId != "" {
+	if in.retryOf != nil {
+		attempt, previous = in.retryOf.attempt+1, in.retryOf.id
+	} else if in.JobRunId != "" {
 		prev, ok := r.runs[in.JobRunId]
 		if !ok || prev.hidden || prev.job != j.name {
 			return nil, errNotFound("Job run %s not found for job %s", in.JobRunId, j.name)
@@ -620,8 +656,16 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 		ips = max(1, int(math.Ceil(c)))
 	}
 
+	id := ""
+	if in.retryOf != nil {
+		// Glue names its own retries after the first run: <run>_attempt_N.
+		root, _, _ := strings.Cut(in.retryOf.id, "_attempt_")
+		id = fmt.Sprintf("%s_attempt_%d", root, attempt)
+	} else {
+		id = r.runID()
+	}
 	ru := &run{
-		id: "jr_" + r.hexID(64), job: j.name, attempt: attempt, previousRunID: previous,
+		id: id, job: j.name, attempt: attempt, previousRunID: previous,
 		state: stateStarting, startedOn: r.now, modifiedOn: r.now, args: maps.Clone(in.Arguments),
 		workerType: workerType, timeout: timeout, glueVersion: spec.glueVersion, ipsWanted: ips,
 	}
@@ -642,10 +686,24 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 	t0 := r.now
 
 	ru.jobConnections = slices.Clone(spec.connections)
-	p := r.place(spec.connections)
+	conns := spec.connections
+	if in.retryOf != nil && in.retryOf.connection != "" {
+		// Glue's retries reuse the connection the failed run used (AWS
+		// re:Post, "AWS Glue job networking: managing multiple
+		// connections"): they bypass any failover.
+		conns = []string{in.retryOf.connection}
+	}
+	// Glue starts a Spark run with a driver and one executor; a Python
+	// shell run is one node.
+	minIPs := minStartIPs
+	if spec.commandName == "pythonshell" {
+		minIPs = 1
+	}
+	p := r.place(conns, min(minIPs, ips))
 	if p.failure != "" {
-		r.log.Info("run cannot be placed", "run", ru.id, "job", j.name, "reason", p.failure)
-		r.schedule(t0.Add(r.sc.Glue.PlacementFailureDelay.D()), func() { r.finishRun(ru, stateFailed, p.failure) })
+		msg := startFailure(j.name, ru.id, p)
+		r.log.Info("run cannot be placed", "run", ru.id, "job", j.name, "reason", msg)
+		r.schedule(t0.Add(r.sc.Glue.PlacementFailureDelay.D()), func() { r.finishRun(ru, stateFailed, msg) })
 		return ru, nil
 	}
 	if p.outside {
@@ -664,6 +722,9 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 			}
 			e.description = desc
 			e.requesterManaged = true
+			if sgs := p.conn.securityGroups(); len(sgs) > 0 {
+				e.groups = sgs
+			}
 			e.runID = ru.id
 			ru.enis = append(ru.enis, e)
 		}
@@ -746,6 +807,11 @@ func (r *Region) finishRun(ru *run, state, msg string) {
 		r.appendLog(errorLogGroup, ru.id, msg)
 	}
 	if enis := ru.enis; len(enis) > 0 {
+		// Detached but not yet deleted: the ENIs linger "available",
+		// holding their IPs, as users report of Glue's ENIs.
+		for _, e := range enis {
+			e.status = "available"
+		}
 		r.schedule(r.now.Add(r.sc.ENI.Linger.D()), func() {
 			for _, e := range enis {
 				r.deleteENI(e)
@@ -753,6 +819,23 @@ func (r *Region) finishRun(ru *run, state, msg string) {
 		})
 	}
 	r.log.Info("run ended", "run", ru.id, "job", ru.job, "state", state, "error", msg)
+	r.glueRetry(ru)
+}
+
+// glueRetry models the job's MaxRetries: Glue starts a failed run again
+// itself, without StartJobRun, as attempt N+1 named <run>_attempt_N, on the
+// same connection.
+func (r *Region) glueRetry(ru *run) {
+	j, ok := r.jobs[ru.job]
+	if ru.state != stateFailed || ru.hidden || !ok || ru.attempt >= j.spec.maxRetries {
+		return
+	}
+	next, aerr := r.startJobRun(startRunInput{JobName: ru.job, Arguments: ru.args, retryOf: ru})
+	if aerr != nil {
+		r.log.Info("Glue could not retry the run", "run", ru.id, "job", ru.job, "error", aerr.msg)
+		return
+	}
+	r.log.Info("Glue retries the failed run", "run", ru.id, "retry", next.id, "attempt", next.attempt, "connection", ru.connection)
 }
 
 // stopRun asks a run to stop; it is STOPPED after the stop delay.
@@ -771,4 +854,18 @@ func (ru *run) executionTime() int {
 		return 0
 	}
 	return int(ru.completedOn.Sub(ru.runningSince).Round(time.Second) / time.Second)
+}
+
+// securityGroups are the connection's SecurityGroupIdList: Glue puts its
+// ENIs in them.
+func (c *connection) securityGroups() []string {
+	pcr, _ := c.def["PhysicalConnectionRequirements"].(map[string]any)
+	list, _ := pcr["SecurityGroupIdList"].([]any)
+	var out []string
+	for _, v := range list {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }

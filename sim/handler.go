@@ -117,16 +117,21 @@ func (r *Region) serveJSON(w http.ResponseWriter, req *http.Request, service, op
 		writeJSONError(w, reqID, &apiError{code: "ServiceUnavailableException", msg: "The service cannot complete the request (simulated).", status: 500}, glue)
 		return
 	}
+	body, aerr := validateInput(service, op, body)
 	var out any
-	var aerr *apiError
-	if glue {
+	other, elsewhere := r.elsewhere(req)
+	switch {
+	case aerr != nil:
+	case elsewhere:
+		out, aerr = r.elsewhereJSON(service, op, other)
+	case glue:
 		f, ok := glueOps[op]
 		if !ok {
 			aerr = &apiError{code: "UnknownOperationException", msg: fmt.Sprintf("Unknown operation %s", op), status: 400}
 		} else {
 			out, aerr = f(r, body)
 		}
-	} else {
+	default:
 		out, aerr = r.logsOp(op, body)
 	}
 	if aerr != nil {
@@ -207,7 +212,11 @@ func (r *Region) serveEC2(w http.ResponseWriter, req *http.Request, body []byte)
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	sw := &statusWriter{ResponseWriter: w}
-	r.ec2.ServeHTTP(sw, req)
+	if other, elsewhere := r.elsewhere(req); elsewhere {
+		r.elsewhereEC2(other).ServeHTTP(sw, req)
+	} else {
+		r.ec2.ServeHTTP(sw, req)
+	}
 	if sw.status >= 400 {
 		r.countClientError("ec2")
 	}

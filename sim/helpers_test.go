@@ -99,7 +99,7 @@ func (e *env) setJob(t *testing.T, name string, edit func(u *gluetypes.JobUpdate
 	u := &gluetypes.JobUpdate{
 		Role: j.Role, Command: j.Command, WorkerType: j.WorkerType, NumberOfWorkers: j.NumberOfWorkers,
 		Connections: j.Connections, ExecutionProperty: j.ExecutionProperty, Timeout: j.Timeout,
-		GlueVersion: j.GlueVersion, DefaultArguments: j.DefaultArguments,
+		GlueVersion: j.GlueVersion, DefaultArguments: j.DefaultArguments, MaxRetries: j.MaxRetries,
 	}
 	if edit != nil {
 		edit(u)

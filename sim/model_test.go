@@ -12,13 +12,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
+
+	"github.com/gluenet/gluenet/classify"
 )
 
 // Messages of the default scenario's failures.
 const (
 	msgNoIPs1 = "Failed to create network interface in subnet subnet-0a1b2c3d4e5f60011: The specified subnet does not have enough free addresses to satisfy the request. (Service: AmazonEC2; Status Code: 400; Error Code: InsufficientFreeAddressesInSubnet)"
-	msgAZDown = "Could not find subnet for AZ us-east-1a: the Availability Zone is not available for AWS Glue. Create and use a subnet in a different Availability Zone."
-	msgLost1  = "Resource unavailable: lost contact with the workers in subnet subnet-0a1b2c3d4e5f60011 (us-east-1a): network unreachable"
+	msgAZDown = "Could not find subnet for AZ us-east-1a"
+	// The job executor's texts carry the job name and run id (%[1]s, %[2]s).
+	msgZeroIPs1 = "JobName:%[1]s and JobRunId:%[2]s failed to execute with exception Number of IP addresses on subnet is 0: subnet-0a1b2c3d4e5f60011 (Service: AWSGlueJobExecutor; Status Code: 400; Error Code: InvalidInputException)"
+	msgNoConn   = "JobName:%[1]s and JobRunId:%[2]s failed to execute with exception Could not find connection for the given criteria Failed to get catalog connections given names: Nope (Service: AWSGlueJobExecutor; Status Code: 400; Error Code: InvalidInputException)"
+	msgLost1    = "Resource unavailable: lost contact with the workers in subnet subnet-0a1b2c3d4e5f60011 (us-east-1a): network unreachable"
 )
 
 func (e *env) at(d time.Duration) { e.clock.Set(t0.Add(d)) }
@@ -158,6 +163,11 @@ func TestGlueConnectionChoice(t *testing.T) {
 		{name: "no free IPs anywhere", conns: []string{conn1},
 			setup:     func(t *testing.T, e *env) { mustOK(t, e.r.Exhaust(sub1, 1)) },
 			wantState: gluetypes.JobRunStateFailed, wantError: msgNoIPs1},
+		{name: "no IP at all: the job executor's text", conns: []string{conn1},
+			setup:     func(t *testing.T, e *env) { mustOK(t, e.r.Exhaust(sub1, 0)) },
+			wantState: gluetypes.JobRunStateFailed, wantError: msgZeroIPs1},
+		{name: "a listed connection that does not exist fails the run, as Glue looks every name up first", conns: []string{"Nope", conn2},
+			wantState: gluetypes.JobRunStateFailed, wantError: msgNoConn},
 		{name: "only AZ is down", conns: []string{conn1},
 			setup:     func(t *testing.T, e *env) { mustOK(t, e.r.SetAZState("us-east-1a", AZDown)) },
 			wantState: gluetypes.JobRunStateFailed, wantError: msgAZDown},
@@ -187,8 +197,16 @@ func TestGlueConnectionChoice(t *testing.T) {
 			}
 			e.at(time.Hour)
 			run := e.jobRun(t, blogJob, id)
+			if strings.Contains(tt.wantError, "%[2]s") {
+				tt.wantError = fmt.Sprintf(tt.wantError, blogJob, id)
+			}
 			if run.JobRunState != tt.wantState || aws.ToString(run.ErrorMessage) != tt.wantError {
 				t.Errorf("run ended %s %q, want %s %q", run.JobRunState, aws.ToString(run.ErrorMessage), tt.wantState, tt.wantError)
+			}
+			// The region's failure texts are real ones: gluenet's rules,
+			// held to the corpus of real texts, recognise every one.
+			if v := classify.RunOutcome(string(run.JobRunState), aws.ToString(run.ErrorMessage)); run.JobRunState == gluetypes.JobRunStateFailed && v.Class == classify.Unknown {
+				t.Errorf("the region's failure text %q is not recognised: %v", aws.ToString(run.ErrorMessage), v)
 			}
 			out := e.logLines(t, outputLogGroup, id)
 			if tt.wantName == "" {
@@ -700,8 +718,8 @@ func TestDeterminism(t *testing.T) {
 }
 
 func TestScenarioFaultTimeline(t *testing.T) {
-	t.Run("az-outage", func(t *testing.T) {
-		sc, err := LoadScenario("az-outage")
+	t.Run("az-down", func(t *testing.T) {
+		sc, err := LoadScenario("az-down")
 		mustOK(t, err)
 		e := newEnv(t, sc)
 		azState := func() AZState {
@@ -724,8 +742,8 @@ func TestScenarioFaultTimeline(t *testing.T) {
 			t.Errorf("us-east-1a at 30m = %s, want healthy", got)
 		}
 	})
-	t.Run("throttle-storm", func(t *testing.T) {
-		sc, err := LoadScenario("throttle-storm")
+	t.Run("throttling", func(t *testing.T) {
+		sc, err := LoadScenario("throttling")
 		mustOK(t, err)
 		e := newEnv(t, sc)
 		if f := e.r.State().Faults.Throttle; f["glue"] != 0.3 || f["ec2"] != 0.3 || f["logs"] != 0 {
@@ -777,9 +795,11 @@ func TestRunWithoutWorkerType(t *testing.T) {
 		Connections: &gluetypes.ConnectionsList{Connections: []string{conn2}},
 	})
 	mustOK(t, err)
+	// One node: Glue starts it in a subnet with a single free IP.
+	mustOK(t, e.r.Exhaust(sub2, 1))
 	id := e.start(t, "shell")
-	if got := e.realFree(t, sub2); got != 250 {
-		t.Errorf("a Python shell run took %d IPs, want 1", 251-got)
+	if got := e.realFree(t, sub2); got != 0 {
+		t.Errorf("a Python shell run left %d of 1 free IP, want it to take the one", got)
 	}
 	e.at(time.Hour)
 	if got := e.jobRun(t, "shell", id).JobRunState; got != gluetypes.JobRunStateSucceeded {

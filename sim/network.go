@@ -17,6 +17,19 @@ type vpc struct {
 	name   string
 }
 
+// hex is the VPC ID's hexadecimal part, from which the IDs EC2 reports
+// with the VPC (its default security group, DHCP options, CIDR
+// association) are derived, so that they are stable across restarts.
+func (v *vpc) hex() string { return strings.TrimPrefix(v.id, "vpc-") }
+
+// defaultSG is the VPC's default security group: EC2 puts an ENI created
+// without security groups in it.
+func (v *vpc) defaultSG() string { return "sg-" + v.hex() }
+
+func (v *vpc) dhcpOptionsID() string { return "dopt-" + v.hex() }
+
+func (v *vpc) cidrAssociationID() string { return "vpc-cidr-assoc-" + v.hex() }
+
 // zone is an Availability Zone and its health as Glue sees it.
 type zone struct {
 	name, id string
@@ -44,6 +57,7 @@ type eni struct {
 	id, subnetID     string
 	description      string
 	status           string // available or in-use
+	groups           []string
 	interfaceType    string
 	ips              []netip.Addr
 	requesterManaged bool
@@ -175,6 +189,7 @@ func (r *Region) newENI(s *subnet, count int, primary netip.Addr, visible bool) 
 	e := &eni{
 		id: "eni-" + r.hexID(17), subnetID: s.id, status: "in-use",
 		interfaceType: "interface", created: r.now, tags: map[string]string{},
+		groups: []string{r.vpc.defaultSG()},
 	}
 	for i := range count {
 		want := netip.Addr{}
@@ -306,4 +321,11 @@ func (r *Region) setAZStateLocked(az string, state AZState) error {
 		}
 	}
 	return nil
+}
+
+// macAddress is the ENI's MAC address: locally administered (02:), the
+// rest from the ENI ID's hex digits, so that it is stable and unique.
+func (e *eni) macAddress() string {
+	h := strings.TrimPrefix(e.id, "eni-") + "0000000000"
+	return "02:" + h[0:2] + ":" + h[2:4] + ":" + h[4:6] + ":" + h[6:8] + ":" + h[8:10]
 }

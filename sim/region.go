@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -316,6 +317,17 @@ func (r *Region) hexID(n int) string {
 		b[i] = digits[r.rngID.IntN(16)]
 	}
 	return string(b)
+}
+
+// runID returns a new Glue job run ID. The seed makes the region's IDs
+// reproducible, but a run ID must never repeat across restarts of the
+// region (gluenet's journal and Airflow key runs by it): so it also
+// carries the instant the region started, XORed into its first 64 bits.
+// The same seed and start give the same IDs; a restart, later, does not.
+func (r *Region) runID() string {
+	h := r.hexID(64)
+	v, _ := strconv.ParseUint(h[:16], 16, 64) // cannot fail: 16 hex digits
+	return fmt.Sprintf("jr_%016x%s", v^uint64(r.start.UnixNano()), h[16:])
 }
 
 // requestID returns a UUID-shaped request ID. It has its own random stream

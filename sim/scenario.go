@@ -245,6 +245,9 @@ func BuiltinScenarioSource(name string) ([]byte, error) {
 		name = "default"
 	}
 	name = strings.TrimSuffix(name, ".yaml")
+	if n, ok := scenarioAliases[name]; ok {
+		name = n
+	}
 	if strings.ContainsAny(name, `/\`) {
 		return nil, fmt.Errorf("no built-in scenario %q", name)
 	}
@@ -255,9 +258,20 @@ func BuiltinScenarioSource(name string) ([]byte, error) {
 	return b, nil
 }
 
+// scenarioAliases are the built-in scenarios' former names: the region
+// and the strategy lab now share one set (az-down, throttling, ...).
+var scenarioAliases = map[string]string{
+	"az-outage":      "az-down",
+	"throttle-storm": "throttling",
+}
+
 // LoadScenario loads a scenario: "" or "default" is the built-in default,
-// another built-in name loads that one, anything else is a file path.
+// another built-in name (or a former name, see scenarioAliases) loads that
+// one, anything else is a file path.
 func LoadScenario(nameOrPath string) (*Scenario, error) {
+	if n, ok := scenarioAliases[nameOrPath]; ok {
+		nameOrPath = n
+	}
 	return strictyaml.Load(nameOrPath, "scenario", BuiltinScenarioSource, BuiltinScenarios(), ParseScenario)
 }
 

@@ -3,6 +3,7 @@ package sim
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,7 +15,7 @@ import (
 
 func TestBuiltinScenarios(t *testing.T) {
 	names := BuiltinScenarios()
-	want := []string{"az-degraded", "az-outage", "default", "ip-pressure", "throttle-storm"}
+	want := []string{"az-degraded", "az-down", "default", "ip-pressure", "throttling"}
 	if !slices.Equal(names, want) {
 		t.Errorf("built-in scenarios = %q, want %q", names, want)
 	}
@@ -26,6 +27,23 @@ func TestBuiltinScenarios(t *testing.T) {
 				t.Errorf("New(%s): %v", name, err)
 			}
 		})
+	}
+}
+
+// TestScenarioAliases: the former names still load the renamed scenarios.
+func TestScenarioAliases(t *testing.T) {
+	for old, name := range map[string]string{"az-outage": "az-down", "throttle-storm": "throttling"} {
+		a, err := LoadScenario(old)
+		mustOK(t, err)
+		b, err := LoadScenario(name)
+		mustOK(t, err)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s does not load %s", old, name)
+		}
+		src, err := BuiltinScenarioSource(old)
+		if err != nil || len(src) == 0 {
+			t.Errorf("BuiltinScenarioSource(%s): %v", old, err)
+		}
 	}
 }
 

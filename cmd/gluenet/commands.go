@@ -329,6 +329,10 @@ func explainAWS(err error, s settings) error {
 	if errors.As(err, &ue) {
 		return err
 	}
+	var missing *gluenet.MissingConnectionsError
+	if errors.As(err, &missing) {
+		return usagef("%v", missing)
+	}
 	if errors.Is(err, awsclient.ErrNeedUnknown) {
 		return usagef("%v", err)
 	}

@@ -19,6 +19,8 @@ import (
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/strategy"
+
+	"github.com/gluenet/gluenet"
 )
 
 // fileConfig is the YAML config file. Every key is optional; unknown keys
@@ -460,6 +462,9 @@ func cleanConnections(in []string) ([]string, error) {
 		c = strings.TrimSpace(c)
 		if c == "" {
 			return nil, usagef("connection %d of %d is empty: remove the stray comma in the connection list", i+1, len(in))
+		}
+		if err := gluenet.ValidateConnectionName(c); err != nil {
+			return nil, usagef("%v", err)
 		}
 		if slices.Contains(out, c) {
 			return nil, usagef("connection %q is listed twice: list each connection once", c)

@@ -284,9 +284,27 @@ func TestRunThrottlingStorm(t *testing.T) {
 	}
 }
 
-func TestRunUnknownConnectionIsUnchecked(t *testing.T) {
+// ghost creates the connection "Ghost", whose subnet does not exist: it
+// exists in Glue but cannot be checked, so it ranks unchecked.
+func (e *simEnv) ghost() {
+	e.t.Helper()
+	_, err := e.glue.CreateConnection(context.Background(), &glue.CreateConnectionInput{ConnectionInput: &gluetypes.ConnectionInput{
+		Name: aws.String("Ghost"), ConnectionType: gluetypes.ConnectionTypeNetwork, ConnectionProperties: map[string]string{},
+		PhysicalConnectionRequirements: &gluetypes.PhysicalConnectionRequirements{SubnetId: aws.String("subnet-00000000000000dead")},
+	}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// TestRunUncheckableConnectionIsNotFatal: a connection that exists but
+// whose subnet cannot be checked (here: the subnet was deleted) is ranked
+// unchecked and the run goes on, unlike one that does not exist at all
+// (TestBadInput).
+func TestRunUncheckableConnectionIsNotFatal(t *testing.T) {
 	e := newSimEnv(t, nil, nil)
-	code, out, stderr := e.gluenet(context.Background(), append([]string{"run", "--job", job, "--connections", "no-such-connection," + conn1, "--output", "json"}, fast...)...)
+	e.ghost()
+	code, out, stderr := e.gluenet(context.Background(), append([]string{"run", "--job", job, "--connections", "Ghost," + conn1, "--output", "json"}, fast...)...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s %s", code, out, stderr)
 	}
@@ -294,8 +312,31 @@ func TestRunUnknownConnectionIsUnchecked(t *testing.T) {
 	if r.Order[0] != conn1 || r.Connections[1].Group.String() != "unchecked" || r.Connections[1].Problem == "" {
 		t.Fatalf("ranking: %+v", r.Connections)
 	}
-	if !strings.Contains(stderr, "no-such-connection") {
-		t.Errorf("no warning about the unknown connection in the logs")
+	if !strings.Contains(stderr, "Ghost") {
+		t.Errorf("no warning about the unchecked connection in the logs")
+	}
+}
+
+// TestJobMaxRetriesWarns: Glue's own retries reuse the same connection, so
+// a job with MaxRetries > 0 gets a warning.
+func TestJobMaxRetriesWarns(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	_, err := e.glue.CreateJob(context.Background(), &glue.CreateJobInput{Name: aws.String("RetryingJob"), Role: aws.String("arn:aws:iam::123456789012:role/r"),
+		Command: &gluetypes.JobCommand{Name: aws.String("glueetl"), ScriptLocation: aws.String("s3://b/s.py")}, WorkerType: gluetypes.WorkerTypeG1x,
+		NumberOfWorkers: aws.Int32(2), GlueVersion: aws.String("4.0"), MaxRetries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := e.gluenet(context.Background(), "plan", "--job", "RetryingJob", "--connections", conn1)
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, stderr)
+	}
+	if !strings.Contains(stderr, "MaxRetries") || !strings.Contains(stderr, "same connection") {
+		t.Errorf("no warning about the job's MaxRetries:\n%s", stderr)
+	}
+	code, _, stderr = e.gluenet(context.Background(), "plan", "--job", job, "--connections", conn1)
+	if code != 0 || strings.Contains(stderr, "MaxRetries") {
+		t.Errorf("exit %d; a job without MaxRetries was warned about:\n%s", code, stderr)
 	}
 }
 
@@ -389,6 +430,13 @@ func TestBadInput(t *testing.T) {
 		{"unknown profile", []string{"plan", "--job", job, "--connections", conns, "--profile", "nope"}, nil, nil, exitUsage, `AWS profile "nope"`},
 		{"zero call timeout", []string{"plan", "--job", job, "--connections", conns, "--call-timeout", "0s"}, nil, nil, exitUsage, "call timeout"},
 		{"MaxCapacity without workers", []string{"run", "--job", "DPUJob", "--connections", conns}, nil, nil, exitUsage, "--need-ips"},
+		// Refused before any change: Glue would fail the run anyway.
+		{"run: a connection that does not exist", []string{"run", "--job", job, "--connections", conn1 + ",Nope"}, nil, nil, exitUsage, `connection "Nope" does not exist`},
+		{"run: only a connection that does not exist", []string{"run", "--job", job, "--connections", "NoSuchConnection"}, nil, nil, exitUsage, `connection "NoSuchConnection" does not exist`},
+		{"plan: connections that do not exist", []string{"plan", "--job", job, "--connections", "Nope1," + conn1 + ",Nope2"}, nil, nil, exitUsage, `connections "Nope1", "Nope2" do not exist`},
+		{"space-separated list", []string{"run", "--job", job, "--connections", conn1 + " " + conn2}, nil, nil, exitUsage, "separate them with commas (" + conn1 + "," + conn2 + ")"},
+		{"name longer than Glue allows", []string{"plan", "--job", job, "--connections", strings.Repeat("c", 256)}, nil, nil, exitUsage, "Glue allows at most 255"},
+		{"control character in a name", []string{"run", "--job", job, "--connections", "Subnet\x01"}, nil, nil, exitUsage, "U+0001"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -462,6 +510,7 @@ func TestPlanIsWarmTheSecondTime(t *testing.T) {
 // is the whole list written into the job.
 func TestOrderIncludesOtherConnections(t *testing.T) {
 	e := newSimEnv(t, nil, nil)
+	e.ghost()
 	ctx := context.Background()
 	_, err := e.glue.CreateConnection(ctx, &glue.CreateConnectionInput{ConnectionInput: &gluetypes.ConnectionInput{
 		Name: aws.String("Extra"), ConnectionType: gluetypes.ConnectionTypeNetwork, ConnectionProperties: map[string]string{},
@@ -476,13 +525,13 @@ func TestOrderIncludesOtherConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{conn2, conn1, "Nope", "Extra"}
-	code, out, stderr := e.gluenet(ctx, "plan", "--job", "J2", "--connections", conn2+","+conn1+",Nope", "--strategy", "ordered", "--output", "json")
+	want := []string{conn2, conn1, "Ghost", "Extra"}
+	code, out, stderr := e.gluenet(ctx, "plan", "--job", "J2", "--connections", conn2+","+conn1+",Ghost", "--strategy", "ordered", "--output", "json")
 	var p planJSON
 	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || !reflect.DeepEqual(p.Order, want) {
 		t.Fatalf("plan: exit %d order %v, want %v\n%s", code, p.Order, want, stderr)
 	}
-	code, out, stderr = e.gluenet(ctx, append([]string{"run", "--job", "J2", "--connections", conn2 + "," + conn1 + ",Nope", "--strategy", "ordered", "--output", "json"}, fast...)...)
+	code, out, stderr = e.gluenet(ctx, append([]string{"run", "--job", "J2", "--connections", conn2 + "," + conn1 + ",Ghost", "--strategy", "ordered", "--output", "json"}, fast...)...)
 	r := decodeRun(t, out)
 	if code != 0 || !reflect.DeepEqual(r.Order, want) || !reflect.DeepEqual(r.Attempts[0].Order, want) {
 		t.Fatalf("run: exit %d order %v / %v, want %v\n%s", code, r.Order, r.Attempts[0].Order, want, stderr)
@@ -497,11 +546,12 @@ func TestOrderIncludesOtherConnections(t *testing.T) {
 // JSON, against testdata/ (go test -run TestPlanOutputGolden -update).
 func TestPlanOutputGolden(t *testing.T) {
 	e := newSimEnv(t, nil, nil)
+	e.ghost()
 	if err := e.region.Exhaust(subnet2, 1); err != nil {
 		t.Fatal(err)
 	}
 	for _, format := range []string{"table", "json"} {
-		code, out, stderr := e.gluenet(context.Background(), "plan", "--job", job, "--connections", conn2+",Nope,"+conn1,
+		code, out, stderr := e.gluenet(context.Background(), "plan", "--job", job, "--connections", conn2+",Ghost,"+conn1,
 			"--strategy", "capacity", "--output", format)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
@@ -587,5 +637,29 @@ func TestMalformedEndpointFromEnvironment(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), `unsupported protocol scheme`) || !strings.Contains(errb.String(), "AWS_ENDPOINT_URL_GLUE") {
 		t.Fatalf("stderr should say what is wrong and where to look:\n%s", errb.String())
+	}
+}
+
+// TestPythonShellStartsWithOneIP: a Python shell run is one node and one
+// IP; a subnet with one free IP can start it, in the region and in the
+// plan (the default --min-ips of 2 is for Spark's driver and executor).
+func TestPythonShellStartsWithOneIP(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	ctx := context.Background()
+	_, err := e.glue.CreateJob(ctx, &glue.CreateJobInput{Name: aws.String("Shell"), Role: aws.String("arn:aws:iam::123456789012:role/r"),
+		Command: &gluetypes.JobCommand{Name: aws.String("pythonshell"), ScriptLocation: aws.String("s3://b/s.py")}, MaxCapacity: aws.Float64(0.0625)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.region.Exhaust(subnet1, 1); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := e.gluenet(ctx, "plan", "--job", "Shell", "--connections", conn1, "--output", "json")
+	var p planJSON
+	if code != 0 || json.Unmarshal([]byte(out), &p) != nil {
+		t.Fatalf("plan: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if p.Need.IPs != 1 || p.Need.MinIPs != 1 || p.Connections[0].Group.String() != "good" {
+		t.Fatalf("need %+v, group %s: want 1 IP and the subnet with 1 free IP good", p.Need, p.Connections[0].Group)
 	}
 }

@@ -247,12 +247,12 @@ func TestAWSCLI(t *testing.T) {
 	}{
 		{
 			name: "not found",
-			args: []string{"describe-subnets", "--subnet-ids", "subnet-missing"},
-			want: "An error occurred (InvalidSubnetID.NotFound) when calling the DescribeSubnets operation: The subnet ID 'subnet-missing' does not exist",
+			args: []string{"describe-subnets", "--subnet-ids", "subnet-0123456789abcdef0"},
+			want: "An error occurred (InvalidSubnetID.NotFound) when calling the DescribeSubnets operation: The subnet ID 'subnet-0123456789abcdef0' does not exist",
 		},
 		{
 			name: "dry run",
-			args: []string{"delete-network-interface", "--network-interface-id", "eni-1", "--dry-run"},
+			args: []string{"delete-network-interface", "--network-interface-id", "eni-00000001", "--dry-run"},
 			want: "An error occurred (DryRunOperation) when calling the DeleteNetworkInterface operation: Request would have succeeded, but DryRun flag is set.",
 		},
 	}

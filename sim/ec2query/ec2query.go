@@ -15,8 +15,10 @@ package ec2query
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 )
 
@@ -43,11 +45,17 @@ type Subnet struct {
 	Tags                                                                    map[string]string
 }
 
-// Vpc is what DescribeVpcs reports about one VPC.
+// Vpc is what DescribeVpcs reports about one VPC. CidrAssociationID is
+// the association of its primary CIDR block (cidrBlockAssociationSet).
 type Vpc struct {
-	VpcID, CidrBlock, State string
-	IsDefault               bool
-	Tags                    map[string]string
+	VpcID, CidrBlock, State, DhcpOptionsID, CidrAssociationID string
+	IsDefault                                                 bool
+	Tags                                                      map[string]string
+}
+
+// SecurityGroup is one of an ENI's security groups (groupSet).
+type SecurityGroup struct {
+	ID, Name string
 }
 
 // AvailabilityZone is what DescribeAvailabilityZones reports about one zone.
@@ -64,9 +72,11 @@ type AvailabilityZone struct {
 // ENI's addresses reads that set.
 type NetworkInterface struct {
 	NetworkInterfaceID, SubnetID, VpcID, AvailabilityZone, Description, PrivateIPAddress, Status, InterfaceType string
+	MacAddress                                                                                                  string
 	RequesterManaged                                                                                            bool
 	Tags                                                                                                        map[string]string
 	SecondaryPrivateIPAddresses                                                                                 []string
+	Groups                                                                                                      []SecurityGroup
 }
 
 // CreateNetworkInterfaceInput is the part of a CreateNetworkInterface request
@@ -77,6 +87,9 @@ type CreateNetworkInterfaceInput struct {
 	SubnetID, Description, PrivateIPAddress string
 	SecondaryPrivateIPAddressCount          int
 	Tags                                    map[string]string
+	// SecurityGroupIDs are the request's SecurityGroupId.N; none means
+	// the VPC's default security group, as EC2 does.
+	SecurityGroupIDs []string
 }
 
 // Error is an EC2 API error: it is written as EC2's XML error document with
@@ -232,6 +245,9 @@ func dryRun() *Error {
 func describeSubnets(ctx context.Context, h *handler, req *Request) (response, error) {
 	p := newParams(req)
 	ids := p.list("SubnetId")
+	if err := malformedSubnetID(ids...); err != nil {
+		return nil, err
+	}
 	filters, err := p.filters(subnetFilters)
 	if err != nil {
 		return nil, err
@@ -320,6 +336,9 @@ func createNetworkInterface(ctx context.Context, h *handler, req *Request) (resp
 	if in.SubnetID, ok = p.str("SubnetId"); !ok || in.SubnetID == "" {
 		return nil, missingParameter("SubnetId")
 	}
+	if err := malformedSubnetID(in.SubnetID); err != nil {
+		return nil, err
+	}
 	in.Description, _ = p.str("Description")
 	in.PrivateIPAddress, _ = p.str("PrivateIpAddress")
 	n, set, err := p.integer("SecondaryPrivateIpAddressCount")
@@ -336,7 +355,13 @@ func createNetworkInterface(ctx context.Context, h *handler, req *Request) (resp
 	clientToken, _ := p.str("ClientToken")
 	// These do not change how many IPv4 addresses the ENI takes from its
 	// subnet, which is all the simulation models.
-	p.ignore("SecurityGroupId", "InterfaceType", "ConnectionTrackingSpecification", "Operator")
+	in.SecurityGroupIDs = p.list("SecurityGroupId")
+	for _, id := range in.SecurityGroupIDs {
+		if !isResourceID(id, "sg") {
+			return nil, &Error{Code: "InvalidGroupId.Malformed", Message: fmt.Sprintf("Invalid id: %q (expecting \"sg-...\")", id), Status: http.StatusBadRequest}
+		}
+	}
+	p.ignore("InterfaceType", "ConnectionTrackingSpecification", "Operator")
 	// These would: refusing them is more honest than creating an ENI whose
 	// address count silently differs from what the caller asked for.
 	for _, name := range []string{"PrivateIpAddresses", "Ipv4Prefix", "Ipv4PrefixCount", "Ipv6Addresses", "Ipv6AddressCount", "Ipv6Prefix", "Ipv6PrefixCount", "EnablePrimaryIpv6"} {
@@ -363,6 +388,9 @@ func deleteNetworkInterface(ctx context.Context, h *handler, req *Request) (resp
 	if !ok || id == "" {
 		return nil, missingParameter("NetworkInterfaceId")
 	}
+	if err := malformedENIID(id); err != nil {
+		return nil, err
+	}
 	if err := p.finish(); err != nil {
 		return nil, err
 	}
@@ -375,6 +403,9 @@ func deleteNetworkInterface(ctx context.Context, h *handler, req *Request) (resp
 func describeNetworkInterfaces(ctx context.Context, h *handler, req *Request) (response, error) {
 	p := newParams(req)
 	ids := p.list("NetworkInterfaceId")
+	if err := malformedENIID(ids...); err != nil {
+		return nil, err
+	}
 	filters, err := p.filters(eniFilters)
 	if err != nil {
 		return nil, err
@@ -415,4 +446,51 @@ func (h *handler) privateDNSName(ip string) string {
 		return host + ".ec2.internal"
 	}
 	return host + "." + h.region + ".compute.internal"
+}
+
+// Operations lists the EC2 actions the handler serves, sorted.
+func Operations() []string {
+	out := make([]string, 0, len(operations))
+	for op := range operations {
+		out = append(out, op)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// isResourceID reports whether id is prefix- followed by 8 or 17 lowercase
+// hexadecimal digits, the only shapes of EC2 resource IDs.
+func isResourceID(id, prefix string) bool {
+	hex, ok := strings.CutPrefix(id, prefix+"-")
+	if !ok || (len(hex) != 8 && len(hex) != 17) {
+		return false
+	}
+	for _, c := range hex {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// malformedSubnetID is EC2's answer to a subnet ID of the wrong shape,
+// asked for by ID (a filter value is never checked).
+func malformedSubnetID(ids ...string) error {
+	for _, id := range ids {
+		if !isResourceID(id, "subnet") {
+			return &Error{Code: "InvalidSubnetID.Malformed", Message: fmt.Sprintf("Invalid id: %q", id), Status: http.StatusBadRequest}
+		}
+	}
+	return nil
+}
+
+// malformedENIID is EC2's answer to a network interface ID of the wrong
+// shape.
+func malformedENIID(ids ...string) error {
+	for _, id := range ids {
+		if !isResourceID(id, "eni") {
+			return &Error{Code: "InvalidNetworkInterfaceId.Malformed", Message: fmt.Sprintf("Invalid id: %q (expecting \"eni-...\")", id), Status: http.StatusBadRequest}
+		}
+	}
+	return nil
 }

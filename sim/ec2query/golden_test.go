@@ -53,7 +53,7 @@ func TestGolden(t *testing.T) {
 			name: "delete-network-interface", body: "Action=DeleteNetworkInterface" + v + "&NetworkInterfaceId=eni-0123456789abcdef0", status: 200,
 			setup: func(f *fakeBackend) { f.enis = []NetworkInterface{{NetworkInterfaceID: "eni-0123456789abcdef0"}} },
 		},
-		{name: "error-subnet-not-found", body: "Action=DescribeSubnets" + v + "&SubnetId.1=subnet-missing", status: 400},
+		{name: "error-subnet-not-found", body: "Action=DescribeSubnets" + v + "&SubnetId.1=subnet-0123456789abcdef0", status: 400},
 		{name: "error-invalid-action", body: "Action=DescribeInstances" + v, status: 400},
 		{name: "error-missing-action", body: "Version=2016-11-15", status: 400},
 		{name: "error-dry-run", body: "Action=DescribeSubnets" + v + "&DryRun=true", status: 412},

@@ -183,11 +183,11 @@ func TestDecodeParameters(t *testing.T) {
 		},
 		{
 			name: "create with tags from several specifications",
-			body: "Action=CreateNetworkInterface" + v + "&SubnetId=subnet-00000000000000001&SecondaryPrivateIpAddressCount=2&SecurityGroupId.1=sg-1&ClientToken=x" +
+			body: "Action=CreateNetworkInterface" + v + "&SubnetId=subnet-00000000000000001&SecondaryPrivateIpAddressCount=2&SecurityGroupId.1=sg-00000001&ClientToken=x" +
 				"&TagSpecification.1.ResourceType=network-interface&TagSpecification.1.Tag.1.Key=a&TagSpecification.1.Tag.1.Value=1" +
 				"&TagSpecification.2.ResourceType=network-interface&TagSpecification.2.Tag.1.Key=b",
 			want: call{op: "CreateNetworkInterface", create: CreateNetworkInterfaceInput{
-				SubnetID: "subnet-00000000000000001", SecondaryPrivateIPAddressCount: 2, Tags: map[string]string{"a": "1", "b": ""},
+				SubnetID: "subnet-00000000000000001", SecondaryPrivateIPAddressCount: 2, Tags: map[string]string{"a": "1", "b": ""}, SecurityGroupIDs: []string{"sg-00000001"},
 			}},
 		},
 		{
@@ -252,8 +252,38 @@ func TestDecodeParameters(t *testing.T) {
 		},
 		{
 			name:     "dry run on a valid request",
-			body:     "Action=DeleteNetworkInterface" + v + "&DryRun=true&NetworkInterfaceId=eni-1",
+			body:     "Action=DeleteNetworkInterface" + v + "&DryRun=true&NetworkInterfaceId=eni-00000001",
 			wantCode: "DryRunOperation",
+		},
+		{
+			name:     "malformed subnet ID asked by ID",
+			body:     "Action=DescribeSubnets" + v + "&SubnetId.1=subnet-0000000a&SubnetId.2=subnet-zz",
+			wantCode: "InvalidSubnetID.Malformed", wantMsg: `Invalid id: "subnet-zz"`,
+		},
+		{
+			name:     "malformed subnet ID for a new ENI",
+			body:     "Action=CreateNetworkInterface" + v + "&SubnetId=bogus",
+			wantCode: "InvalidSubnetID.Malformed", wantMsg: `Invalid id: "bogus"`,
+		},
+		{
+			name:     "uppercase hex is malformed",
+			body:     "Action=DescribeSubnets" + v + "&SubnetId.1=subnet-0000000A",
+			wantCode: "InvalidSubnetID.Malformed",
+		},
+		{
+			name:     "malformed security group ID",
+			body:     "Action=CreateNetworkInterface" + v + "&SubnetId=subnet-0000000a&SecurityGroupId.1=default",
+			wantCode: "InvalidGroupId.Malformed",
+		},
+		{
+			name:     "malformed ENI ID to describe",
+			body:     "Action=DescribeNetworkInterfaces" + v + "&NetworkInterfaceId.1=eni-nothex",
+			wantCode: "InvalidNetworkInterfaceId.Malformed", wantMsg: `Invalid id: "eni-nothex" (expecting "eni-...")`,
+		},
+		{
+			name:     "malformed ENI ID to delete",
+			body:     "Action=DeleteNetworkInterface" + v + "&NetworkInterfaceId=nope",
+			wantCode: "InvalidNetworkInterfaceId.Malformed",
 		},
 		{
 			name:     "create without subnet",
@@ -267,33 +297,33 @@ func TestDecodeParameters(t *testing.T) {
 		},
 		{
 			name:     "negative secondary count",
-			body:     "Action=CreateNetworkInterface" + v + "&SubnetId=s&SecondaryPrivateIpAddressCount=-1",
+			body:     "Action=CreateNetworkInterface" + v + "&SubnetId=subnet-0000000a&SecondaryPrivateIpAddressCount=-1",
 			wantCode: "InvalidParameterValue",
 		},
 		{
 			name:     "tag specification without resource type",
-			body:     "Action=CreateNetworkInterface" + v + "&SubnetId=s&TagSpecification.1.Tag.1.Key=a",
+			body:     "Action=CreateNetworkInterface" + v + "&SubnetId=subnet-0000000a&TagSpecification.1.Tag.1.Key=a",
 			wantCode: "MissingParameter",
 		},
 		{
 			name:     "tag without key",
-			body:     "Action=CreateNetworkInterface" + v + "&SubnetId=s&TagSpecification.1.ResourceType=network-interface&TagSpecification.1.Tag.1.Value=a",
+			body:     "Action=CreateNetworkInterface" + v + "&SubnetId=subnet-0000000a&TagSpecification.1.ResourceType=network-interface&TagSpecification.1.Tag.1.Value=a",
 			wantCode: "InvalidParameterValue",
 		},
 		{
 			name:     "reserved tag key",
-			body:     "Action=CreateNetworkInterface" + v + "&SubnetId=s&TagSpecification.1.ResourceType=network-interface&TagSpecification.1.Tag.1.Key=aws:x",
+			body:     "Action=CreateNetworkInterface" + v + "&SubnetId=subnet-0000000a&TagSpecification.1.ResourceType=network-interface&TagSpecification.1.Tag.1.Key=aws:x",
 			wantCode: "InvalidParameterValue",
 		},
 		{
 			name: "duplicate tag key",
-			body: "Action=CreateNetworkInterface" + v + "&SubnetId=s&TagSpecification.1.ResourceType=network-interface&TagSpecification.1.Tag.1.Key=a" +
+			body: "Action=CreateNetworkInterface" + v + "&SubnetId=subnet-0000000a&TagSpecification.1.ResourceType=network-interface&TagSpecification.1.Tag.1.Key=a" +
 				"&TagSpecification.1.Tag.2.Key=a",
 			wantCode: "InvalidParameterValue", wantMsg: "Duplicate tag key 'a' specified.",
 		},
 		{
 			name:     "secondary addresses by list are refused",
-			body:     "Action=CreateNetworkInterface" + v + "&SubnetId=s&PrivateIpAddresses.1.PrivateIpAddress=10.0.0.5",
+			body:     "Action=CreateNetworkInterface" + v + "&SubnetId=subnet-0000000a&PrivateIpAddresses.1.PrivateIpAddress=10.0.0.5",
 			wantCode: "UnsupportedOperation",
 		},
 	}

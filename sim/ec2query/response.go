@@ -71,35 +71,57 @@ type subnetXML struct {
 	AssignIpv6AddressOnCreation bool          `xml:"assignIpv6AddressOnCreation"`
 	Ipv6CidrBlockAssociationSet set[struct{}] `xml:"ipv6CidrBlockAssociationSet"`
 	TagSet                      *set[tagXML]  `xml:"tagSet,omitempty"`
+	EnableDns64                 bool          `xml:"enableDns64"`
+	Ipv6Native                  bool          `xml:"ipv6Native"`
+	// What EC2 returns for a subnet created without options: IP-based
+	// hostnames, no resource-name DNS records.
+	PrivateDNSNameOptionsOnLaunch privateDNSOptionsXML `xml:"privateDnsNameOptionsOnLaunch"`
+}
+
+type privateDNSOptionsXML struct {
+	HostnameType                    string `xml:"hostnameType"`
+	EnableResourceNameDNSARecord    bool   `xml:"enableResourceNameDnsARecord"`
+	EnableResourceNameDNSAAAARecord bool   `xml:"enableResourceNameDnsAAAARecord"`
 }
 
 func (h *handler) subnetXML(s Subnet) subnetXML {
 	return subnetXML{
-		SubnetID:                s.SubnetID,
-		SubnetArn:               "arn:aws:ec2:" + h.region + ":" + h.accountID + ":subnet/" + s.SubnetID,
-		State:                   s.State,
-		OwnerID:                 h.accountID,
-		VpcID:                   s.VpcID,
-		CidrBlock:               s.CidrBlock,
-		AvailableIPAddressCount: s.AvailableIPAddressCount,
-		AvailabilityZone:        s.AvailabilityZone,
-		AvailabilityZoneID:      s.AvailabilityZoneID,
-		TagSet:                  tagSet(s.Tags),
+		SubnetID:                      s.SubnetID,
+		SubnetArn:                     "arn:aws:ec2:" + h.region + ":" + h.accountID + ":subnet/" + s.SubnetID,
+		State:                         s.State,
+		OwnerID:                       h.accountID,
+		VpcID:                         s.VpcID,
+		CidrBlock:                     s.CidrBlock,
+		AvailableIPAddressCount:       s.AvailableIPAddressCount,
+		AvailabilityZone:              s.AvailabilityZone,
+		AvailabilityZoneID:            s.AvailabilityZoneID,
+		TagSet:                        tagSet(s.Tags),
+		PrivateDNSNameOptionsOnLaunch: privateDNSOptionsXML{HostnameType: "ip-name"},
 	}
 }
 
 type vpcXML struct {
-	VpcID           string       `xml:"vpcId"`
-	OwnerID         string       `xml:"ownerId"`
-	State           string       `xml:"state"`
-	CidrBlock       string       `xml:"cidrBlock"`
-	InstanceTenancy string       `xml:"instanceTenancy"`
-	IsDefault       bool         `xml:"isDefault"`
-	TagSet          *set[tagXML] `xml:"tagSet,omitempty"`
+	VpcID                   string                  `xml:"vpcId"`
+	OwnerID                 string                  `xml:"ownerId"`
+	State                   string                  `xml:"state"`
+	CidrBlock               string                  `xml:"cidrBlock"`
+	CidrBlockAssociationSet set[cidrAssociationXML] `xml:"cidrBlockAssociationSet"`
+	DhcpOptionsID           string                  `xml:"dhcpOptionsId,omitempty"`
+	InstanceTenancy         string                  `xml:"instanceTenancy"`
+	IsDefault               bool                    `xml:"isDefault"`
+	TagSet                  *set[tagXML]            `xml:"tagSet,omitempty"`
+}
+
+type cidrAssociationXML struct {
+	AssociationID  string `xml:"associationId,omitempty"`
+	CidrBlock      string `xml:"cidrBlock"`
+	CidrBlockState struct {
+		State string `xml:"state"`
+	} `xml:"cidrBlockState"`
 }
 
 func (h *handler) vpcXML(v Vpc) vpcXML {
-	return vpcXML{
+	x := vpcXML{
 		VpcID:           v.VpcID,
 		OwnerID:         h.accountID,
 		State:           v.State,
@@ -107,7 +129,12 @@ func (h *handler) vpcXML(v Vpc) vpcXML {
 		InstanceTenancy: "default",
 		IsDefault:       v.IsDefault,
 		TagSet:          tagSet(v.Tags),
+		DhcpOptionsID:   v.DhcpOptionsID,
 	}
+	a := cidrAssociationXML{AssociationID: v.CidrAssociationID, CidrBlock: v.CidrBlock}
+	a.CidrBlockState.State = "associated"
+	x.CidrBlockAssociationSet.Items = []cidrAssociationXML{a}
+	return x
 }
 
 type zoneItem struct {
@@ -154,12 +181,18 @@ type eniXML struct {
 	Status                string            `xml:"status"`
 	PrivateIPAddress      string            `xml:"privateIpAddress,omitempty"`
 	PrivateDNSName        string            `xml:"privateDnsName,omitempty"`
+	MacAddress            string            `xml:"macAddress,omitempty"`
 	SourceDestCheck       bool              `xml:"sourceDestCheck"`
-	GroupSet              set[struct{}]     `xml:"groupSet"`
+	GroupSet              set[groupXML]     `xml:"groupSet"`
 	PrivateIPAddressesSet set[privateIPXML] `xml:"privateIpAddressesSet"`
 	Ipv6AddressesSet      set[struct{}]     `xml:"ipv6AddressesSet"`
 	InterfaceType         string            `xml:"interfaceType,omitempty"`
 	TagSet                *set[tagXML]      `xml:"tagSet,omitempty"`
+}
+
+type groupXML struct {
+	GroupID   string `xml:"groupId"`
+	GroupName string `xml:"groupName,omitempty"`
 }
 
 func (h *handler) eniXML(e NetworkInterface) eniXML {
@@ -177,6 +210,10 @@ func (h *handler) eniXML(e NetworkInterface) eniXML {
 		SourceDestCheck:    true,
 		InterfaceType:      e.InterfaceType,
 		TagSet:             tagSet(e.Tags),
+		MacAddress:         e.MacAddress,
+	}
+	for _, g := range e.Groups {
+		x.GroupSet.Items = append(x.GroupSet.Items, groupXML{GroupID: g.ID, GroupName: g.Name})
 	}
 	if e.PrivateIPAddress != "" {
 		x.PrivateIPAddressesSet.Items = []privateIPXML{{

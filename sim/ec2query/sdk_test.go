@@ -350,7 +350,7 @@ func TestSDKNetworkInterfaces(t *testing.T) {
 		Description:                    aws.String("pressure <&> test"),
 		PrivateIpAddress:               aws.String("10.192.21.50"),
 		SecondaryPrivateIpAddressCount: aws.Int32(3),
-		Groups:                         []string{"sg-0123"},
+		Groups:                         []string{"sg-01234567"},
 		ClientToken:                    aws.String("tok-1"),
 		TagSpecifications: []types.TagSpecification{{
 			ResourceType: types.ResourceTypeNetworkInterface,
@@ -363,7 +363,7 @@ func TestSDKNetworkInterfaces(t *testing.T) {
 	got, _ := fake.lastCall("CreateNetworkInterface")
 	wantIn := CreateNetworkInterfaceInput{
 		SubnetID: subnet.SubnetID, Description: "pressure <&> test", PrivateIPAddress: "10.192.21.50",
-		SecondaryPrivateIPAddressCount: 3, Tags: map[string]string{"purpose": "ip-pressure", "Name": "hog"},
+		SecondaryPrivateIPAddressCount: 3, Tags: map[string]string{"purpose": "ip-pressure", "Name": "hog"}, SecurityGroupIDs: []string{"sg-01234567"},
 	}
 	if !reflect.DeepEqual(got.create, wantIn) {
 		t.Errorf("backend got %+v, want %+v", got.create, wantIn)
@@ -444,10 +444,10 @@ func TestSDKErrors(t *testing.T) {
 		{
 			name: "subnet not found",
 			call: func() error {
-				_, err := c.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{"subnet-missing"}})
+				_, err := c.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{"subnet-0123456789abcdef0"}})
 				return err
 			},
-			code: "InvalidSubnetID.NotFound", message: "The subnet ID 'subnet-missing' does not exist", status: 400,
+			code: "InvalidSubnetID.NotFound", message: "The subnet ID 'subnet-0123456789abcdef0' does not exist", status: 400,
 		},
 		{
 			name: "backend internal error is hidden",
@@ -492,7 +492,7 @@ func TestSDKErrors(t *testing.T) {
 		{
 			name: "eni ids with max results",
 			call: func() error {
-				_, err := c.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{"eni-1"}, MaxResults: aws.Int32(5)})
+				_, err := c.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{"eni-00000001"}, MaxResults: aws.Int32(5)})
 				return err
 			},
 			code: "InvalidParameterCombination", message: "The parameter networkInterfaceIdSet cannot be used with the parameter maxResults", status: 400,
