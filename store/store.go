@@ -143,6 +143,9 @@ type Store interface {
 	// already, or taken over) changes nothing and is not an error.
 	ReleaseLease(ctx context.Context, l Lease) error
 
+	// Fleet: reads for `gluenet serve` and its free-IP samples (fleet.go).
+	Fleet
+
 	// Close releases the store's connections.
 	Close() error
 }
@@ -197,6 +200,10 @@ type RunFilter struct {
 	Limit int
 	// Before keeps only runs created before this time, for paging.
 	Before time.Time
+	// Since keeps only runs created at or after this time.
+	Since time.Time
+	// Status keeps only runs with this status.
+	Status RunStatus
 }
 
 // The phases of an attempt, in order. Phase is a free string; these are the
