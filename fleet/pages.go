@@ -1,0 +1,5 @@
+package fleet
+
+import "net/http"
+
+func (s *Server) pages(mux *http.ServeMux) {}
