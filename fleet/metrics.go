@@ -147,7 +147,13 @@ type hist struct {
 	sum    float64
 }
 
-func newHist(bounds []float64) *hist { return &hist{bounds: bounds, counts: map[float64]uint64{}} }
+func newHist(bounds []float64) *hist {
+	h := &hist{bounds: bounds, counts: make(map[float64]uint64, len(bounds))}
+	for _, b := range bounds {
+		h.counts[b] = 0 // every bucket shows, empty ones too
+	}
+	return h
+}
 
 func (h *hist) observe(v float64) {
 	h.n++
