@@ -30,7 +30,7 @@ type band struct {
 }
 
 const (
-	chartW, chartH                 = 640, 220
+	chartW, chartH                = 640, 220
 	padL, padR, padTop, padBottom = 48, 12, 12, 28
 )
 
