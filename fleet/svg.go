@@ -180,7 +180,7 @@ func barChart(title string, bars []bar) string {
 	seen := map[string]bool{}
 	for _, br := range bars {
 		for _, p := range br.parts {
-			if !seen[p.class] {
+			if p.v > 0 && !seen[p.class] {
 				seen[p.class] = true
 				fmt.Fprintf(&b, ` <span class="key %s">%s</span>`, p.class, html.EscapeString(p.name))
 			}
