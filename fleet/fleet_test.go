@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -511,4 +512,84 @@ func TestMetricsValues(t *testing.T) {
 	if t.Failed() {
 		t.Logf("metrics:\n%s", body)
 	}
+}
+
+// TestExampleAlertRules checks examples/prometheus/alerts.yml with promtool
+// and that its rules use metrics /metrics exposes.
+func TestExampleAlertRules(t *testing.T) {
+	path := filepath.Join("..", "examples", "prometheus", "alerts.yml")
+	exposed := exposedMetrics(t)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range metricNames(string(b)) {
+		if !exposed[m] {
+			t.Errorf("alerts.yml uses %s, which /metrics does not expose", m)
+		}
+	}
+	promtool := lookTool(t, "promtool", "prometheus")
+	if out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules: %v\n%s", err, out)
+	}
+}
+
+// TestExampleGrafanaDashboard checks the dashboard is JSON and every
+// panel's queries use metrics /metrics exposes.
+func TestExampleGrafanaDashboard(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "examples", "grafana", "gluenet-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Title  string
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("not valid JSON: %v", err)
+	}
+	if d.Title == "" || len(d.Panels) == 0 {
+		t.Fatal("no title or no panels")
+	}
+	exposed := exposedMetrics(t)
+	for _, p := range d.Panels {
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, q := range p.Targets {
+			names := metricNames(q.Expr)
+			if len(names) == 0 {
+				t.Errorf("panel %q: query %q uses no gluenet metric", p.Title, q.Expr)
+			}
+			for _, m := range names {
+				if !exposed[m] {
+					t.Errorf("panel %q: %s is not exposed by /metrics (query %q)", p.Title, m, q.Expr)
+				}
+			}
+		}
+	}
+}
+
+var metricRE = regexp.MustCompile(`\bgluenet_[a-z_]+`)
+
+func metricNames(s string) []string { return metricRE.FindAllString(s, -1) }
+
+// exposedMetrics is every series name the seeded server's /metrics has.
+func exposedMetrics(t *testing.T) map[string]bool {
+	t.Helper()
+	ts, _ := newServer(t, "")
+	_, b := get(t, ts.URL+"/metrics", "")
+	out := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, _, _ := strings.Cut(line, "{")
+		name, _, _ = strings.Cut(name, " ")
+		out[name] = true
+	}
+	return out
 }
