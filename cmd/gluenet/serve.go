@@ -101,7 +101,12 @@ func (a *app) serve(cmd *cobra.Command) error {
 		sampler.Store = st
 		fmt.Fprintf(a.stderr, "gluenet serve: sampling the free IPs of %d connections every %s, kept %s\n", len(sampler.Connections), interval, retention)
 		sampler.Interval, sampler.Retention = interval, retention
-		go sampler.Run(ctx)
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			sampler.Run(ctx)
+		}()
+		defer func() { <-sampled }() // before the store closes
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -350,5 +351,76 @@ func TestServeBadInput(t *testing.T) {
 				t.Errorf("stderr %q does not say %q", errb.String(), tt.want)
 			}
 		})
+	}
+}
+
+// TestServeWatchSamples: --watch samples the config's subnets, reading the
+// connections once and then making one DescribeSubnets call per sample,
+// and never touches a job.
+func TestServeWatchSamples(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	cfg := filepath.Join(t.TempDir(), "gluenet.yaml")
+	yaml := fmt.Sprintf("job: %s\nconnections: [%s]\njobs:\n  other:\n    connections: [%s, %s]\n", job, conn1, conn2, conn1)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := e.jobJSON(job)
+	// The command: the first sample is taken at start.
+	addr, stop := startServe(t, e, "--endpoint-url", e.url, "--watch", cfg, "--interval", "1h")
+	var h struct{ Observations []fleet.Observation }
+	for range 200 { // until the first sample is stored
+		resp, err := http.Get("http://" + addr + "/api/v1/history")
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&h)
+		resp.Body.Close()
+		if len(h.Observations) >= 2 {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	stop()
+	if len(h.Observations) != 2 || h.Observations[0].Source != fleet.SourceSample || h.Observations[0].FreeIPs == 0 {
+		t.Fatalf("history = %+v; want one sample of each subnet", h.Observations)
+	}
+	if st := e.region.Stats(); st.Calls("ec2", "DescribeSubnets") != 1 || st.Calls("glue", "UpdateJob")+st.Calls("glue", "StartJobRun") != 0 {
+		t.Errorf("serve --watch made %d DescribeSubnets, %d UpdateJob and %d StartJobRun calls; want 1, 0, 0",
+			st.Calls("ec2", "DescribeSubnets"), st.Calls("glue", "UpdateJob"), st.Calls("glue", "StartJobRun"))
+	}
+	// The sampler itself, three samples: one DescribeSubnets call each.
+	e.region.ResetStats()
+	a := &app{stdout: io.Discard, stderr: io.Discard, getenv: func(string) (string, bool) { return "", false }, log: slog.New(slog.DiscardHandler)}
+	s := defaultSettings()
+	s.Region = "us-east-1"
+	sampler, err := a.sampler(t.Context(), e.url, cfg, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(t.Context(), e.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sampler.Store = st
+	for range 3 {
+		if n, err := sampler.SampleOnce(t.Context()); err != nil || n != 2 {
+			t.Fatalf("SampleOnce = %d, %v; want 2 subnets", n, err)
+		}
+	}
+	stats := e.region.Stats()
+	if got := stats.Calls("ec2", "DescribeSubnets"); got != 3 {
+		t.Errorf("%d DescribeSubnets calls for 3 samples, want 3", got)
+	}
+	if got := stats.Calls("glue", "GetConnection"); got != 2 {
+		t.Errorf("%d GetConnection calls, want 2 (each connection once, then cached)", got)
+	}
+	for _, op := range []string{"UpdateJob", "StartJobRun"} {
+		if n := stats.Calls("glue", op); n != 0 {
+			t.Errorf("serve called %s %d times; it must never", op, n)
+		}
+	}
+	if after := e.jobJSON(job); after != before {
+		t.Errorf("the job changed:\nbefore %s\nafter  %s", before, after)
 	}
 }
