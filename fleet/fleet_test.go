@@ -593,3 +593,45 @@ func exposedMetrics(t *testing.T) map[string]bool {
 	}
 	return out
 }
+
+// countingReader counts the store reads of the fleet snapshot.
+type countingReader struct {
+	Reader
+	lists int
+}
+
+func (c *countingReader) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error) {
+	c.lists++
+	return c.Reader.ListRuns(ctx, f)
+}
+
+func TestCacheSharesReads(t *testing.T) {
+	st := seed(t)
+	clock := now
+	r := &countingReader{Reader: st}
+	tests := []struct {
+		name      string
+		ttl       time.Duration
+		advance   []time.Duration // before each of the requests
+		wantReads int
+	}{
+		{"no cache: every request reads", 0, []time.Duration{0, 0, 0}, 3},
+		{"within the TTL: one read", time.Second, []time.Duration{0, 500 * time.Millisecond, 400 * time.Millisecond}, 1},
+		{"after the TTL: read again", time.Second, []time.Duration{0, time.Second, 0}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r.lists = 0
+			v := &View{R: r, Now: func() time.Time { return clock }, CacheTTL: tt.ttl}
+			for _, d := range tt.advance {
+				clock = clock.Add(d)
+				if _, err := v.Fleet(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if r.lists != tt.wantReads {
+				t.Errorf("%d store reads, want %d", r.lists, tt.wantReads)
+			}
+		})
+	}
+}

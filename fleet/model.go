@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/gluenet/gluenet"
@@ -147,6 +148,15 @@ type View struct {
 	Log *slog.Logger
 	// Window bounds the history: runs created and samples taken within it.
 	Window time.Duration
+	// CacheTTL lets requests and scrapes that come within it of a store
+	// read share that read (0: every request reads). Concurrent requests
+	// wait for one read instead of each reading: a busy dashboard costs
+	// the store at most one read per CacheTTL, and leaves the runners'
+	// writes the CPU and the locks they need.
+	CacheTTL time.Duration
+
+	mu     sync.Mutex
+	cached *snapshot
 }
 
 // DefaultWindow is how far back the history and the metrics look.
@@ -270,8 +280,26 @@ type snapshot struct {
 	health       []gluenet.HealthRecord
 }
 
+// load returns the store's state now, or the one read within CacheTTL.
 func (v *View) load(ctx context.Context) (*snapshot, error) {
-	sn := &snapshot{now: v.now()}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := v.now()
+	if c := v.cached; c != nil && v.CacheTTL > 0 && now.Sub(c.now) < v.CacheTTL && !now.Before(c.now) {
+		return c, nil
+	}
+	sn, err := v.read(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	v.cached = sn
+	return sn, nil
+}
+
+// read reads a snapshot from the store. The snapshot is not changed after,
+// so requests may share it.
+func (v *View) read(ctx context.Context, now time.Time) (*snapshot, error) {
+	sn := &snapshot{now: now}
 	since := sn.now.Add(-v.window())
 	var err error
 	if sn.samples, err = v.R.SubnetSamples(ctx, since); err != nil {

@@ -45,6 +45,7 @@ all of them) and keeps that history in the store for --retention.`,
 	f.String("addr", "127.0.0.1:8080", "address to listen on; other than loopback needs --token")
 	f.String("token", "", "bearer token clients must send (env GLUENET_SERVE_TOKEN); required off loopback")
 	f.Duration("window", fleet.DefaultWindow, "how far back the history, run counts and histograms look")
+	f.Duration("cache", time.Second, "requests within this time of a store read share it (0: read on every request)")
 	f.String("watch", "", "YAML config (as for run) whose connections to sample free IPs of")
 	f.Duration("interval", fleet.DefaultInterval, "with --watch: time between samples")
 	f.Duration("retention", fleet.DefaultRetention, "with --watch: how long samples are kept")
@@ -63,6 +64,10 @@ func (a *app) serve(cmd *cobra.Command) error {
 	interval, _ := f.GetDuration("interval")
 	retention, _ := f.GetDuration("retention")
 	watch, _ := f.GetString("watch")
+	cache, _ := f.GetDuration("cache")
+	if cache < 0 {
+		return usagef("--cache must not be negative, got %s", cache)
+	}
 	if window <= 0 || interval <= 0 || retention <= 0 {
 		return usagef("--window, --interval and --retention must be positive (got %s, %s, %s)", window, interval, retention)
 	}
@@ -85,7 +90,7 @@ func (a *app) serve(cmd *cobra.Command) error {
 		return err
 	}
 	defer st.Close()
-	view := &fleet.View{R: st, Window: window, Log: a.log}
+	view := &fleet.View{R: st, Window: window, CacheTTL: cache, Log: a.log}
 	srv := &fleet.Server{View: view, Token: token, Log: a.log}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
