@@ -421,6 +421,14 @@ func TestSampler(t *testing.T) {
 	if err != nil || len(got) != 2 || got[1].SubnetID != subnetB || got[1].ReservedIPs != 10 || got[0].FreeIPs != 40 {
 		t.Fatalf("samples = %+v, %v; want A 40 free, B 60 with its 10 reserved", got, err)
 	}
+	// Nothing checked: an error that names the problems, nothing stored.
+	broken := *s
+	broken.Discover = func(context.Context, []string) ([]gluenet.Candidate, error) {
+		return []gluenet.Candidate{{Connection: "conn-a", Problem: "access denied"}}, nil
+	}
+	if _, err := broken.SampleOnce(ctx); err == nil || !strings.Contains(err.Error(), "conn-a: access denied") {
+		t.Errorf("SampleOnce with nothing checked: %v; want an error naming conn-a's problem", err)
+	}
 	// Retention: the 48h-old and 3h-old seeds fall out a day later.
 	clock = now.Add(22 * time.Hour)
 	if _, err := s.SampleOnce(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gluenet/gluenet"
@@ -63,16 +64,23 @@ func (s *Sampler) SampleOnce(ctx context.Context) (int, error) {
 		reserved[r.SubnetID] += r.IPs
 	}
 	seen := map[string]bool{}
-	var samples []store.SubnetSample
+	var (
+		samples  []store.SubnetSample
+		problems []string
+	)
 	for _, c := range cands {
 		if !c.Checked || c.SubnetID == "" || seen[c.SubnetID] {
 			if !c.Checked {
 				s.log().Warn("could not sample a connection's subnet", "connection", c.Connection, "problem", c.Problem)
+				problems = append(problems, c.Connection+": "+c.Problem)
 			}
 			continue
 		}
 		seen[c.SubnetID] = true
 		samples = append(samples, store.SubnetSample{At: now, SubnetID: c.SubnetID, AZ: c.AZ, FreeIPs: c.FreeIPs, ReservedIPs: reserved[c.SubnetID]})
+	}
+	if len(samples) == 0 {
+		return 0, fmt.Errorf("sample subnets: no subnet could be sampled (%s)", strings.Join(problems, "; "))
 	}
 	if err := s.Store.AddSubnetSamples(ctx, samples); err != nil {
 		return 0, err
@@ -89,8 +97,9 @@ func (s *Sampler) SampleOnce(ctx context.Context) (int, error) {
 	return len(samples), nil
 }
 
-// Run samples now and then every Interval until ctx ends. A failed sample
-// is logged and the next one is tried on time.
+// Run samples every Interval until ctx ends (the caller takes the first
+// sample with SampleOnce). A failed sample is logged and the next one is
+// tried on time.
 func (s *Sampler) Run(ctx context.Context) {
 	every := s.Interval
 	if every <= 0 {
@@ -99,6 +108,11 @@ func (s *Sampler) Run(ctx context.Context) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 		if n, err := s.SampleOnce(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
@@ -106,11 +120,6 @@ func (s *Sampler) Run(ctx context.Context) {
 			s.log().Warn("free-IP sample failed; trying again at the next interval", "err", err)
 		} else {
 			s.log().Debug("sampled subnets", "subnets", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }

@@ -92,6 +92,15 @@ func (a *app) serve(cmd *cobra.Command) error {
 	defer st.Close()
 	view := &fleet.View{R: st, Window: window, CacheTTL: cache, Log: a.log}
 	srv := &fleet.Server{View: view, Token: token, Log: a.log}
+	if sampler != nil {
+		sampler.Store = st
+		sampler.Interval, sampler.Retention = interval, retention
+		// The first sample now: a config or AWS problem stops serve here
+		// instead of showing as warnings every interval.
+		if _, err := sampler.SampleOnce(ctx); err != nil {
+			return &awsError{err: err, msg: fmt.Sprintf("--watch %s: %v\nCheck the connections, the region and the credentials (the sampler needs glue:GetConnection and ec2:DescribeSubnets).", watch, err)}
+		}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return usagef("listen on %s: %v (choose another --addr)", addr, err)
@@ -103,15 +112,17 @@ func (a *app) serve(cmd *cobra.Command) error {
 	}
 	fmt.Fprintf(a.stderr, "gluenet serve: listening on http://%s (%s); state %s\n", ln.Addr(), auth, where)
 	if sampler != nil {
-		sampler.Store = st
 		fmt.Fprintf(a.stderr, "gluenet serve: sampling the free IPs of %d connections every %s, kept %s\n", len(sampler.Connections), interval, retention)
-		sampler.Interval, sampler.Retention = interval, retention
+		sctx, stop := context.WithCancel(ctx)
 		sampled := make(chan struct{})
 		go func() {
 			defer close(sampled)
-			sampler.Run(ctx)
+			sampler.Run(sctx)
 		}()
-		defer func() { <-sampled }() // before the store closes
+		defer func() { // before the store closes
+			stop()
+			<-sampled
+		}()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -223,8 +223,11 @@ func TestServeFleetView(t *testing.T) {
 	})
 
 	t.Run("serve command and a Prometheus scrape", func(t *testing.T) {
-		addr, stop := startServe(t, e)
+		addr, line, stop := startServe(t, e, nil)
 		defer stop()
+		if !strings.Contains(line, "no token: loopback only") {
+			t.Errorf("serve says %q at start; want it to say it has no token", line)
+		}
 		resp, err := http.Get("http://" + addr + "/healthz")
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("healthz: %v %v", resp, err)
@@ -248,22 +251,22 @@ func TestServeFleetView(t *testing.T) {
 
 // startServe runs `gluenet serve` in-process on a free loopback port and
 // returns its address and a function that stops it and checks its exit.
-func startServe(t *testing.T, e *simEnv, extra ...string) (string, func()) {
+func startServe(t *testing.T, e *simEnv, env map[string]string, extra ...string) (string, string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
 		args := append([]string{"--state", e.state, "--log-format", "text", "serve", "--addr", "127.0.0.1:0"}, extra...)
-		code := execute(ctx, args, io.Discard, pw, func(string) (string, bool) { return "", false })
+		code := execute(ctx, args, io.Discard, pw, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 		pw.Close()
 		done <- code
 	}()
 	sc := bufio.NewScanner(pr)
-	addr := ""
+	addr, line := "", ""
 	for sc.Scan() {
 		if m := regexp.MustCompile(`listening on http://(\S+)`).FindStringSubmatch(sc.Text()); m != nil {
-			addr = m[1]
+			addr, line = m[1], sc.Text()
 			break
 		}
 	}
@@ -272,7 +275,7 @@ func startServe(t *testing.T, e *simEnv, extra ...string) (string, func()) {
 		t.Fatalf("gluenet serve did not say where it listens (exit %d)", <-done)
 	}
 	go io.Copy(io.Discard, pr)
-	return addr, func() {
+	return addr, line, func() {
 		cancel()
 		if code := <-done; code != 0 {
 			t.Errorf("gluenet serve exited %d after the interrupt, want 0", code)
@@ -365,21 +368,15 @@ func TestServeWatchSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := e.jobJSON(job)
-	// The command: the first sample is taken at start.
-	addr, stop := startServe(t, e, "--endpoint-url", e.url, "--watch", cfg, "--interval", "1h")
+	// The command takes the first sample before it listens.
+	addr, _, stop := startServe(t, e, nil, "--endpoint-url", e.url, "--watch", cfg, "--interval", "1h")
 	var h struct{ Observations []fleet.Observation }
-	for range 200 { // until the first sample is stored
-		resp, err := http.Get("http://" + addr + "/api/v1/history")
-		if err != nil {
-			t.Fatal(err)
-		}
-		json.NewDecoder(resp.Body).Decode(&h)
-		resp.Body.Close()
-		if len(h.Observations) >= 2 {
-			break
-		}
-		time.Sleep(25 * time.Millisecond)
+	resp, err := http.Get("http://" + addr + "/api/v1/history")
+	if err != nil {
+		t.Fatal(err)
 	}
+	json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
 	stop()
 	if len(h.Observations) != 2 || h.Observations[0].Source != fleet.SourceSample || h.Observations[0].FreeIPs == 0 {
 		t.Fatalf("history = %+v; want one sample of each subnet", h.Observations)
@@ -422,5 +419,57 @@ func TestServeWatchSamples(t *testing.T) {
 	}
 	if after := e.jobJSON(job); after != before {
 		t.Errorf("the job changed:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// TestServeToken: with GLUENET_SERVE_TOKEN serve says at start that a
+// token is required, and answers only requests that carry it.
+func TestServeToken(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	addr, line, stop := startServe(t, e, map[string]string{"GLUENET_SERVE_TOKEN": "s3cret"})
+	defer stop()
+	if !strings.Contains(line, "bearer token required") {
+		t.Errorf("serve says %q at start; want it to say a bearer token is required", line)
+	}
+	tests := []struct {
+		path, auth string
+		code       int
+	}{
+		{"/healthz", "", 200},
+		{"/api/v1/fleet", "", 401},
+		{"/api/v1/fleet", "Bearer nope", 401},
+		{"/api/v1/fleet", "Bearer s3cret", 200},
+		{"/metrics", "Bearer s3cret", 200},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+tt.path, nil)
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.code {
+			t.Errorf("GET %s with %q: %d, want %d", tt.path, tt.auth, resp.StatusCode, tt.code)
+		}
+	}
+}
+
+// TestServeWatchNothingToSample: a --watch config whose connections cannot
+// be sampled stops serve at start with an AWS error, before it listens.
+func TestServeWatchNothingToSample(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	cfg := filepath.Join(t.TempDir(), "gluenet.yaml")
+	if err := os.WriteFile(cfg, []byte("connections: [no-such-connection]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := e.gluenet(t.Context(), "serve", "--addr", "127.0.0.1:0", "--watch", cfg)
+	if code != exitAWS || !strings.Contains(stderr, "no subnet could be sampled") || !strings.Contains(stderr, "no-such-connection") {
+		t.Errorf("exit %d, stderr %q; want %d naming the connection", code, stderr, exitAWS)
+	}
+	if strings.Contains(stderr, "listening on") {
+		t.Error("serve listened before failing")
 	}
 }
