@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,10 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/store"
+	"github.com/gluenet/gluenet/store/postgres"
 	"github.com/gluenet/gluenet/store/sqlite"
 )
 
@@ -46,14 +49,69 @@ func plan(freeA, freeB, reservedA int) json.RawMessage {
 // seed writes a small fleet to a new SQLite store: a run that succeeded,
 // one that failed over after a placement failure, an ejected subnet and
 // zone, a reservation and two samples.
-func seed(t *testing.T) *sqlite.Store {
+func seed(t *testing.T) store.Store { return seedInto(t, openSQLite(t)) }
+
+// openSQLite opens a new SQLite store.
+func openSQLite(t *testing.T) store.Store {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"), sqlite.WithClock(func() time.Time { return now }))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"), sqlite.WithClock(func() time.Time { return now }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// openPostgres opens a store in a new schema of the test database
+// (GLUENET_TEST_POSTGRES_DSN); without one it skips, except in CI.
+func openPostgres(t *testing.T) store.Store {
+	t.Helper()
+	dsn := os.Getenv("GLUENET_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("GLUENET_TEST_POSTGRES_DSN is unset in CI")
+		}
+		t.Skip("set GLUENET_TEST_POSTGRES_DSN to run the fleet view on Postgres")
+	}
+	ctx := context.Background()
+	schema := fmt.Sprintf("gluenet_fleet_%d", time.Now().UnixNano())
+	admin := func(sql string) {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	admin("CREATE SCHEMA " + schema)
+	t.Cleanup(func() { admin("DROP SCHEMA " + schema + " CASCADE") })
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	st, err := postgres.Open(ctx, u.String(), postgres.WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// stores are the drivers the fleet view is tested on.
+var stores = []struct {
+	name string
+	open func(t *testing.T) store.Store
+}{{"sqlite", openSQLite}, {"postgres", openPostgres}}
+
+func seedInto(t *testing.T, st store.Store) store.Store {
+	t.Helper()
+	ctx := context.Background()
+	var err error
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -102,9 +160,13 @@ func seed(t *testing.T) *sqlite.Store {
 	return st
 }
 
-func newServer(t *testing.T, token string) (*httptest.Server, *sqlite.Store) {
+func newServer(t *testing.T, token string) (*httptest.Server, store.Store) {
 	t.Helper()
-	st := seed(t)
+	return newServerOn(t, seed(t), token)
+}
+
+func newServerOn(t *testing.T, st store.Store, token string) (*httptest.Server, store.Store) {
+	t.Helper()
 	srv := &Server{View: &View{R: st, Now: func() time.Time { return now }}, Token: token}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
@@ -144,7 +206,15 @@ func getJSON(t *testing.T, url string, v any) {
 }
 
 func TestFleetNumbers(t *testing.T) {
-	ts, _ := newServer(t, "")
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			ts, _ := newServerOn(t, seedInto(t, sk.open(t)), "")
+			testFleetNumbers(t, ts)
+		})
+	}
+}
+
+func testFleetNumbers(t *testing.T, ts *httptest.Server) {
 	var f Fleet
 	getJSON(t, ts.URL+"/api/v1/fleet", &f)
 	if len(f.Subnets) != 2 {
@@ -182,7 +252,15 @@ func TestFleetNumbers(t *testing.T) {
 }
 
 func TestRunsFilters(t *testing.T) {
-	ts, _ := newServer(t, "")
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			ts, _ := newServerOn(t, seedInto(t, sk.open(t)), "")
+			testRunsFilters(t, ts)
+		})
+	}
+}
+
+func testRunsFilters(t *testing.T, ts *httptest.Server) {
 	tests := []struct {
 		query string
 		code  int
@@ -232,7 +310,15 @@ func TestRunsFilters(t *testing.T) {
 }
 
 func TestRunDetail(t *testing.T) {
-	ts, _ := newServer(t, "")
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			ts, _ := newServerOn(t, seedInto(t, sk.open(t)), "")
+			testRunDetail(t, ts)
+		})
+	}
+}
+
+func testRunDetail(t *testing.T, ts *httptest.Server) {
 	var d RunDetail
 	getJSON(t, ts.URL+"/api/v1/runs/airflow/dag/run-1/task", &d) // keys hold slashes
 	if d.Run.Key != "airflow/dag/run-1/task" || len(d.Attempts) != 1 || len(d.Attempts[0].States) != 3 {
@@ -273,7 +359,15 @@ func TestToken(t *testing.T) {
 // TestOpenAPIPathsAnswer requests every path of the OpenAPI document and
 // checks the answer has every field the document requires, recursively.
 func TestOpenAPIPathsAnswer(t *testing.T) {
-	ts, _ := newServer(t, "")
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			ts, _ := newServerOn(t, seedInto(t, sk.open(t)), "")
+			testOpenAPIPathsAnswer(t, ts)
+		})
+	}
+}
+
+func testOpenAPIPathsAnswer(t *testing.T, ts *httptest.Server) {
 	var doc map[string]any
 	if err := yaml.Unmarshal(OpenAPI(), &doc); err != nil {
 		t.Fatalf("openapi.yaml: %v", err)
@@ -490,7 +584,15 @@ func lookTool(t *testing.T, name, pkg string) string {
 }
 
 func TestMetricsValues(t *testing.T) {
-	ts, _ := newServer(t, "")
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			ts, _ := newServerOn(t, seedInto(t, sk.open(t)), "")
+			testMetricsValues(t, ts)
+		})
+	}
+}
+
+func testMetricsValues(t *testing.T, ts *httptest.Server) {
 	_, b := get(t, ts.URL+"/metrics", "")
 	body := string(b)
 	for _, want := range []string{
