@@ -745,3 +745,28 @@ func TestCacheSharesReads(t *testing.T) {
 		})
 	}
 }
+
+func TestSummarize(t *testing.T) {
+	run := store.Run{Key: "k", Job: "j", Status: store.RunRunning}
+	tests := []struct {
+		name                    string
+		attempts                []store.Attempt
+		subnet, class, strategy string
+	}{
+		{"no attempt", nil, "", "", ""},
+		{"landed", []store.Attempt{{Number: 1, Plan: plan(5, 9, 0), Subnet: subnetB, AZ: azB, Class: "succeeded"}}, subnetB, "succeeded", "capacity"},
+		{"second attempt going: its plan's first", []store.Attempt{
+			{Number: 1, Plan: plan(5, 9, 0), Subnet: subnetB, AZ: azB, Class: "placement"},
+			{Number: 2, Plan: plan(50, 9, 0)},
+		}, subnetA, "placement", "capacity"},
+		{"no plan yet", []store.Attempt{{Number: 1, Phase: "discovered"}}, "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := summarize(run, tt.attempts)
+			if s.Subnet != tt.subnet || s.Class != tt.class || s.Strategy != tt.strategy || s.Attempts != len(tt.attempts) {
+				t.Errorf("summary = %+v; want subnet %q, class %q, strategy %q", s, tt.subnet, tt.class, tt.strategy)
+			}
+		})
+	}
+}

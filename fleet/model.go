@@ -214,25 +214,24 @@ func keysOf(runs []store.Run) []string {
 func summarize(r store.Run, as []store.Attempt) RunSummary {
 	s := RunSummary{Key: r.Key, Job: r.Job, Status: r.Status, Outcome: r.Outcome, CreatedAt: r.CreatedAt,
 		FinishedAt: r.FinishedAt, Attempts: len(as)}
-	var last *gluenet.Plan
 	for _, a := range as {
 		if a.Class != "" {
 			s.Class = a.Class
 		}
-		if a.Subnet != "" {
-			s.Subnet, s.AZ = a.Subnet, a.AZ
-		}
 		if a.GlueRunID != "" {
 			s.GlueRunID = a.GlueRunID
 		}
-		if p, ok := decodePlan(a.Plan); ok {
-			s.Strategy = p.Strategy
-			last = &p
-		}
 	}
-	// A run still going has no landing yet: where its plan sends it.
-	if s.Subnet == "" && last != nil {
-		if f := last.First(); f != nil {
+	if len(as) == 0 {
+		return s
+	}
+	// Where the last attempt landed; while it is going, where its plan
+	// sends it.
+	last := as[len(as)-1]
+	s.Subnet, s.AZ = last.Subnet, last.AZ
+	if p, ok := decodePlan(last.Plan); ok {
+		s.Strategy = p.Strategy
+		if f := p.First(); s.Subnet == "" && f != nil {
 			s.Subnet, s.AZ = f.SubnetID, f.AZ
 		}
 	}
