@@ -744,6 +744,17 @@ func TestCacheSharesReads(t *testing.T) {
 			}
 		})
 	}
+	// Each filter of the runs list is a read of its own.
+	r.lists = 0
+	v := &View{R: r, Now: func() time.Time { return clock }, CacheTTL: time.Second}
+	for _, f := range []RunFilter{{Job: "etl"}, {Job: "etl"}, {Job: "report"}, {Job: "etl", Limit: 1}} {
+		if _, err := v.Runs(context.Background(), f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.lists != 3 {
+		t.Errorf("%d store reads for 3 distinct filters within the TTL, want 3", r.lists)
+	}
 }
 
 func TestSummarize(t *testing.T) {

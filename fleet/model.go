@@ -17,6 +17,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"slices"
@@ -155,8 +156,42 @@ type View struct {
 	// writes the CPU and the locks they need.
 	CacheTTL time.Duration
 
-	mu     sync.Mutex
-	cached *snapshot
+	mu    sync.Mutex
+	memos map[string]memo
+}
+
+// memo is a result read from the store at a time.
+type memo struct {
+	at time.Time
+	v  any
+}
+
+// memoize returns what fn read within CacheTTL for the same key, or calls
+// it. Reads are serialized: concurrent requests wait for one read.
+func (v *View) memoize(key string, fn func(now time.Time) (any, error)) (any, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := v.now()
+	fresh := func(m memo) bool { return v.CacheTTL > 0 && !now.Before(m.at) && now.Sub(m.at) < v.CacheTTL }
+	if m, ok := v.memos[key]; ok && fresh(m) {
+		return m.v, nil
+	}
+	x, err := fn(now)
+	if err != nil {
+		return nil, err
+	}
+	if v.CacheTTL > 0 {
+		if v.memos == nil {
+			v.memos = map[string]memo{}
+		}
+		for k, m := range v.memos { // forget the stale ones: filters vary
+			if !fresh(m) {
+				delete(v.memos, k)
+			}
+		}
+		v.memos[key] = memo{at: now, v: x}
+	}
+	return x, nil
 }
 
 // DefaultWindow is how far back the history and the metrics look.
@@ -188,6 +223,16 @@ func (v *View) Since() time.Time { return v.now().Add(-v.window()) }
 
 // Runs lists runs, newest first, with their attempts summed up.
 func (v *View) Runs(ctx context.Context, f RunFilter) ([]RunSummary, error) {
+	x, err := v.memoize(fmt.Sprintf("runs %q %q %d %d", f.Job, f.Status, f.Since.UnixMicro(), f.Limit), func(time.Time) (any, error) {
+		return v.runs(ctx, f)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return x.([]RunSummary), nil
+}
+
+func (v *View) runs(ctx context.Context, f RunFilter) ([]RunSummary, error) {
 	runs, err := v.R.ListRuns(ctx, store.RunFilter{Job: f.Job, Status: f.Status, Since: f.Since, Limit: f.Limit})
 	if err != nil {
 		return nil, err
@@ -281,18 +326,11 @@ type snapshot struct {
 
 // load returns the store's state now, or the one read within CacheTTL.
 func (v *View) load(ctx context.Context) (*snapshot, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	now := v.now()
-	if c := v.cached; c != nil && v.CacheTTL > 0 && now.Sub(c.now) < v.CacheTTL && !now.Before(c.now) {
-		return c, nil
-	}
-	sn, err := v.read(ctx, now)
+	x, err := v.memoize("snapshot", func(now time.Time) (any, error) { return v.read(ctx, now) })
 	if err != nil {
 		return nil, err
 	}
-	v.cached = sn
-	return sn, nil
+	return x.(*snapshot), nil
 }
 
 // read reads a snapshot from the store. The snapshot is not changed after,
@@ -468,7 +506,14 @@ const MaxEvents = 500
 // Health returns health memory, its recent events and the ejection periods
 // they record.
 func (v *View) Health(ctx context.Context) (Health, error) {
-	now := v.now()
+	x, err := v.memoize("health", func(now time.Time) (any, error) { return v.health(ctx, now) })
+	if err != nil {
+		return Health{}, err
+	}
+	return x.(Health), nil
+}
+
+func (v *View) health(ctx context.Context, now time.Time) (Health, error) {
 	recs, err := v.R.Health(ctx)
 	if err != nil {
 		return Health{}, err

@@ -103,11 +103,11 @@ func (s *Server) subnetsPage(r *http.Request) (string, string, error) {
 	}
 	f := sn.fleet()
 	hist := sn.history()
-	events, err := s.View.R.HealthEvents(r.Context(), MaxEvents)
+	h, err := s.View.Health(r.Context())
 	if err != nil {
 		return "", "", err
 	}
-	ejs := ejections(events, sn.health)
+	events, ejs := h.Events, h.Ejections
 	var b strings.Builder
 	b.WriteString(`<h1>Subnets and zones</h1>`)
 	fmt.Fprintf(&b, `<p class="note">At %s. Free IPs are EC2's count at the last observation within the last %s (by a run's discovery, or by the <code>--watch</code> sampler); reserved IPs are held now by runs in flight that EC2 may not count yet.</p>`,
