@@ -58,6 +58,8 @@ type Store interface {
 	SubnetCacheStore
 	LeaseStore
 	Pruner
+	// Fleet: reads for `gluenet serve` and its free-IP samples (fleet.go).
+	Fleet
 
 	// Close releases the store's connections.
 	Close() error
@@ -248,6 +250,10 @@ type RunFilter struct {
 	Limit int
 	// Before keeps only runs created before this time, for paging.
 	Before time.Time
+	// Since keeps only runs created at or after this time.
+	Since time.Time
+	// Status keeps only runs with this status.
+	Status RunStatus
 }
 
 // The phases of an attempt, in order. Phase is a free string; these are the

@@ -249,8 +249,9 @@ func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, e
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM runs
 		WHERE ($1 = '' OR job = $1) AND ($2::timestamptz IS NULL OR created_at < $2)
+			AND ($4::timestamptz IS NULL OR created_at >= $4) AND ($5 = '' OR status = $5)
 		ORDER BY created_at DESC, key DESC
-		LIMIT $3`, f.Job, ts(f.Before), limit)
+		LIMIT $3`, f.Job, ts(f.Before), limit, ts(f.Since), string(f.Status))
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}

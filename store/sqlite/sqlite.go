@@ -353,6 +353,14 @@ func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, e
 		query += ` AND created_at < ?`
 		args = append(args, f.Before.UnixMicro())
 	}
+	if !f.Since.IsZero() {
+		query += ` AND created_at >= ?`
+		args = append(args, f.Since.UnixMicro())
+	}
+	if f.Status != "" {
+		query += ` AND status = ?`
+		args = append(args, string(f.Status))
+	}
 	query += ` ORDER BY created_at DESC, key DESC`
 	if f.Limit > 0 {
 		query += ` LIMIT ?`

@@ -71,6 +71,9 @@ func Run(t *testing.T, open Opener) {
 		{"LeaseRelease", testLeaseRelease},
 		{"LeaseConcurrent", testLeaseConcurrent},
 		{"LeaseInvalid", testLeaseInvalid},
+		{"ListRunsSinceStatus", testListRunsSinceStatus},
+		{"AttemptsOf", testAttemptsOf},
+		{"SubnetSamples", testSubnetSamples},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
