@@ -73,7 +73,10 @@ type stateFile struct {
 // settings is the resolved configuration of one command: defaults, then the
 // config file, then the environment, then flags.
 type settings struct {
-	Region, Profile  string
+	Region, Profile string
+	// RegionFrom says where Region came from ("--region", "the config
+	// file F"); empty when the SDK's chain decides.
+	RegionFrom       string
 	Job              string
 	Connections      []string
 	Strategy         string
@@ -109,9 +112,13 @@ const defaultStrategy = "weighted"
 
 // usageError is bad input: a wrong flag, config or value. It maps to
 // exitUsage and its message says what to fix.
-type usageError struct{ msg string }
+type usageError struct {
+	msg string
+	err error // the cause, when there is one
+}
 
 func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return &usageError{msg: fmt.Sprintf(format, a...)} }
 
@@ -314,6 +321,9 @@ func resolve(flags *pflag.FlagSet, getenv env) (settings, error) {
 	if err := s.applyFile(fc); err != nil {
 		return s, err
 	}
+	if fc.Region != "" {
+		s.RegionFrom = "region: in " + path
+	}
 	if err := s.applyEnv(getenv); err != nil {
 		return s, err
 	}
@@ -468,6 +478,9 @@ func (s *settings) applyFlags(f *pflag.FlagSet) error {
 		}
 	}
 	str("region", &s.Region)
+	if changed(f, "region") {
+		s.RegionFrom = "--region"
+	}
 	str("profile", &s.Profile)
 	str("job", &s.Job)
 	str("strategy", &s.Strategy)
@@ -527,6 +540,9 @@ func (s *settings) validate(needJob bool) error {
 	s.Connections = conns
 	if _, err := strategy.Lookup(s.Strategy); err != nil {
 		return usagef("%v", err)
+	}
+	if s.Strategy == "prefer-az" && len(s.PreferAZ) == 0 {
+		return usagef("strategy prefer-az needs the zones to prefer: add --prefer-az us-east-1a[,us-east-1b] (or prefer_az: in the config file)")
 	}
 	if s.MinIPs < 1 {
 		return usagef("--min-ips must be at least 1, got %d", s.MinIPs)
@@ -599,4 +615,19 @@ func flagOrEnv(f *pflag.FlagSet, name, envName string, getenv env) string {
 func isSet(getenv env, name string) bool {
 	_, ok := getenv(name)
 	return ok
+}
+
+// regionInEffect says which region AWS calls go to and where that came
+// from, the way the SDK decides: --region or the config file, then
+// AWS_REGION, then AWS_DEFAULT_REGION, then the profile.
+func regionInEffect(s settings, getenv env) string {
+	if s.Region != "" {
+		return fmt.Sprintf("%s (from %s)", s.Region, s.RegionFrom)
+	}
+	for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
+		if v, ok := getenv(k); ok && v != "" {
+			return fmt.Sprintf("%s (from %s)", v, k)
+		}
+	}
+	return "the region of the AWS profile (no --region, AWS_REGION or AWS_DEFAULT_REGION)"
 }

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -51,6 +50,9 @@ type app struct {
 	// exit is the code the command chose, when it is not derived from an
 	// error (a run that failed is reported, not an error).
 	exit int
+	// started is set once cobra has parsed the command line and checked
+	// the arguments: an error before that is cobra's usage error.
+	started bool
 }
 
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
@@ -62,6 +64,9 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	err := root.ExecuteContext(ctx)
 	if err != nil {
 		code := exitCode(err)
+		if !a.started && code == exitInternal {
+			code = exitUsage // unknown command or flag, bad flag value, wrong arguments
+		}
 		fmt.Fprintf(stderr, "gluenet: %s\n", userMessage(err))
 		return code
 	}
@@ -88,6 +93,7 @@ starts the run, watches it, and on failure re-ranks and retries with backoff.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.started = true
 			return a.setupLogging(cmd)
 		},
 	}
@@ -146,22 +152,8 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.As(err, &ae):
 		return exitAWS
-	case isCobraUsage(err):
-		return exitUsage
 	}
 	return exitInternal
-}
-
-// isCobraUsage recognises cobra's and pflag's own usage errors (unknown
-// flag, bad flag value, wrong number of arguments).
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown flag", "unknown shorthand", "unknown command", "invalid argument", "flag needs an argument", "accepts ", "requires at least", "bad flag syntax"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 func userMessage(err error) string {
