@@ -30,7 +30,7 @@ func TestExitCodesFromTypes(t *testing.T) {
 	}
 	defer busy.Close()
 	_, err = e.glue.CreateJob(ctx, &glue.CreateJobInput{Name: aws.String("OtherJob"), Role: aws.String("arn:aws:iam::123456789012:role/r"),
-		Command: &gluetypes.JobCommand{Name: aws.String("glueetl"), ScriptLocation: aws.String("s3://b/s.py")},
+		Command:    &gluetypes.JobCommand{Name: aws.String("glueetl"), ScriptLocation: aws.String("s3://b/s.py")},
 		WorkerType: gluetypes.WorkerTypeG1x, NumberOfWorkers: aws.Int32(2)})
 	if err != nil {
 		t.Fatal(err)
