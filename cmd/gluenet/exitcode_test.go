@@ -126,3 +126,24 @@ func TestRegionInEffect(t *testing.T) {
 		})
 	}
 }
+
+// TestJSONOutputIsQuiet: --output json writes no log lines unless
+// --log-level asks; --log-level info gives the post's three lines.
+func TestJSONOutputIsQuiet(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	args := []string{"plan", "--job", job, "--connections", conn1 + "," + conn2, "--output", "json"}
+	code, _, stderr := e.gluenet(context.Background(), args...)
+	if code != 0 || stderr != "" {
+		t.Errorf("exit %d, stderr not empty:\n%s", code, stderr)
+	}
+	code, _, stderr = e.gluenet(context.Background(), append(args, "--log-level", "info")...)
+	for _, want := range []string{"Good connections", "Usable connections"} {
+		if code != 0 || !strings.Contains(stderr, want) {
+			t.Errorf("with --log-level info, exit %d and stderr lacks %q:\n%s", code, want, stderr)
+		}
+	}
+	code, _, stderr = e.gluenet(context.Background(), args[:len(args)-2]...)
+	if code != 0 || !strings.Contains(stderr, "Good connections") {
+		t.Errorf("table output keeps the log lines: exit %d\n%s", code, stderr)
+	}
+}

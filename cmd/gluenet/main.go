@@ -107,6 +107,7 @@ starts the run, watches it, and on failure re-ranks and retries with backoff.`,
 	pf.String("state", "", "SQLite state file (env GLUENET_STATE; default $XDG_STATE_HOME/gluenet/state.db)")
 	pf.String("postgres-dsn", "", "keep state in PostgreSQL instead, shared by many machines (env GLUENET_POSTGRES_DSN)")
 	root.AddCommand(a.planCommand(), a.runCommand(), a.iamPolicyCommand(), a.demoCommand(), a.simCommand(), a.healthCommand(), a.runsCommand(), a.labCommand())
+	a.registerCompletions(root)
 	return root
 }
 
@@ -116,6 +117,11 @@ func (a *app) setupLogging(cmd *cobra.Command) error {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return usagef("--log-level %q: use debug, info, warn or error", level)
+	}
+	if o := cmd.Flags().Lookup("output"); o != nil && o.Value.String() == "json" && !cmd.Flags().Changed("log-level") {
+		// Machine output: standard error stays quiet but for warnings,
+		// unless --log-level asks for more (info shows the post's lines).
+		lv = slog.LevelWarn
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	a.console = &console{w: a.stderr, tty: isTerminal(a.stderr)}
