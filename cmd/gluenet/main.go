@@ -90,6 +90,7 @@ starts the run, watches it, and on failure re-ranks and retries with backoff.`,
 
   # Rank, run, and retry on failure:
   gluenet run --job nightly-etl --connections subnet-a,subnet-b --strategy capacity`,
+		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {

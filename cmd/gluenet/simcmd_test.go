@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +31,17 @@ func TestSimEndpoint(t *testing.T) {
 	}
 	if got := simExports("http://127.0.0.1:4566", ""); got != "export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \\\n       AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n" {
 		t.Errorf("exports: %q", got)
+	}
+}
+
+// TestVersion: --version says which gluenet this is.
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	var out, errb strings.Builder
+	if code := execute(t.Context(), []string{"--version"}, &out, &errb, func(string) (string, bool) { return "", false }); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if want := "gluenet version " + buildVersion(); !strings.HasPrefix(out.String(), want) || buildVersion() == "" {
+		t.Errorf("got %q, want %q", out.String(), want)
 	}
 }
