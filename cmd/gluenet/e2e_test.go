@@ -119,7 +119,8 @@ func TestPlanAndRunDefault(t *testing.T) {
 		t.Fatalf("plan = %+v", p)
 	}
 	before := e.jobJSON(job)
-	code, out, stderr = e.gluenet(ctx, append([]string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--output", "json"}, fast...)...)
+	// --output json is quiet unless --log-level asks for the logs.
+	code, out, stderr = e.gluenet(ctx, append([]string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--output", "json", "--log-level", "info"}, fast...)...)
 	if code != 0 {
 		t.Fatalf("run exit %d: %s\n%s", code, out, stderr)
 	}
