@@ -147,3 +147,22 @@ func TestJSONOutputIsQuiet(t *testing.T) {
 		t.Errorf("table output keeps the log lines: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestAWSErrorPrintedOnce: an AWS error that stops run is printed once,
+// on standard error with what to do, not in the table and the Result line
+// as well.
+func TestAWSErrorPrintedOnce(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	t.Setenv("AWS_MAX_ATTEMPTS", "1")
+	code, out, stderr := e.gluenet(context.Background(), "run", "--job", job, "--connections", conn1+","+conn2,
+		"--endpoint-url", "http://127.0.0.1:1")
+	if code != exitAWS {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitAWS, out, stderr)
+	}
+	if n := strings.Count(out+stderr, "connection refused"); n != 1 {
+		t.Errorf("the error is printed %d times, want once:\nstdout:\n%s\nstderr:\n%s", n, out, stderr)
+	}
+	if !strings.Contains(out, "Result: error") || !strings.Contains(stderr, "Cannot reach the AWS endpoint") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", out, stderr)
+	}
+}
