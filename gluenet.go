@@ -213,9 +213,10 @@ type HealthRecord struct {
 	// ejection lasts base time × (Ejections+1).
 	Ejections int `json:"ejections"`
 	// EjectedUntil is the end of the current ejection; zero when not ejected.
-	EjectedUntil time.Time `json:"ejected_until,omitempty"`
-	LastFailure  time.Time `json:"last_failure,omitempty"`
-	LastSuccess  time.Time `json:"last_success,omitempty"`
+	// Unset times are left out of JSON (omitzero), not 0001-01-01.
+	EjectedUntil time.Time `json:"ejected_until,omitzero"`
+	LastFailure  time.Time `json:"last_failure,omitzero"`
+	LastSuccess  time.Time `json:"last_success,omitzero"`
 	// LastClass is the failure class of the last failure.
 	LastClass string `json:"last_class,omitempty"`
 }

@@ -136,6 +136,11 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 		// simulated region's in-process one) owns its transport anyway.
 		cfg.HTTPClient = o.HTTPClient
 	}
+	if cfg.HTTPClient == nil {
+		// Without AWS_CA_BUNDLE the SDK leaves the client to each service
+		// client's default; hideWriterTo needs one to wrap.
+		cfg.HTTPClient = awshttp.NewBuildableClient()
+	}
 	cfg.HTTPClient = hideWriterTo{next: cfg.HTTPClient}
 	if cfg.Region == "" {
 		return aws.Config{}, fmt.Errorf("load AWS config: %w", ErrNoRegion)

@@ -257,9 +257,9 @@ func (u *updater) success(scope gluenet.Scope, key string) {
 	// recoveries, not every run.
 	switch {
 	case ejected:
-		u.emit(r, KindSuccess, "", fmt.Sprintf("a run succeeded: ejection ended early, %d consecutive failures cleared", failures))
+		u.emit(r, KindSuccess, "", "a run succeeded: ejection ended early, "+count(failures, "consecutive failure", "consecutive failures")+" cleared")
 	case failures > 0:
-		u.emit(r, KindSuccess, "", fmt.Sprintf("a run succeeded: %d consecutive failures cleared", failures))
+		u.emit(r, KindSuccess, "", "a run succeeded: "+count(failures, "consecutive failure", "consecutive failures")+" cleared")
 	}
 }
 
@@ -278,7 +278,7 @@ func (u *updater) failure(subnet, az string, v classify.Verdict) {
 		startedStreak = s.ConsecutiveFailures == 1
 		u.emit(s, KindFailure, class, detail)
 		if s.ConsecutiveFailures >= u.cfg.ConsecutiveFailures {
-			u.eject(s, class, fmt.Sprintf("%d consecutive placement failures", s.ConsecutiveFailures))
+			u.eject(s, class, count(s.ConsecutiveFailures, "placement failure", "consecutive placement failures"))
 		}
 	}
 	if az == "" || !(v.BlameAZ || startedStreak) {
@@ -298,7 +298,7 @@ func (u *updater) failure(subnet, az string, v classify.Verdict) {
 		threshold = min(threshold, u.cfg.ConsecutiveFailures)
 	}
 	if a.ConsecutiveFailures >= threshold {
-		u.eject(a, class, fmt.Sprintf("%d pieces of evidence against the zone (failing subnets and failures pointing at it)", a.ConsecutiveFailures))
+		u.eject(a, class, count(a.ConsecutiveFailures, "piece of evidence", "pieces of evidence")+" against the zone (failing subnets and failures pointing at it)")
 	}
 }
 
@@ -310,4 +310,13 @@ func (u *updater) eject(r *gluenet.HealthRecord, class, why string) {
 	}
 	u.emit(r, KindEjected, class, fmt.Sprintf("ejected for %s (ejection %d) until %s after %s",
 		d, r.Ejections, r.EjectedUntil.UTC().Format(time.RFC3339), why))
+}
+
+// count writes n with the singular or plural noun: "1 piece of evidence",
+// "2 pieces of evidence".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -217,7 +217,8 @@ func TestEventDetails(t *testing.T) {
 		joined = append(joined, e.Detail)
 	}
 	all := strings.Join(joined, "\n")
-	for _, want := range []string{"Could not find subnet for AZ", "ejected for 5m0s (ejection 1) until 2026-03-01T07:05:00Z"} {
+	for _, want := range []string{"Could not find subnet for AZ", "ejected for 5m0s (ejection 1) until 2026-03-01T07:05:00Z",
+		"after 1 placement failure", "after 1 piece of evidence against the zone"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("details do not mention %q:\n%s", want, all)
 		}

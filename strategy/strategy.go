@@ -252,11 +252,11 @@ func reason(in *Input, s Strategy, p gluenet.Placement, afterHealthy, afterStart
 		}
 		return b.String()
 	case gluenet.GroupInsufficient:
-		fmt.Fprintf(&b, "insufficient: %d free IPs, Glue needs at least %d to start", FreeOf(p), in.Need.MinIPs)
+		fmt.Fprintf(&b, "insufficient: %s, Glue needs at least %d to start", freeIPs(FreeOf(p)), in.Need.MinIPs)
 	case gluenet.GroupGood:
-		fmt.Fprintf(&b, "good: %d free IPs >= %d needed", FreeOf(p), in.Need.IPs)
+		fmt.Fprintf(&b, "good: %s >= %d needed", freeIPs(FreeOf(p)), in.Need.IPs)
 	case gluenet.GroupUsable:
-		fmt.Fprintf(&b, "usable: %d free IPs < %d needed, would start under capacity", FreeOf(p), in.Need.IPs)
+		fmt.Fprintf(&b, "usable: %s < %d needed, would start under capacity", freeIPs(FreeOf(p)), in.Need.IPs)
 	}
 	if p.Reserved > 0 {
 		fmt.Fprintf(&b, " (EC2 reports %d, %d reserved by runs in flight)", p.FreeIPs, p.Reserved)
@@ -329,4 +329,12 @@ func namesLocked() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// freeIPs says "1 free IP" or "n free IPs".
+func freeIPs(n int) string {
+	if n == 1 {
+		return "1 free IP"
+	}
+	return fmt.Sprintf("%d free IPs", n)
 }

@@ -28,6 +28,24 @@ func mustLookup(t *testing.T, name string) Strategy {
 	return s
 }
 
+// TestReasonCounts: one IP is "1 free IP", not "1 free IPs".
+func TestReasonCounts(t *testing.T) {
+	t.Parallel()
+	p, err := Plan(Input{Candidates: []gluenet.Candidate{cand("one", 1), cand("many", 12)}, Need: gluenet.Need{IPs: 10, MinIPs: 2}}, mustLookup(t, "capacity"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"insufficient: 1 free IP, Glue needs at least 2", "good: 12 free IPs >= 10 needed"} {
+		found := false
+		for _, pl := range p.Placements {
+			found = found || strings.HasPrefix(pl.Reason, want)
+		}
+		if !found {
+			t.Errorf("no reason starts with %q: %+v", want, p.Placements)
+		}
+	}
+}
+
 func TestPlanOrders(t *testing.T) {
 	t.Parallel()
 	need := gluenet.Need{IPs: 10, MinIPs: 2}

@@ -94,7 +94,11 @@ the reason for each place. It makes no change in AWS.`,
 			defer env.Close()
 			plan, err := env.runner.Plan(cmd.Context(), env.config)
 			if err != nil {
-				return explainAWS(err, s)
+				return explainAWS(err, s, a.getenv)
+			}
+			if w := preferAZWarning(s.PreferAZ, plan.Placements); w != "" {
+				a.log.Warn(w)
+				plan.Notes = append(plan.Notes, w)
 			}
 			return a.printPlan(out, s.Job, plan)
 		},
@@ -142,6 +146,11 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 			}
 			rep := env.runner.Run(cmd.Context(), env.config)
 			a.console.done()
+			if len(rep.Attempts) > 0 {
+				if w := preferAZWarning(s.PreferAZ, rep.Attempts[0].Connections); w != "" {
+					a.log.Warn(w)
+				}
+			}
 			if err := a.printReport(out, rep); err != nil {
 				return err
 			}
@@ -165,7 +174,7 @@ func (a *app) finish(rep runner.Report, s settings) error {
 		a.exit = exitInterrupted
 	default:
 		if rep.Err != nil {
-			return explainAWS(rep.Err, s)
+			return explainAWS(rep.Err, s, a.getenv)
 		}
 		return &awsError{msg: rep.Error}
 	}
@@ -209,7 +218,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 	}
 	cfg, err := awsclient.LoadConfig(ctx, opts)
 	if err != nil {
-		return nil, explainAWS(err, s)
+		return nil, explainAWS(err, s, a.getenv)
 	}
 	client := awsclient.New(cfg)
 	client.Logger = a.log
@@ -324,7 +333,7 @@ func (e *awsError) Error() string { return e.msg }
 func (e *awsError) Unwrap() error { return e.err }
 
 // explainAWS turns an AWS error into a message for the user, classified.
-func explainAWS(err error, s settings) error {
+func explainAWS(err error, s settings, getenv env) error {
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return err
@@ -333,8 +342,8 @@ func explainAWS(err error, s settings) error {
 	if errors.As(err, &missing) {
 		return usagef("%v", missing)
 	}
-	if errors.Is(err, awsclient.ErrNeedUnknown) {
-		return usagef("%v", err)
+	if errors.Is(err, awsclient.ErrNeedUnknown) || errors.Is(err, executor.ErrRunKeyJob) {
+		return &usageError{err: err, msg: err.Error()}
 	}
 	v := awsclient.Classify(err)
 	switch v.Class {
@@ -347,7 +356,7 @@ func explainAWS(err error, s settings) error {
 		}
 		return usagef("%v\n%s (check --endpoint-url, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_GLUE, AWS_ENDPOINT_URL_EC2 and the profile's endpoint_url).", err, v.Reason)
 	case classify.NotFound:
-		return usagef("%v\nCheck the job name (--job %q) and the region (--region %q): no such job there.", err, s.Job, s.Region)
+		return &usageError{err: err, msg: fmt.Sprintf("%v\nCheck the job name and the region: no such job %q in %s.", err, s.Job, regionInEffect(s, getenv))}
 	case classify.Credentials:
 		return &awsError{err: err, msg: fmt.Sprintf("%v\nNo usable AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with a role.", err)}
 	case classify.Network:

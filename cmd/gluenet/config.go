@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -80,7 +81,10 @@ type stateFile struct {
 // settings is the resolved configuration of one command: defaults, then the
 // config file, then the environment, then flags.
 type settings struct {
-	Region, Profile  string
+	Region, Profile string
+	// RegionFrom says where Region came from ("--region", "the config
+	// file F"); empty when the SDK's chain decides.
+	RegionFrom       string
 	Job              string
 	Connections      []string
 	Strategy         string
@@ -120,18 +124,37 @@ const defaultStrategy = "weighted"
 
 // usageError is bad input: a wrong flag, config or value. It maps to
 // exitUsage and its message says what to fix.
-type usageError struct{ msg string }
+type usageError struct {
+	msg string
+	err error // the cause, when there is one
+}
 
 func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return &usageError{msg: fmt.Sprintf(format, a...)} }
 
-// loadFile reads a YAML config file strictly.
+// loadFile reads a YAML config file strictly: an unknown key or a value of
+// the wrong kind is an error that names the key, the file and the line.
 func loadFile(path string) (fileConfig, error) {
 	var fc fileConfig
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fc, usagef("read config file: %v", err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return fc, usagef("config file %s is not valid YAML: %v", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(root.Content) == 0 {
+		return fc, nil // empty file
+	}
+	doc := root.Content[0]
+	if doc.Kind != yaml.MappingNode {
+		return fc, usagef("config file %s, line %d: want keys such as `job:` and `connections:`, not %s", path, doc.Line, nodeKind(doc))
+	}
+	if err := checkNode(doc, reflect.TypeFor[fileConfig](), ""); err != nil {
+		return fc, usagef("config file %s, %v (the README's configuration section lists the keys)", path, err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -139,6 +162,157 @@ func loadFile(path string) (fileConfig, error) {
 		return fc, usagef("config file %s: %v (see the README's configuration section for the keys)", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	return fc, nil
+}
+
+// checkNode checks a mapping of the config file against the struct t: every
+// key known (else a did-you-mean), every value of the kind the key needs.
+// Errors name the key by its path (retry.delay) and its line.
+func checkNode(n *yaml.Node, t reflect.Type, prefix string) error {
+	fields := map[string]reflect.Type{}
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		fields[name] = f.Type
+		names = append(names, name)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		ft, ok := fields[k.Value]
+		if !ok {
+			msg := fmt.Sprintf("line %d: unknown key `%s%s`", k.Line, prefix, k.Value)
+			if near := nearest(k.Value, names); near != "" {
+				msg += fmt.Sprintf("; did you mean `%s%s`?", prefix, near)
+			}
+			return errors.New(msg)
+		}
+		if err := checkValue(v, ft, prefix+k.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkValue(v *yaml.Node, t reflect.Type, key string) error {
+	if v.Kind == yaml.AliasNode || v.Tag == "!!null" {
+		return nil
+	}
+	if t == reflect.TypeFor[yaml.Node]() {
+		return nil // decoded and checked later (arguments)
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Slice:
+		if v.Kind != yaml.SequenceNode {
+			if v.Kind == yaml.ScalarNode && strings.Contains(v.Value, ",") {
+				return fmt.Errorf("line %d: `%s` must be a list, not the string %q: write `%s: [%s]` or one `- item` per line",
+					v.Line, key, v.Value, lastKey(key), strings.Join(splitTrim(v.Value), ", "))
+			}
+			return fmt.Errorf("line %d: `%s` must be a list, e.g. `%s: [%s]`, not %s", v.Line, key, lastKey(key), v.Value, nodeKind(v))
+		}
+		for _, item := range v.Content {
+			if err := checkValue(item, t.Elem(), key+"[]"); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		if v.Kind != yaml.MappingNode {
+			return fmt.Errorf("line %d: `%s` must hold keys (e.g. `%s: {...}`), not %s", v.Line, key, lastKey(key), nodeKind(v))
+		}
+		return checkNode(v, t, key+".")
+	case reflect.Map:
+		if v.Kind != yaml.MappingNode {
+			return fmt.Errorf("line %d: `%s` must map names to settings, not %s", v.Line, key, nodeKind(v))
+		}
+		for i := 0; i+1 < len(v.Content); i += 2 {
+			if err := checkValue(v.Content[i+1], t.Elem(), key+"."+v.Content[i].Value); err != nil {
+				return err
+			}
+		}
+	default:
+		if v.Kind != yaml.ScalarNode {
+			return fmt.Errorf("line %d: `%s` must be %s, not %s", v.Line, key, kindWord(t), nodeKind(v))
+		}
+		if err := v.Decode(reflect.New(t).Interface()); err != nil {
+			return fmt.Errorf("line %d: `%s`: %q is not %s", v.Line, key, v.Value, kindWord(t))
+		}
+	}
+	return nil
+}
+
+// kindWord names what a Go type holds, in the user's words.
+func kindWord(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return "a single value"
+}
+
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping of keys"
+	}
+	return fmt.Sprintf("the value %q", n.Value)
+}
+
+func lastKey(path string) string {
+	path = strings.TrimSuffix(path, "[]")
+	if i := strings.LastIndex(path, "."); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+func splitTrim(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// nearest is the name closest to s by edit distance, when it is close
+// enough to be a typo (at most a third of the word, and 2, apart).
+func nearest(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(strings.ToLower(s), n); d < bestD && d <= max(1, len(n)/3) {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // env is how settings read the environment; tests replace it.
@@ -158,6 +332,9 @@ func resolve(flags *pflag.FlagSet, getenv env) (settings, error) {
 	}
 	if err := s.applyFile(fc); err != nil {
 		return s, err
+	}
+	if fc.Region != "" {
+		s.RegionFrom = "region: in " + path
 	}
 	if err := s.applyEnv(getenv); err != nil {
 		return s, err
@@ -370,6 +547,9 @@ func (s *settings) applyFlags(f *pflag.FlagSet) error {
 		}
 	}
 	str("region", &s.Region)
+	if changed(f, "region") {
+		s.RegionFrom = "--region"
+	}
 	str("profile", &s.Profile)
 	str("job", &s.Job)
 	str("strategy", &s.Strategy)
@@ -429,6 +609,9 @@ func (s *settings) validate(needJob bool) error {
 	s.Connections = conns
 	if _, err := strategy.Lookup(s.Strategy); err != nil {
 		return usagef("%v", err)
+	}
+	if s.Strategy == "prefer-az" && len(s.PreferAZ) == 0 {
+		return usagef("strategy prefer-az needs the zones to prefer: add --prefer-az us-east-1a[,us-east-1b] (or prefer_az: in the config file)")
 	}
 	if s.MinIPs < 1 {
 		return usagef("--min-ips must be at least 1, got %d", s.MinIPs)
@@ -507,4 +690,19 @@ func flagOrEnv(f *pflag.FlagSet, name, envName string, getenv env) string {
 func isSet(getenv env, name string) bool {
 	_, ok := getenv(name)
 	return ok
+}
+
+// regionInEffect says which region AWS calls go to and where that came
+// from, the way the SDK decides: --region or the config file, then
+// AWS_REGION, then AWS_DEFAULT_REGION, then the profile.
+func regionInEffect(s settings, getenv env) string {
+	if s.Region != "" {
+		return fmt.Sprintf("%s (from %s)", s.Region, s.RegionFrom)
+	}
+	for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
+		if v, ok := getenv(k); ok && v != "" {
+			return fmt.Sprintf("%s (from %s)", v, k)
+		}
+	}
+	return "the region of the AWS profile (no --region, AWS_REGION or AWS_DEFAULT_REGION)"
 }

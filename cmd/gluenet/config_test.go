@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -9,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/store"
+	"github.com/spf13/cobra"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -184,6 +184,53 @@ func FuzzConfigFile(f *testing.F) {
 		}
 		_ = s.validate(false)
 	})
+}
+
+// TestConfigFileErrors: a bad config file is a usage error that names the
+// key, the file and the line in the user's words, never a Go type.
+func TestConfigFileErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct {
+		name, body string
+		want       []string
+	}{
+		{"typo", "job: j\nstratgy: capacity\n", []string{"line 2: unknown key `stratgy`; did you mean `strategy`?"}},
+		{"nested typo", "retry:\n  atempts: 2\n", []string{"unknown key `retry.atempts`; did you mean `retry.attempts`?"}},
+		{"per-job typo", "jobs:\n  etl:\n    conections: [a]\n", []string{"unknown key `jobs.etl.conections`; did you mean `jobs.etl.connections`?"}},
+		{"no near key", "colour: blue\n", []string{"unknown key `colour`"}},
+		{"connections as a string", "connections: a,b\n", []string{"`connections` must be a list", "connections: [a, b]"}},
+		{"not a number", "need_ips: many\n", []string{"line 1: `need_ips`: \"many\" is not a whole number"}},
+		{"not a bool", "health: {enabled: maybe}\n", []string{"`health.enabled`: \"maybe\" is not true or false"}},
+		{"mapping expected", "retry: 3\n", []string{"`retry` must hold keys"}},
+		{"not YAML", "job: [unclosed\n", []string{"is not valid YAML"}},
+		{"a list at the top", "- a\n", []string{"want keys such as `job:`"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".yaml")
+			if err := os.WriteFile(p, []byte(tt.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := loadFile(p)
+			var ue *usageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("want a usage error, got %T %v", err, err)
+			}
+			msg := err.Error()
+			for _, w := range append(tt.want, p) {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message lacks %q:\n%s", w, msg)
+				}
+			}
+			for _, bad := range []string{"main.", "fileConfig", "unmarshal", "[]string"} {
+				if strings.Contains(msg, bad) {
+					t.Errorf("message shows Go internals (%q):\n%s", bad, msg)
+				}
+			}
+		})
+	}
 }
 
 func TestResolveCallTimeoutAndRetention(t *testing.T) {

@@ -30,6 +30,7 @@ const (
 	demoJob     = "AirflowBlogJob"
 	demoConn1   = "MWAA-Glue-Blog-Subnet1"
 	demoConn2   = "MWAA-Glue-Blog-Subnet2"
+	demoSubnet1 = "subnet-0a1b2c3d4e5f60011"
 	demoSubnet2 = "subnet-0a1b2c3d4e5f60022"
 	demoAZ1     = "us-east-1a"
 )
@@ -38,7 +39,6 @@ type demoChapter struct {
 	Title     string    `json:"title"`
 	Story     []string  `json:"story"`
 	Baseline  *planJSON `json:"glue_alone,omitempty"`
-	Plan      *planJSON `json:"plan,omitempty"`
 	Run       *runJSON  `json:"run,omitempty"`
 	DriverLog []string  `json:"driver_log,omitempty"`
 }
@@ -52,7 +52,8 @@ one VPC, private subnets PrivateSubnet1 (us-east-1a) and PrivateSubnet2
 (us-east-1b), a Glue NETWORK connection to each, and the job AirflowBlogJob.
 Then it tells three short stories: a plain run, a run under IP pressure, and
 a run whose Availability Zone goes bad so that the retry moves to the other
-zone. Simulated time runs 200 times faster than the clock.`,
+zone, all with the default strategy (weighted). Simulated time runs 200 times
+faster than the clock. With --output json the same story comes as data.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out, err := outputFormat(cmd)
@@ -73,6 +74,10 @@ type demoEnv struct {
 	mem     *memory.Memory
 	narrate bool
 	log     *slog.Logger
+	// progress holds each attempt's state changes; lastProgress drops
+	// repeats of the same state.
+	progress     map[int][]string
+	lastProgress string
 }
 
 func (a *app) demo(ctx context.Context, cmd *cobra.Command, format string) error {
@@ -131,12 +136,30 @@ func (a *app) demo(ctx context.Context, cmd *cobra.Command, format string) error
 	return nil
 }
 
-func (d *demoEnv) say(format string, args ...any) string {
+// tell prints a line of the narrative (blank lines around it as its
+// newlines say) and adds its text, without layout, to the chapter's story.
+func (d *demoEnv) tell(ch *demoChapter, format string, args ...any) {
 	s := fmt.Sprintf(format, args...)
 	if d.narrate {
 		fmt.Fprintln(d.a.stdout, s)
 	}
-	return s
+	if t := strings.TrimSpace(s); t != "" {
+		ch.Story = append(ch.Story, t)
+	}
+}
+
+// heading prints a chapter's title; in JSON it is the chapter's title.
+func (d *demoEnv) heading(ch *demoChapter) {
+	if d.narrate {
+		fmt.Fprintf(d.a.stdout, "\n== %s\n\n", ch.Title)
+	}
+}
+
+// blank prints an empty line of the narrative.
+func (d *demoEnv) blank() {
+	if d.narrate {
+		fmt.Fprintln(d.a.stdout)
+	}
 }
 
 func (d *demoEnv) runnerFor(ctx context.Context) *runner.Runner {
@@ -148,7 +171,7 @@ func (d *demoEnv) runnerFor(ctx context.Context) *runner.Runner {
 		Log:    d.log,
 		Memory: d.mem,
 		Progress: func(p runner.Progress) {
-			if !d.narrate || p.Action != policy.Wait || p.State == "" {
+			if p.Action != policy.Wait || p.State == "" {
 				return
 			}
 			d.progressLine(p)
@@ -156,21 +179,23 @@ func (d *demoEnv) runnerFor(ctx context.Context) *runner.Runner {
 	}
 }
 
-// progressLine prints one line per state change of a run.
+// progressLine keeps one line per state change of a run, printed with the
+// attempt's ranking once the run is over.
 func (d *demoEnv) progressLine(p runner.Progress) {
 	key := fmt.Sprintf("%d/%s/%s", p.Attempt, p.RunID, p.State)
-	if key == lastProgress {
+	if key == d.lastProgress {
 		return
 	}
-	lastProgress = key
-	line := fmt.Sprintf("    attempt %d  %-24s %-10s %5.1fs", p.Attempt, p.Connection, p.State, p.Elapsed.Seconds())
+	d.lastProgress = key
+	line := fmt.Sprintf("    %-24s %-10s %5.1fs", p.Connection, p.State, p.Elapsed.Seconds())
 	if p.Message != "" {
 		line += "  " + p.Message
 	}
-	fmt.Fprintln(d.a.stdout, line)
+	if d.progress == nil {
+		d.progress = map[int][]string{}
+	}
+	d.progress[p.Attempt] = append(d.progress[p.Attempt], line)
 }
-
-var lastProgress string
 
 func (d *demoEnv) config(conns []string, strat string, workers int) runner.Config {
 	s, _ := strategy.Lookup(strat)
@@ -204,13 +229,29 @@ func (d *demoEnv) plan(ctx context.Context, rc runner.Config) (*planJSON, error)
 	return &out, nil
 }
 
+// run runs the job and tells each attempt: the ranking it used (the order
+// written into the job), then the run's states.
 func (d *demoEnv) run(ctx context.Context, rc runner.Config, ch *demoChapter) error {
+	d.progress = nil
+	if d.narrate {
+		fmt.Fprintln(d.a.stdout, "    (running: a Glue run takes a few seconds here)")
+	}
 	rep := d.runnerFor(ctx).Run(ctx, rc)
 	if rep.Result != policy.ResultSucceeded {
 		return fmt.Errorf("demo run ended %s: %s", rep.Result, rep.Error)
 	}
 	r := runOut(rep)
 	ch.Run = &r
+	if d.narrate {
+		for _, at := range rep.Attempts {
+			fmt.Fprintf(d.a.stdout, "\nAttempt %d ranked the connections:\n\n", at.Attempt)
+			d.a.placementTable(at.Connections)
+			fmt.Fprintf(d.a.stdout, "\nand its Glue run %s went:\n", at.RunID)
+			for _, l := range d.progress[at.Attempt] {
+				fmt.Fprintln(d.a.stdout, l)
+			}
+		}
+	}
 	last := rep.Attempts[len(rep.Attempts)-1]
 	lines, err := d.client.FollowLogs(last.RunID, time.Time{}, awsclient.OutputLogGroup).Poll(ctx)
 	if err != nil {
@@ -218,8 +259,10 @@ func (d *demoEnv) run(ctx context.Context, rc runner.Config, ch *demoChapter) er
 	}
 	for _, l := range lines {
 		if strings.Contains(l.Message, "driver node") || strings.Contains(l.Message, "workers") {
-			ch.DriverLog = append(ch.DriverLog, l.Message)
-			d.say("    output log: %s", strings.TrimSpace(l.Message))
+			ch.DriverLog = append(ch.DriverLog, strings.TrimSpace(l.Message))
+			if d.narrate {
+				fmt.Fprintf(d.a.stdout, "    output log: %s\n", strings.TrimSpace(l.Message))
+			}
 		}
 	}
 	return nil
@@ -227,17 +270,20 @@ func (d *demoEnv) run(ctx context.Context, rc runner.Config, ch *demoChapter) er
 
 func (d *demoEnv) chapter1(ctx context.Context) (demoChapter, error) {
 	ch := demoChapter{Title: "1. Rank and run"}
-	ch.Story = append(ch.Story,
-		d.say("\n== 1. Rank and run\n"),
-		d.say("The job %s (2 workers) may use two Glue connections, one per private subnet.", demoJob),
-		d.say("Each worker needs one IP from the subnet. gluenet reads the free IPs of both subnets and ranks them"),
-		d.say("with the capacity strategy (most free IPs first). Glue will use the first one that works.\n"))
-	rc := d.config([]string{demoConn1, demoConn2}, "capacity", 0)
-	var err error
-	if ch.Plan, err = d.plan(ctx, rc); err != nil {
+	// Another workload already uses PrivateSubnet1, so that the two subnets
+	// differ and the ranking has something to show.
+	if err := d.region.Exhaust(demoSubnet1, 120); err != nil {
 		return ch, err
 	}
-	ch.Story = append(ch.Story, d.say("\ngluenet writes that order into the job, starts a run and follows it:"))
+	d.heading(&ch)
+	d.tell(&ch, "The job %s (2 workers) may use two Glue connections, one per private subnet. Each worker", demoJob)
+	d.tell(&ch, "needs one IP from the subnet, and another workload already holds 131 of PrivateSubnet1's 251 IPs.")
+	d.tell(&ch, "gluenet reads the free IPs of both subnets and ranks them with its default strategy, weighted:")
+	d.tell(&ch, "a random order in which each subnet's chance to come first is its share of the free IPs, so that")
+	d.tell(&ch, "runs spread over the subnets in proportion to their room. It writes that order into the job")
+	d.tell(&ch, "(Glue uses the first connection that works), starts a run and follows it.")
+	d.blank()
+	rc := d.config([]string{demoConn1, demoConn2}, defaultStrategy, 0)
 	if err := d.run(ctx, rc, &ch); err != nil {
 		return ch, err
 	}
@@ -249,22 +295,20 @@ func (d *demoEnv) chapter2(ctx context.Context) (demoChapter, error) {
 	if err := d.region.Exhaust(demoSubnet2, 5); err != nil {
 		return ch, err
 	}
-	ch.Story = append(ch.Story,
-		d.say("\n== 2. IP pressure\n"),
-		d.say("Another workload now holds all but 5 IPs of PrivateSubnet2, and this run asks for 10 workers."),
-		d.say("Glue alone tries the connections in the listed order. With PrivateSubnet2 listed first it would take it"),
-		d.say("(it has the 2 IPs Glue needs to start) and run with 5 workers instead of 10:\n"))
+	d.heading(&ch)
+	d.tell(&ch, "Another workload now holds all but 5 IPs of PrivateSubnet2, and this run asks for 10 workers.")
+	d.tell(&ch, "Glue alone tries the connections in the listed order. With PrivateSubnet2 listed first it would take it")
+	d.tell(&ch, "(it has the 2 IPs Glue needs to start) and run with 5 workers instead of 10:")
+	d.blank()
 	conns := []string{demoConn2, demoConn1}
 	var err error
 	if ch.Baseline, err = d.plan(ctx, d.config(conns, "ordered", 10)); err != nil {
 		return ch, err
 	}
-	ch.Story = append(ch.Story, d.say("\ngluenet ranks by free IPs instead, so the run gets all 10 workers:\n"))
-	rc := d.config(conns, "capacity", 10)
-	if ch.Plan, err = d.plan(ctx, rc); err != nil {
-		return ch, err
-	}
-	ch.Story = append(ch.Story, d.say(""))
+	d.blank()
+	d.tell(&ch, "gluenet puts the subnets that can hold the whole run first, so the run gets all 10 workers.")
+	d.blank()
+	rc := d.config(conns, defaultStrategy, 10)
 	if err := d.run(ctx, rc, &ch); err != nil {
 		return ch, err
 	}
@@ -276,24 +320,23 @@ func (d *demoEnv) chapter3(ctx context.Context) (demoChapter, error) {
 	if err := d.region.SetAZState(demoAZ1, sim.AZDegraded); err != nil {
 		return ch, err
 	}
-	ch.Story = append(ch.Story,
-		d.say("\n== 3. A zone goes bad\n"),
-		d.say("%s degrades: Glue's health check still passes there, but runs placed in it fail after a while.", demoAZ1),
-		d.say("PrivateSubnet1 (in %s) has by far the most free IPs, so it is ranked first and the run fails.", demoAZ1),
-		d.say("gluenet classifies the failure as a placement failure, ejects the subnet for a while, waits, re-ranks"),
-		d.say("and retries. (The post's DAG would re-rank blindly and pick PrivateSubnet1 again: it still has the"),
-		d.say("most free IPs, precisely because the run there failed.)\n"))
-	rc := d.config([]string{demoConn1, demoConn2}, "capacity", 0)
-	var err error
-	if ch.Plan, err = d.plan(ctx, rc); err != nil {
-		return ch, err
-	}
-	ch.Story = append(ch.Story, d.say(""))
+	d.heading(&ch)
+	d.tell(&ch, "%s degrades: Glue's health check still passes there, but runs placed in it fail after a while.", demoAZ1)
+	d.tell(&ch, "PrivateSubnet1 (in %s) has by far the most free IPs, so it is the likely first choice. When a", demoAZ1)
+	d.tell(&ch, "run fails there, gluenet classifies the failure as a placement failure, ejects the subnet for a")
+	d.tell(&ch, "while, waits, re-ranks and retries. (The post's DAG would re-rank blindly and pick PrivateSubnet1")
+	d.tell(&ch, "again: it still has the most free IPs, precisely because the run there failed.)")
+	d.blank()
+	rc := d.config([]string{demoConn1, demoConn2}, defaultStrategy, 0)
 	if err := d.run(ctx, rc, &ch); err != nil {
 		return ch, err
 	}
-	if r := ch.Run; r != nil && len(r.Attempts) > 1 {
-		ch.Story = append(ch.Story, d.say("\nThe retry ranked PrivateSubnet1 last (ejected) and the run succeeded in the other zone."))
+	if r := ch.Run; len(r.Attempts) > 1 {
+		first, last := r.Attempts[0], r.Attempts[len(r.Attempts)-1]
+		d.blank()
+		d.tell(&ch, "Attempt %d failed in %s (class %s); attempt %d ranked it last, ejected until the time shown,", first.Attempt,
+			first.Expected, first.Class, last.Attempt)
+		d.tell(&ch, "and the run succeeded in %s.", last.Expected)
 	}
 	return ch, nil
 }

@@ -120,7 +120,8 @@ func TestPlanAndRunDefault(t *testing.T) {
 		t.Fatalf("plan = %+v", p)
 	}
 	before := e.jobJSON(job)
-	code, out, stderr = e.gluenet(ctx, append([]string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--output", "json"}, fast...)...)
+	// --output json is quiet unless --log-level asks for the logs.
+	code, out, stderr = e.gluenet(ctx, append([]string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--output", "json", "--log-level", "info"}, fast...)...)
 	if code != 0 {
 		t.Fatalf("run exit %d: %s\n%s", code, out, stderr)
 	}
@@ -238,6 +239,19 @@ func TestRunDegradedAZIsAvoidedNextTime(t *testing.T) {
 	code, out, _ = e.gluenet(ctx, "health", "--output", "json")
 	if code != 0 || !strings.Contains(out, subnet1) {
 		t.Fatalf("health: %d %s", code, out)
+	}
+	// Unset times are left out, not shown as year 1.
+	if strings.Contains(out, "0001-01-01") {
+		t.Errorf("health JSON shows unset times:\n%s", out)
+	}
+	// The table shows the records and the recent events.
+	code, out, _ = e.gluenet(ctx, "health")
+	if code != 0 || !strings.Contains(out, "Recent events") || !strings.Contains(out, "ejected") || !strings.Contains(out, "placement") {
+		t.Errorf("health table: %d\n%s", code, out)
+	}
+	// --scope and --key choose what --reset forgets: alone, an error.
+	if code, _, stderr := e.gluenet(ctx, "health", "--scope", "az", "--key", "us-east-1a"); code != exitUsage || !strings.Contains(stderr, "--reset") {
+		t.Errorf("health --scope --key without --reset: exit %d: %s", code, stderr)
 	}
 	if code, out, _ = e.gluenet(ctx, "health", "--reset"); code != 0 || !strings.Contains(out, "good standing") {
 		t.Fatalf("health --reset: %d %s", code, out)

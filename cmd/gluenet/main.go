@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -109,6 +108,9 @@ type app struct {
 	// exit is the code the command chose, when it is not derived from an
 	// error (a run that failed is reported, not an error).
 	exit int
+	// started is set once cobra has parsed the command line and checked
+	// the arguments: an error before that is cobra's usage error.
+	started bool
 }
 
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
@@ -120,6 +122,9 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	err := root.ExecuteContext(ctx)
 	if err != nil {
 		code := exitCode(err)
+		if !a.started && code == exitInternal {
+			code = exitUsage // unknown command or flag, bad flag value, wrong arguments
+		}
 		fmt.Fprintf(stderr, "gluenet: %s\n", userMessage(err))
 		return code
 	}
@@ -143,9 +148,11 @@ starts the run, watches it, and on failure re-ranks and retries with backoff.`,
 
   # Rank, run, and retry on failure:
   gluenet run --job nightly-etl --connections subnet-a,subnet-b --strategy capacity`,
+		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.started = true
 			return a.setupLogging(cmd)
 		},
 	}
@@ -160,6 +167,7 @@ starts the run, watches it, and on failure re-ranks and retries with backoff.`,
 	pf.String("state", "", "SQLite state file (env GLUENET_STATE; default $XDG_STATE_HOME/gluenet/state.db)")
 	pf.String("postgres-dsn", "", "keep state in PostgreSQL instead, shared by many machines (env GLUENET_POSTGRES_DSN)")
 	root.AddCommand(a.planCommand(), a.runCommand(), a.iamPolicyCommand(), a.demoCommand(), a.simCommand(), a.healthCommand(), a.runsCommand(), a.labCommand(), a.resumeCommand(), a.statusCommand(), a.serveCommand())
+	a.registerCompletions(root)
 	return root
 }
 
@@ -169,6 +177,11 @@ func (a *app) setupLogging(cmd *cobra.Command) error {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return usagef("--log-level %q: use debug, info, warn or error", level)
+	}
+	if o := cmd.Flags().Lookup("output"); o != nil && o.Value.String() == "json" && !cmd.Flags().Changed("log-level") {
+		// Machine output: standard error stays quiet but for warnings,
+		// unless --log-level asks for more (info shows the post's lines).
+		lv = slog.LevelWarn
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	a.console = &console{w: a.stderr, tty: isTerminal(a.stderr)}
@@ -205,22 +218,8 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.As(err, &ae):
 		return exitAWS
-	case isCobraUsage(err):
-		return exitUsage
 	}
 	return exitInternal
-}
-
-// isCobraUsage recognises cobra's and pflag's own usage errors (unknown
-// flag, bad flag value, wrong number of arguments).
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown flag", "unknown shorthand", "unknown command", "invalid argument", "flag needs an argument", "accepts ", "requires at least", "bad flag syntax"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
 }
 
 func userMessage(err error) string {

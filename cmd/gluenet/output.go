@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/runner"
 )
 
@@ -77,18 +79,45 @@ func (a *app) printReport(format string, rep runner.Report) error {
 	if format == "json" {
 		return jsonOut(a, runOut(rep))
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ATTEMPT\tORDER\tRUN ID\tSTATE\tERROR")
+	var rows []runner.AttemptReport
 	for _, at := range rep.Attempts {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", at.Attempt, strings.Join(at.Order, ","), dash(at.RunID), dash(at.State), dash(at.ErrorMessage))
+		// An attempt that started no Glue run and carries nothing but the
+		// error that ended the command (printed once, on standard error)
+		// or nothing at all (interrupted while waiting to retry) says
+		// nothing: leave it out.
+		if at.RunID == "" && at.State == "" && (at.ErrorMessage == "" || at.ErrorMessage == rep.Error) {
+			continue
+		}
+		rows = append(rows, at)
 	}
-	tw.Flush()
-	fmt.Fprintf(a.stdout, "\nResult: %s", rep.Result)
-	if rep.Error != "" {
-		fmt.Fprintf(a.stdout, " (%s)", rep.Error)
+	if len(rows) > 0 {
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ATTEMPT\tORDER\tRUN ID\tSTATE\tCLASS\tERROR")
+		for _, at := range rows {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", at.Attempt, dash(strings.Join(at.Order, ",")), dash(at.RunID), dash(at.State), dash(string(at.Class)), dash(at.ErrorMessage))
+		}
+		tw.Flush()
+		fmt.Fprintln(a.stdout)
+	}
+	fmt.Fprintf(a.stdout, "Result: %s", rep.Result)
+	if detail := resultDetail(rep); detail != "" {
+		fmt.Fprintf(a.stdout, " (%s)", detail)
 	}
 	fmt.Fprintln(a.stdout)
 	return nil
+}
+
+// resultDetail is what the Result line adds to the result: not the error
+// of a command that stopped on an error (the exit message prints it, with
+// what to do), and not the result's own name again ("interrupted;
+// the run ended STOPPED" says "the run ended STOPPED").
+func resultDetail(rep runner.Report) string {
+	if rep.Result == policy.ResultError {
+		return ""
+	}
+	d := strings.TrimSpace(rep.Error)
+	d = strings.TrimPrefix(d, string(rep.Result))
+	return strings.TrimSpace(strings.TrimPrefix(d, ";"))
 }
 
 func nonNil(ps []gluenet.Placement) []gluenet.Placement {
@@ -103,4 +132,32 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// preferAZWarning says so when --prefer-az names zones none of the
+// connections is in (a typo, or another region): the preference then
+// changes nothing. Zones of unchecked connections are unknown and do not
+// count against it.
+func preferAZWarning(prefer []string, ps []gluenet.Placement) string {
+	if len(prefer) == 0 {
+		return ""
+	}
+	var zones []string
+	for _, p := range ps {
+		if p.AZ == "" {
+			continue
+		}
+		if slices.Contains(prefer, p.AZ) {
+			return ""
+		}
+		if !slices.Contains(zones, p.AZ) {
+			zones = append(zones, p.AZ)
+		}
+	}
+	if len(zones) == 0 {
+		return ""
+	}
+	slices.Sort(zones)
+	return fmt.Sprintf("none of the connections is in the preferred zone(s) %s, so --prefer-az changes nothing; the connections are in %s",
+		strings.Join(prefer, ", "), strings.Join(zones, ", "))
 }

@@ -178,7 +178,7 @@ func (a *app) sampler(ctx context.Context, endpoint, path string, s settings) (*
 	}
 	cfg, err := awsclient.LoadConfig(ctx, awsclient.Options{Region: region, Profile: profile, BaseEndpoint: endpoint, Logger: a.log})
 	if err != nil {
-		return nil, explainAWS(err, s)
+		return nil, explainAWS(err, s, a.getenv)
 	}
 	client := awsclient.New(cfg)
 	client.Logger = a.log

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,17 +33,21 @@ func (a *app) simServeCommand() *cobra.Command {
 		Example: `  gluenet sim serve --addr 127.0.0.1:4566
   gluenet sim serve --addr 127.0.0.1:4566 --scenario my-scenario.yaml
 
-  # then, in another shell:
-  export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 \
+  # then, in another shell, the lines it prints:
+  export AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
          AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
-  aws glue get-job --job-name AirflowBlogJob
+  aws --endpoint-url "$AWS_ENDPOINT_URL" glue get-job --job-name AirflowBlogJob
   gluenet plan --job AirflowBlogJob --connections MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			addr, _ := cmd.Flags().GetString("addr")
 			scen, _ := cmd.Flags().GetString("scenario")
-			if _, _, err := net.SplitHostPort(addr); err != nil {
+			host, port, err := net.SplitHostPort(addr)
+			if err != nil {
 				return usagef("--addr %q: want HOST:PORT, e.g. 127.0.0.1:4566", addr)
+			}
+			if host == "" {
+				addr = net.JoinHostPort("127.0.0.1", port) // loopback unless asked otherwise
 			}
 			sc, err := sim.LoadScenario(scen)
 			if err != nil {
@@ -56,7 +62,21 @@ func (a *app) simServeCommand() *cobra.Command {
 			if err != nil {
 				return usagef("%v", err)
 			}
-			return sim.Serve(cmd.Context(), addr, region, a.log)
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				why := ""
+				if errors.Is(err, syscall.EADDRINUSE) {
+					why = " (another program holds that port)"
+				}
+				return usagef("sim serve: cannot listen on %s%s: %v\nChoose another --addr, e.g. --addr 127.0.0.1:4567.", addr, why, err)
+			}
+			endpoint, exposed := simEndpoint(ln.Addr())
+			if exposed {
+				a.log.Warn("the simulated region listens beyond this machine: request signatures are accepted but not verified, so anyone who can reach the port can change its state", "addr", ln.Addr().String())
+			}
+			a.log.Info("simulated region listening", "addr", ln.Addr().String(), "endpoint", endpoint, "scenario", scen)
+			fmt.Fprintf(a.stdout, "Simulated region %s listening on %s. In another shell:\n\n%s\n", scen, endpoint, simExports(endpoint, sc.Region))
+			return sim.ServeListener(cmd.Context(), ln, region, a.log)
 		},
 	}
 	cmd.Flags().String("addr", "127.0.0.1:4566", "address to listen on (loopback by default)")
@@ -151,4 +171,31 @@ func (a *app) simFaultCommand() *cobra.Command {
 		},
 	}
 	return cmd
+}
+
+// simEndpoint is the URL clients on this machine use to reach a listener,
+// and whether the listener is reachable from other machines too. A wildcard
+// address (0.0.0.0, ::) is not a usable host in a URL: loopback is.
+func simEndpoint(a net.Addr) (string, bool) {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return "http://" + a.String(), false
+	}
+	ip := tcp.IP
+	exposed := !ip.IsLoopback()
+	if ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1) // a wildcard listener accepts IPv4 loopback too
+	}
+	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port)), exposed
+}
+
+// simExports are the shell lines that point the AWS SDKs and CLIs at a
+// simulated region. AWS_DEFAULT_REGION is what AWS CLI v1 and boto3 read;
+// AWS_REGION is what the Go SDK reads. The README shows the same lines
+// (TestReadmeSimSnippet checks it).
+func simExports(endpoint, region string) string {
+	if region == "" {
+		region = "us-east-1"
+	}
+	return fmt.Sprintf("export AWS_ENDPOINT_URL=%s AWS_REGION=%s AWS_DEFAULT_REGION=%s \\\n       AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test\n", endpoint, region, region)
 }

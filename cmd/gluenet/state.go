@@ -30,12 +30,14 @@ func openStore(ctx context.Context, s settings) (store.Store, string, error) {
 	if path == "" {
 		var err error
 		if path, err = sqlite.DefaultPath(); err != nil {
-			return nil, "", err
+			return nil, "", &usageError{err: err, msg: fmt.Sprintf("%v\nChoose a state file with --state PATH or GLUENET_STATE.", err)}
 		}
 	}
 	st, err := sqlite.Open(ctx, path, sqlite.WithRetention(s.Retention))
 	if err != nil {
-		return nil, "", fmt.Errorf("open the state file %s (set --state to use another): %w", path, err)
+		// The file or its directory cannot be created, read or written:
+		// a configuration problem (exit 2), not a bug.
+		return nil, "", &usageError{err: err, msg: fmt.Sprintf("cannot use the state file %s: %v\nChoose a writable place with --state PATH or GLUENET_STATE.", path, err)}
 	}
 	return st, path, nil
 }
@@ -63,6 +65,9 @@ func (a *app) healthCommand() *cobra.Command {
 			if key != "" && scope == "" {
 				return usagef("--key needs --scope subnet or --scope az")
 			}
+			if (scope != "" || key != "") && !reset {
+				return usagef("--scope and --key choose what --reset forgets; add --reset (gluenet health alone shows everything)")
+			}
 			st, where, err := openStore(cmd.Context(), s)
 			if err != nil {
 				return err
@@ -82,28 +87,13 @@ func (a *app) healthCommand() *cobra.Command {
 				return err
 			}
 			if out == "json" {
+				if events == nil {
+					events = []store.HealthEvent{}
+				}
 				return jsonOut(a, map[string]any{"state": where, "records": nonNilRecs(recs), "recent_events": events})
 			}
-			now := time.Now()
-			fmt.Fprintf(a.stdout, "State: %s\n\n", where)
-			if len(recs) == 0 {
-				fmt.Fprintln(a.stdout, "No health records: every subnet and zone is in good standing.")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SCOPE\tKEY\tFAILURES IN A ROW\tEJECTIONS\tEJECTED UNTIL\tLAST FAILURE")
-			for _, r := range recs {
-				until := "-"
-				if r.Ejected(now) {
-					until = r.EjectedUntil.Local().Format(time.DateTime)
-				}
-				last := "-"
-				if !r.LastFailure.IsZero() {
-					last = r.LastFailure.Local().Format(time.DateTime) + " " + r.LastClass
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", r.Scope, r.Key, r.ConsecutiveFailures, r.Ejections, until, strings.TrimSpace(last))
-			}
-			return tw.Flush()
+			a.printHealth(where, recs, events, time.Now())
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -119,4 +109,37 @@ func nonNilRecs(r []gluenet.HealthRecord) []gluenet.HealthRecord {
 		return []gluenet.HealthRecord{}
 	}
 	return r
+}
+
+// printHealth shows the records, then the recent events, newest first.
+func (a *app) printHealth(where string, recs []gluenet.HealthRecord, events []store.HealthEvent, now time.Time) {
+	fmt.Fprintf(a.stdout, "State: %s\n\n", where)
+	if len(recs) == 0 {
+		fmt.Fprintln(a.stdout, "No health records: every subnet and zone is in good standing.")
+	} else {
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SCOPE\tKEY\tFAILURES IN A ROW\tEJECTIONS\tEJECTED UNTIL\tLAST FAILURE")
+		for _, r := range recs {
+			until := "-"
+			if r.Ejected(now) {
+				until = r.EjectedUntil.Local().Format(time.DateTime)
+			}
+			last := "-"
+			if !r.LastFailure.IsZero() {
+				last = r.LastFailure.Local().Format(time.DateTime) + " " + r.LastClass
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", r.Scope, r.Key, r.ConsecutiveFailures, r.Ejections, until, strings.TrimSpace(last))
+		}
+		tw.Flush()
+	}
+	if len(events) == 0 {
+		return
+	}
+	fmt.Fprintf(a.stdout, "\nRecent events (newest first):\n\n")
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tSCOPE\tKEY\tEVENT\tCLASS\tDETAIL")
+	for _, e := range events {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Local().Format(time.DateTime), e.Scope, e.Key, e.Kind, dash(e.Class), dash(e.Detail))
+	}
+	tw.Flush()
 }

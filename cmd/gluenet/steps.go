@@ -51,7 +51,7 @@ func rfc3339(t time.Time) string {
 
 // stepCode is the exit code of a step: 0 while the run goes on, else the
 // code `run` exits with for the result.
-func stepCode(st executor.Status, s settings) int {
+func stepCode(st executor.Status, s settings, getenv env) int {
 	if !st.Done {
 		return exitOK
 	}
@@ -64,7 +64,7 @@ func stepCode(st executor.Status, s settings) int {
 		return exitInterrupted
 	}
 	if st.Cause != nil {
-		return exitCode(explainAWS(st.Cause, s))
+		return exitCode(explainAWS(st.Cause, s, getenv))
 	}
 	switch st.ErrClass {
 	case classify.NotFound, classify.Validation:
@@ -96,7 +96,7 @@ func stepOut(st executor.Status, code int) stepJSON {
 
 // printStep prints a step's status and sets the exit code.
 func (a *app) printStep(format string, st executor.Status, s settings) error {
-	code := stepCode(st, s)
+	code := stepCode(st, s, a.getenv)
 	a.exit = code
 	out := stepOut(st, code)
 	if format == "json" {
@@ -163,7 +163,7 @@ func (a *app) stepError(err error, s settings) error {
 	if errors.Is(err, executor.ErrUnknownKey) || errors.Is(err, executor.ErrRunKeyJob) {
 		return usagef("%v", err)
 	}
-	return explainAWS(err, s)
+	return explainAWS(err, s, a.getenv)
 }
 
 func runKeyFlag(cmd *cobra.Command) (string, error) {
@@ -280,7 +280,7 @@ anything, in the store or in AWS. An unknown key exits 2.`,
 				defer env.Close()
 				live, err := env.runner.Cloud.GetRun(cmd.Context(), status.Job, status.GlueRunID)
 				if err != nil {
-					return explainAWS(err, s)
+					return explainAWS(err, s, a.getenv)
 				}
 				status.State = live.State
 			}
