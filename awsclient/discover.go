@@ -57,14 +57,16 @@ func (c *Client) Discover(ctx context.Context, names []string) ([]gluenet.Candid
 	distinct := distinctNames(names)
 	info := make(map[string]*connInfo, len(distinct))
 
+	var cached map[string]string
+	if c.Cache != nil {
+		cached = c.Cache.GetMany(ctx, distinct)
+	}
 	var misses []string
 	for _, n := range distinct {
-		if c.Cache != nil {
-			if id, ok := c.Cache.Get(ctx, n); ok && id != "" {
-				info[n] = &connInfo{subnetID: id, cached: true}
-				st.CacheHits++
-				continue
-			}
+		if id := cached[n]; id != "" {
+			info[n] = &connInfo{subnetID: id, cached: true}
+			st.CacheHits++
+			continue
 		}
 		misses = append(misses, n)
 	}
@@ -111,12 +113,17 @@ func (c *Client) Discover(ctx context.Context, names []string) ([]gluenet.Candid
 		if c.Cache != nil {
 			// Only mappings EC2 confirmed, so that a connection to a
 			// deleted subnet costs a lookup every time rather than a
-			// lookup plus an invalidation.
+			// lookup plus an invalidation. One write per decision: on
+			// a database, one transaction however many were learned.
+			learned := map[string]string{}
 			for _, n := range distinct {
 				ci := info[n]
 				if _, ok := subnets[ci.subnetID]; ok && !ci.cached && ci.problem == "" {
-					c.Cache.Put(ctx, n, ci.subnetID)
+					learned[n] = ci.subnetID
 				}
+			}
+			if len(learned) > 0 {
+				c.Cache.PutMany(ctx, learned)
 			}
 		}
 	}

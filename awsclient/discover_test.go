@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -473,5 +474,63 @@ func TestDiscoverNothing(t *testing.T) {
 	got, st, err := c.Discover(t.Context(), nil)
 	if err != nil || len(got) != 0 || st != (DiscoverStats{}) {
 		t.Errorf("Discover(nil) = %v, %+v, %v; want nothing and no calls", got, st, err)
+	}
+}
+
+// countingCache records how a discovery uses its cache.
+type countingCache struct {
+	*MemoryCache
+	gets, puts int
+	put        map[string]string
+}
+
+func (c *countingCache) GetMany(ctx context.Context, names []string) map[string]string {
+	c.gets++
+	return c.MemoryCache.GetMany(ctx, names)
+}
+
+func (c *countingCache) PutMany(ctx context.Context, subnets map[string]string) {
+	c.puts++
+	c.put = subnets
+	c.MemoryCache.PutMany(ctx, subnets)
+}
+
+// TestDiscoverWritesTheCacheOncePerDecision: a cold decision over many
+// connections reads the cache once and writes what it learned in one
+// PutMany (one transaction on a database), not one write per connection;
+// a warm one writes nothing.
+func TestDiscoverWritesTheCacheOncePerDecision(t *testing.T) {
+	t.Parallel()
+	describe := func(_ context.Context, in *ec2.DescribeSubnetsInput) (*ec2.DescribeSubnetsOutput, error) {
+		var out ec2.DescribeSubnetsOutput
+		for _, id := range in.Filters[0].Values {
+			out.Subnets = append(out.Subnets, ec2types.Subnet{SubnetId: aws.String(id), AvailableIpAddressCount: aws.Int32(10), AvailabilityZone: aws.String("az-1")})
+		}
+		return &out, nil
+	}
+	cache := &countingCache{MemoryCache: NewMemoryCache(time.Hour, nil)}
+	c := &Client{Glue: fakeGlue{getConnection: connectionTo}, EC2: fakeEC2(describe), Cache: cache}
+	names := []string{"a", "b", "missing1", "c", "d", "e"}
+	tests := []struct {
+		name       string
+		gets, puts int
+		hits       int
+	}{
+		{"cold", 1, 1, 0},
+		{"warm", 2, 1, 5}, // counts are cumulative: no second write
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, st, err := c.Discover(t.Context(), names)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cache.gets != tt.gets || cache.puts != tt.puts || st.CacheHits != tt.hits {
+				t.Errorf("GetMany %d, PutMany %d, hits %d; want %d, %d, %d", cache.gets, cache.puts, st.CacheHits, tt.gets, tt.puts, tt.hits)
+			}
+		})
+	}
+	if want := map[string]string{"a": "subnet-a", "b": "subnet-b", "c": "subnet-c", "d": "subnet-d", "e": "subnet-e"}; !maps.Equal(cache.put, want) {
+		t.Errorf("PutMany(%v), want %v (the failed lookup left out)", cache.put, want)
 	}
 }

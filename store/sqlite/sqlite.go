@@ -835,6 +835,61 @@ func (s *Store) PutCachedSubnet(ctx context.Context, connection, subnetID string
 	return nil
 }
 
+// CachedSubnets implements store.Store. The names go in as one JSON array
+// parameter, so that any number of them makes one statement.
+func (s *Store) CachedSubnets(ctx context.Context, connections []string, now time.Time) (map[string]string, error) {
+	found := make(map[string]string, len(connections))
+	if len(connections) == 0 {
+		return found, nil
+	}
+	names, err := json.Marshal(connections)
+	if err != nil {
+		return nil, fmt.Errorf("cached subnets: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT connection, subnet_id FROM subnet_cache
+		WHERE connection IN (SELECT value FROM json_each(?)) AND expires_at > ?`, string(names), now.UnixMicro())
+	if err != nil {
+		return nil, fmt.Errorf("cached subnets: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var conn, subnet string
+		if err := rows.Scan(&conn, &subnet); err != nil {
+			return nil, fmt.Errorf("cached subnets: %w", err)
+		}
+		found[conn] = subnet
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cached subnets: %w", err)
+	}
+	return found, nil
+}
+
+// PutCachedSubnets implements store.Store: one write transaction, one
+// commit (one fsync) whatever the number of entries.
+func (s *Store) PutCachedSubnets(ctx context.Context, subnets map[string]string, expires time.Time) error {
+	if err := store.ValidateCachedSubnets(subnets, expires); err != nil {
+		return err
+	}
+	if len(subnets) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO subnet_cache (connection, subnet_id, expires_at) VALUES (?, ?, ?)
+			ON CONFLICT (connection) DO UPDATE SET subnet_id = excluded.subnet_id, expires_at = excluded.expires_at`)
+		if err != nil {
+			return fmt.Errorf("cache subnets: %w", err)
+		}
+		defer stmt.Close()
+		for conn, subnet := range subnets {
+			if _, err := stmt.ExecContext(ctx, conn, subnet, micros(expires)); err != nil {
+				return fmt.Errorf("cache subnet of %q: %w", conn, err)
+			}
+		}
+		return nil
+	})
+}
+
 // InvalidateCachedSubnet implements store.Store.
 func (s *Store) InvalidateCachedSubnet(ctx context.Context, connection string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM subnet_cache WHERE connection = ?`, connection); err != nil {
