@@ -100,6 +100,12 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 		// simulated region's in-process one) owns its transport anyway.
 		cfg.HTTPClient = o.HTTPClient
 	}
+	if cfg.HTTPClient == nil {
+		// LoadDefaultConfig leaves it nil unless AWS_CA_BUNDLE made it
+		// build one; the clients would then make their own, but the
+		// wrapper below needs one to call.
+		cfg.HTTPClient = awshttp.NewBuildableClient()
+	}
 	cfg.HTTPClient = hideWriterTo{next: cfg.HTTPClient}
 	if cfg.Region == "" {
 		return aws.Config{}, fmt.Errorf("load AWS config: %w", ErrNoRegion)
