@@ -18,6 +18,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -136,12 +137,41 @@ func open(ctx context.Context, path string, migrations fs.FS, opts []Option) (*S
 
 // migrate applies the pending migrations in one immediate transaction, so
 // that processes opening a new file at the same moment apply them once.
+//
+// Opening is on the path of every gluenet command that keeps state, so an
+// up-to-date file (the usual case) costs one read and no write lock: only
+// when that read finds something to do does migrate take the lock and look
+// again. The schema is written with synchronous=OFF on its connection: the
+// commit stays atomic (a crash leaves the old file or the new schema), only
+// its durability against power loss waits for the next synced commit, which
+// syncs the whole WAL; a schema lost that way is simply created again. It
+// spares a new state file (a cold start) a round of fsyncs.
 func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
 	all, err := migrate.Load(migrations, "migrations")
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	if applied, err := queryInts(ctx, s.db, `SELECT version FROM schema_migrations ORDER BY version`); err == nil {
+		if pending, err := migrate.Pending(all, applied); err == nil && len(pending) == 0 {
+			return nil
+		}
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = OFF`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer func() {
+		// Back to the DSN's setting before the connection returns to the
+		// pool; a connection that cannot be restored is not reused.
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	return s.inTxOn(ctx, conn, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER PRIMARY KEY,
 			name       TEXT NOT NULL,
@@ -184,7 +214,17 @@ func (s *Store) Close() error {
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits when fn
 // succeeds.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.begin(ctx)
+	return s.inTxOn(ctx, s.db, fn)
+}
+
+// txBeginner is a *sql.DB or a *sql.Conn.
+type txBeginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+// inTxOn is inTx on a given pool or connection.
+func (s *Store) inTxOn(ctx context.Context, on txBeginner, fn func(tx *sql.Tx) error) error {
+	tx, err := begin(ctx, on)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -204,11 +244,11 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // into a WAL database (seen when gluenets start together on a new state
 // file). Nothing has happened yet when BEGIN fails, so it is retried here,
 // for as long as the busy timeout would have waited.
-func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
+func begin(ctx context.Context, on txBeginner) (*sql.Tx, error) {
 	deadline := time.Now().Add(BusyTimeout)
 	backoff := 5 * time.Millisecond
 	for {
-		tx, err := s.db.BeginTx(ctx, nil)
+		tx, err := on.BeginTx(ctx, nil)
 		if err == nil || !isBusy(err) || time.Now().Add(backoff).After(deadline) {
 			return tx, err
 		}
