@@ -19,6 +19,7 @@ import (
 	"github.com/gluenet/gluenet/memory"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/runner"
+	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/strategy"
 )
 
@@ -196,9 +197,31 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		// default 3 in 72%. AWS_MAX_ATTEMPTS still wins.
 		opts.MaxAttempts = defaultMaxAttempts
 	}
+	// The state store opens while the SDK loads its configuration: both
+	// are start-up work of a few milliseconds each that need not wait for
+	// each other (a new state file costs the most: the schema is created).
+	var st store.Store
+	var stErr error
+	var opened chan struct{}
+	if s.Memory || journal {
+		opened = make(chan struct{})
+		go func() {
+			defer close(opened)
+			st, _, stErr = openStore(ctx, s)
+		}()
+	}
 	cfg, err := awsclient.LoadConfig(ctx, opts)
+	if opened != nil {
+		<-opened
+	}
 	if err != nil {
+		if st != nil {
+			st.Close()
+		}
 		return nil, explainAWS(err, s)
+	}
+	if stErr != nil {
+		return nil, stErr
 	}
 	client := awsclient.New(cfg)
 	client.Logger = a.log
@@ -216,6 +239,9 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		Start:        awsclient.StartInput{Arguments: s.Arguments},
 	}
 	if err := startOverrides(f, &rc); err != nil {
+		if st != nil {
+			st.Close()
+		}
 		return nil, err
 	}
 	if v, err := f.GetBool("no-stop-on-interrupt"); err == nil && v {
@@ -229,11 +255,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		Log:   a.log,
 	}
 	re := &runEnv{runner: r, config: rc}
-	if s.Memory || journal {
-		st, _, err := openStore(ctx, s)
-		if err != nil {
-			return nil, err
-		}
+	if st != nil {
 		re.close = append(re.close, func() { st.Close() })
 		if s.Memory {
 			r.Memory = memory.New(st, s.Health)
