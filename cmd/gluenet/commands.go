@@ -93,6 +93,9 @@ the reason for each place. It makes no change in AWS.`,
 			defer env.Close()
 			plan, err := env.runner.Plan(cmd.Context(), env.config)
 			if err != nil {
+				if serr := env.storeErr(); serr != nil {
+					return serr
+				}
 				return explainAWS(err, s)
 			}
 			return a.printPlan(out, s.Job, plan)
@@ -172,6 +175,17 @@ type runEnv struct {
 	runner *runner.Runner
 	config runner.Config
 	close  []func()
+	store  *store.Async // nil without a state store
+}
+
+// storeErr is the error the state store failed to open with, if any: when
+// a command fails, that is the cause to report, rather than the first
+// read that stumbled on it.
+func (e *runEnv) storeErr() error {
+	if e.store == nil {
+		return nil
+	}
+	return e.store.Wait()
 }
 
 func (e *runEnv) Close() {
@@ -197,31 +211,28 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		// default 3 in 72%. AWS_MAX_ATTEMPTS still wins.
 		opts.MaxAttempts = defaultMaxAttempts
 	}
-	// The state store opens while the SDK loads its configuration: both
-	// are start-up work of a few milliseconds each that need not wait for
-	// each other (a new state file costs the most: the schema is created).
-	var st store.Store
-	var stErr error
-	var opened chan struct{}
+	// The state store opens in the background: opening it (a new SQLite
+	// file gets its schema) is start-up work of several milliseconds that
+	// the SDK's configuration and, for plan, the job's GetJob need not
+	// wait for. A run's journal needs it first thing, so run waits here.
+	var st *store.Async
 	if s.Memory || journal {
-		opened = make(chan struct{})
-		go func() {
-			defer close(opened)
-			st, _, stErr = openStore(ctx, s)
-		}()
+		st = store.OpenAsync(func() (store.Store, error) {
+			st, _, err := openStore(ctx, s)
+			return st, err
+		})
 	}
 	cfg, err := awsclient.LoadConfig(ctx, opts)
-	if opened != nil {
-		<-opened
-	}
 	if err != nil {
 		if st != nil {
 			st.Close()
 		}
 		return nil, explainAWS(err, s)
 	}
-	if stErr != nil {
-		return nil, stErr
+	if st != nil && journal {
+		if err := st.Wait(); err != nil {
+			return nil, err
+		}
 	}
 	client := awsclient.New(cfg)
 	client.Logger = a.log
@@ -254,7 +265,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		Rand:  rand.New(rand.NewPCG(seed, seed>>1)),
 		Log:   a.log,
 	}
-	re := &runEnv{runner: r, config: rc}
+	re := &runEnv{runner: r, config: rc, store: st}
 	if st != nil {
 		re.close = append(re.close, func() { st.Close() })
 		if s.Memory {

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -95,5 +99,32 @@ func TestIAMPolicyListsConnectionsOnlyWhenDiscoveryDoes(t *testing.T) {
 				t.Errorf("%d connections: glue:GetConnections granted = %v, want %v", tt.conns, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestPlanReportsAStateFileThatCannotOpen: plan opens its state in the
+// background while it reads the job; when the file cannot be opened, that
+// is the error it reports (not the job lookup that failed meanwhile).
+func TestPlanReportsAStateFileThatCannotOpen(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"__type":"EntityNotFoundException","Message":"Job not found"}`)
+	}))
+	defer srv.Close()
+	env := map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	bad := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(bad, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	code := execute(t.Context(), []string{"plan", "--job", "j", "--connections", "a", "--endpoint-url", srv.URL,
+		"--state", filepath.Join(bad, "state.db"), "--log-level", "error"}, &out, &errb, getenv)
+	if code != exitInternal || !strings.Contains(errb.String(), "open the state file") {
+		t.Errorf("exit %d, stderr %q; want %d and the state file's error", code, errb.String(), exitInternal)
 	}
 }

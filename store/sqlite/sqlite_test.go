@@ -39,6 +39,21 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformanceOpenAsync runs the suite through store.OpenAsync, so that
+// every method it forwards is checked.
+func TestConformanceOpenAsync(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		path := filepath.Join(t.TempDir(), "state.db")
+		s := store.OpenAsync(func() (store.Store, error) { return Open(t.Context(), path) })
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return s
+	})
+}
+
 // TestShared opens several *Store on one file: each has its own connection
 // pool, as separate gluenet processes would.
 func TestShared(t *testing.T) {
