@@ -114,6 +114,12 @@ func open(ctx context.Context, path string, migrations fs.FS, opts []Option) (*S
 	// the run id must.
 	q := url.Values{}
 	q.Set("_busy_timeout", strconv.FormatInt(BusyTimeout.Milliseconds(), 10))
+	// The driver runs _pragma before _journal_mode and _synchronous: turning
+	// a new, empty file into a WAL database then costs no fsync (four
+	// otherwise, a good part of a cold start). On a file that is already
+	// WAL, the journal_mode pragma changes nothing, and _synchronous sets
+	// FULL before the connection is used.
+	q.Add("_pragma", "synchronous = OFF")
 	q.Set("_journal_mode", "WAL")
 	q.Set("_foreign_keys", "1")
 	q.Set("_synchronous", "FULL")
@@ -914,7 +920,24 @@ func (s *Store) PutCachedSubnets(ctx context.Context, subnets map[string]string,
 	if len(subnets) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	// The cache is a hint that a lost entry only makes slower: it is
+	// committed with synchronous=NORMAL, atomic, safe from a crash, but not
+	// synced until the next synced commit or checkpoint, so that a cold
+	// decision does not wait for an fsync to write it.
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("cache subnets: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+		return fmt.Errorf("cache subnets: %w", err)
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	return s.inTxOn(ctx, conn, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO subnet_cache (connection, subnet_id, expires_at) VALUES (?, ?, ?)
 			ON CONFLICT (connection) DO UPDATE SET subnet_id = excluded.subnet_id, expires_at = excluded.expires_at`)
 		if err != nil {
