@@ -72,3 +72,22 @@ func BenchmarkPutCachedSubnets(b *testing.B) {
 		}
 	})
 }
+
+// TestCacheWriteRestoresSynchronous: PutCachedSubnets commits with
+// synchronous=NORMAL on its connection, and the connection must go back to
+// the pool with FULL, which the run journal relies on.
+func TestCacheWriteRestoresSynchronous(t *testing.T) {
+	s := openAt(t, filepath.Join(t.TempDir(), "state.db"))
+	ctx := t.Context()
+	s.db.SetMaxOpenConns(1) // the next query gets the connection the write used
+	if err := s.PutCachedSubnets(ctx, map[string]string{"c": "subnet-1"}, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != 2 {
+		t.Errorf("PRAGMA synchronous = %d after a cache write, want 2 (FULL)", got)
+	}
+}
