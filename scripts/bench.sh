@@ -122,7 +122,7 @@ sim_calls() {
 	curl -fsS "$endpoint/_sim/stats" | grep -o '"calls":[0-9]*' | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }'
 }
 
-# ms_loop RUNS CMD... prints the median wall time (ms, 0.1 ms resolution) of
+# ms_loop RUNS CMD... prints the median and fastest wall time (0.1 ms) of
 # RUNS runs of CMD, timed by Python around the exec (posix_spawn) and exit.
 ms_loop() {
 	python3 - "$@" <<'PY'
@@ -134,7 +134,7 @@ for _ in range(runs):
     if subprocess.call(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=False) != 0:
         sys.exit("bench.sh: %s failed" % " ".join(args))
     t.append((time.perf_counter() - s) * 1000)
-print("%.1f" % statistics.median(t))
+print("median %.1f ms, fastest %.1f ms" % (statistics.median(t), min(t)))
 PY
 }
 
@@ -177,13 +177,18 @@ process() {
 	echo "### Whole process: footprint"
 	echo
 	echo "Binary: $(stat -c %s "$work/gluenet" | awk '{printf "%.1f MB (%d bytes)", $1/1e6, $1}')${BENCH_BINARY:+, $BENCH_BINARY}."
-	echo "Start-up, median of $((runs * 2)) runs of \`gluenet --help\`: $(ms_loop $((runs * 2)) "$work/gluenet" --help) ms."
+	echo "Start-up, $((runs * 2)) runs of \`gluenet --help\`: $(ms_loop $((runs * 2)) "$work/gluenet" --help)."
 	echo
 	echo "\`/usr/bin/time -v gluenet plan --job BenchJob --connections $conns --endpoint-url http://$addr\`, $runs runs each."
 	echo
 	echo "| command | runs | median wall | max wall | median peak RSS | max peak RSS |"
 	echo "|---|---:|---:|---:|---:|---:|"
-	"${plan[@]}" >/dev/null 2>&1 # creates the state file, so every measured run opens an existing one
+	# creates the state file, so every measured run opens an existing one
+	"${plan[@]}" >/dev/null 2>"$work/stderr" || {
+		echo "bench.sh: gluenet plan failed:" >&2
+		cat "$work/stderr" >&2
+		exit 1
+	}
 	# The variants take turns, so that a burst of other work on the
 	# machine falls on all of them rather than on one.
 	for _ in $(seq "$runs"); do

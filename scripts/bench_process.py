@@ -18,7 +18,9 @@ a burst of other work on the shared machine falls on all of them:
 - gluenet warm: the same on a state file whose subnet cache an earlier
   `gluenet plan` filled.
 
-It prints one Markdown table of medians, the ratios post / gluenet, and the
+It prints one Markdown table of medians, the ratios post / gluenet, the
+gluenet processes' CPU time (user + system, from wait4: what a process
+costs whatever the load of the machine), and the
 largest peak RSS of six more gluenet processes per N (three cold, three
 warm, under /usr/bin/time, which adds its own start to the wall time and so
 is kept out of the timed runs).
@@ -102,12 +104,14 @@ def gluenet_plan(binary, endpoint, names, state, errfile):
     # close_fds=False lets CPython use posix_spawn rather than copying this
     # (boto3-sized) process with fork before the exec.
     start = time.perf_counter()
-    code = subprocess.call(args, stdout=subprocess.DEVNULL, stderr=errfile, close_fds=False)
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=errfile, close_fds=False)
+    _, status, usage = os.wait4(p.pid, 0)
     elapsed = (time.perf_counter() - start) * 1000
+    p.returncode = code = os.waitstatus_to_exitcode(status)
     if code != 0:
         errfile.seek(0)
         raise SystemExit("gluenet plan failed (exit %d):\n%s" % (code, errfile.read().decode()))
-    return elapsed
+    return elapsed, (usage.ru_utime + usage.ru_stime) * 1000
 
 
 def gluenet_rss(binary, endpoint, names, state):
@@ -140,11 +144,15 @@ def main():
             names = connection_names(n)
             warm_state = os.path.join(work, "warm-%d.db" % n)
             gluenet_plan(a.gluenet, a.endpoint, names, warm_state, errfile)  # fills the warm cache
-            post, cold, warm = [], [], []
+            post, cold, warm, cpu_cold, cpu_warm = [], [], [], [], []
             post_reps = a.post_reps_200 if n >= 200 else a.reps
             for i in range(a.reps):
-                cold.append(gluenet_plan(a.gluenet, a.endpoint, names, os.path.join(work, "cold-%d-%d.db" % (n, i)), errfile))
-                warm.append(gluenet_plan(a.gluenet, a.endpoint, names, warm_state, errfile))
+                ms, cpu = gluenet_plan(a.gluenet, a.endpoint, names, os.path.join(work, "cold-%d-%d.db" % (n, i)), errfile)
+                cold.append(ms)
+                cpu_cold.append(cpu)
+                ms, cpu = gluenet_plan(a.gluenet, a.endpoint, names, warm_state, errfile)
+                warm.append(ms)
+                cpu_warm.append(cpu)
                 if i < post_reps:
                     post.append(post_decision(a.endpoint, names))
                 print("N=%d rep %d: post %.0f ms, cold %.0f ms, warm %.0f ms" % (n, i + 1, post[-1], cold[-1], warm[-1]),
@@ -152,17 +160,19 @@ def main():
             rss = [gluenet_rss(a.gluenet, a.endpoint, names, os.path.join(work, "rss-%d-%d.db" % (n, i))) for i in range(3)]
             rss += [gluenet_rss(a.gluenet, a.endpoint, names, warm_state) for _ in range(3)]
             rows.append((n, len(post), statistics.median(post), len(cold), statistics.median(cold),
-                         statistics.median(warm), max(rss)))
+                         statistics.median(warm), max(rss), statistics.median(cpu_cold), statistics.median(cpu_warm)))
     finally:
         errfile.close()
         shutil.rmtree(work, ignore_errors=True)
 
     print("| N | post decisions | post median (in-process) | gluenet runs | gluenet cold median (whole process) "
-          "| post / cold | gluenet warm median (whole process) | post / warm | gluenet max peak RSS |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n, np_, post, nr, cold, warm, rss in rows:
-        print("| %d | %d | %s | %d | %s | %.1f× | %s | %.1f× | %.1f MiB |" % (
-            n, np_, fmt_ms(post), nr, fmt_ms(cold), post / cold, fmt_ms(warm), post / warm, rss / 1024))
+          "| post / cold | gluenet warm median (whole process) | post / warm | gluenet CPU cold / warm (median) "
+          "| gluenet max peak RSS |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, np_, post, nr, cold, warm, rss, cpu_cold, cpu_warm in rows:
+        print("| %d | %d | %s | %d | %s | %.1f× | %s | %.1f× | %.0f / %.0f ms | %.1f MiB |" % (
+            n, np_, fmt_ms(post), nr, fmt_ms(cold), post / cold, fmt_ms(warm), post / warm, cpu_cold, cpu_warm,
+            rss / 1024))
 
 
 if __name__ == "__main__":
