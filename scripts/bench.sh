@@ -215,6 +215,10 @@ process() {
 	echo "\`python3 scripts/bench_process.py --gluenet gluenet --endpoint http://$addr --ns ${BENCH_PROCESS_NS:-2,10,50,200} --reps $runs\`"
 	echo "(gluenet: whole processes, exec to exit; the post: its decision code with boto3, timed in-process: see the script)."
 	echo
+	python3 -c 'import boto3' 2>/dev/null || {
+		echo "bench.sh: the comparison with the post's code needs python3 with boto3 (pip install boto3)" >&2
+		exit 1
+	}
 	set_latency 20ms
 	python3 scripts/bench_process.py --gluenet "$work/gluenet" --endpoint "$endpoint" \
 		--ns "${BENCH_PROCESS_NS:-2,10,50,200}" --reps "$runs" 2>"$work/process.log" || {
