@@ -16,12 +16,15 @@ const DefaultCacheTTL = 5 * time.Minute
 
 // SubnetCache remembers the subnet behind each Glue connection so that a warm
 // discovery costs a single DescribeSubnets call. Implementations must be
-// safe for concurrent use. Get's ok is false for unknown or expired entries.
-// A cache failure must not fail discovery, so the methods return no error:
-// an implementation that cannot answer reports a miss.
+// safe for concurrent use. A discovery reads the cache once (GetMany) and
+// writes it at most once (PutMany), so that a cache kept in a database costs
+// one query and one transaction per decision, whatever the number of
+// connections. GetMany leaves unknown and expired entries out. A cache
+// failure must not fail discovery, so the methods return no error: an
+// implementation that cannot answer reports misses.
 type SubnetCache interface {
-	Get(ctx context.Context, connection string) (subnetID string, ok bool)
-	Put(ctx context.Context, connection, subnetID string)
+	GetMany(ctx context.Context, connections []string) map[string]string
+	PutMany(ctx context.Context, subnets map[string]string)
 	Invalidate(ctx context.Context, connection string)
 }
 
@@ -74,6 +77,27 @@ func (m *MemoryCache) Put(_ context.Context, connection, subnetID string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.entries[connection] = cacheEntry{subnetID: subnetID, expires: m.now().Add(m.ttl)}
+}
+
+// GetMany implements SubnetCache.
+func (m *MemoryCache) GetMany(ctx context.Context, connections []string) map[string]string {
+	found := make(map[string]string, len(connections))
+	for _, c := range connections {
+		if id, ok := m.Get(ctx, c); ok {
+			found[c] = id
+		}
+	}
+	return found
+}
+
+// PutMany implements SubnetCache.
+func (m *MemoryCache) PutMany(_ context.Context, subnets map[string]string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	expires := m.now().Add(m.ttl)
+	for c, id := range subnets {
+		m.entries[c] = cacheEntry{subnetID: id, expires: expires}
+	}
 }
 
 // Invalidate forgets the connection.

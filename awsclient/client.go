@@ -27,6 +27,7 @@ import (
 // GlueAPI lists the Glue operations gluenet calls; *glue.Client satisfies it.
 type GlueAPI interface {
 	GetConnection(ctx context.Context, params *glue.GetConnectionInput, optFns ...func(*glue.Options)) (*glue.GetConnectionOutput, error)
+	GetConnections(ctx context.Context, params *glue.GetConnectionsInput, optFns ...func(*glue.Options)) (*glue.GetConnectionsOutput, error)
 	GetJob(ctx context.Context, params *glue.GetJobInput, optFns ...func(*glue.Options)) (*glue.GetJobOutput, error)
 	UpdateJob(ctx context.Context, params *glue.UpdateJobInput, optFns ...func(*glue.Options)) (*glue.UpdateJobOutput, error)
 	StartJobRun(ctx context.Context, params *glue.StartJobRunInput, optFns ...func(*glue.Options)) (*glue.StartJobRunOutput, error)
@@ -65,6 +66,12 @@ type Client struct {
 	// Concurrency bounds the GetConnection calls in flight; 0 means
 	// DefaultConcurrency.
 	Concurrency int
+	// ListAbove: when more connections than this must be looked up,
+	// discovery lists them with GetConnections first (one round trip per
+	// 1000 connections of the catalog) instead of several waves of
+	// GetConnection calls. 0 means the concurrency (so up to one wave of
+	// GetConnection, the listing above); a negative value never lists.
+	ListAbove int
 	// Logger receives warnings about connections that could not be checked;
 	// nil means slog.Default().
 	Logger *slog.Logger
@@ -89,6 +96,13 @@ func (c *Client) logger() *slog.Logger {
 		return c.Logger
 	}
 	return slog.Default()
+}
+
+func (c *Client) listAbove() int {
+	if c.ListAbove > 0 {
+		return c.ListAbove
+	}
+	return c.concurrency()
 }
 
 func (c *Client) concurrency() int {

@@ -137,8 +137,9 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 		cfg.HTTPClient = o.HTTPClient
 	}
 	if cfg.HTTPClient == nil {
-		// Without AWS_CA_BUNDLE the SDK leaves the client to each service
-		// client's default; hideWriterTo needs one to wrap.
+		// LoadDefaultConfig leaves it nil unless AWS_CA_BUNDLE made it
+		// build one; the clients would then make their own, but the
+		// wrapper below needs one to call.
 		cfg.HTTPClient = awshttp.NewBuildableClient()
 	}
 	cfg.HTTPClient = hideWriterTo{next: cfg.HTTPClient}

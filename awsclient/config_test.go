@@ -31,8 +31,8 @@ func isolateAWSEnv(t *testing.T) {
 		"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_GLUE", "AWS_ENDPOINT_URL_EC2",
 		"AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
 		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE",
-		// Without a CA bundle the SDK leaves the HTTP client to each
-		// service client: most machines have none.
+		// Unset, the SDK leaves aws.Config.HTTPClient nil, which once made
+		// every call panic on machines without a CA bundle variable.
 		"AWS_CA_BUNDLE",
 	} {
 		t.Setenv(k, "")

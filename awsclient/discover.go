@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
+	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gluenet/gluenet"
@@ -21,7 +22,9 @@ const maxFilterValues = 200
 // DiscoverStats counts the work one discovery did: the API calls it made
 // (the measure of issue 7) and how the subnet cache served it.
 type DiscoverStats struct {
-	GetConnectionCalls   int `json:"get_connection_calls"`
+	GetConnectionCalls int `json:"get_connection_calls"`
+	// GetConnectionsCalls counts the pages of connections listed.
+	GetConnectionsCalls  int `json:"get_connections_calls,omitempty"`
 	DescribeSubnetsCalls int `json:"describe_subnets_calls"`
 	// CacheHits counts connections whose subnet came from the cache.
 	CacheHits int `json:"cache_hits"`
@@ -30,7 +33,9 @@ type DiscoverStats struct {
 }
 
 // Calls is the number of API calls made.
-func (s DiscoverStats) Calls() int { return s.GetConnectionCalls + s.DescribeSubnetsCalls }
+func (s DiscoverStats) Calls() int {
+	return s.GetConnectionCalls + s.GetConnectionsCalls + s.DescribeSubnetsCalls
+}
 
 // connInfo is what discovery learned about one connection.
 type connInfo struct {
@@ -61,14 +66,16 @@ func (c *Client) Discover(ctx context.Context, names []string) ([]gluenet.Candid
 	distinct := distinctNames(names)
 	info := make(map[string]*connInfo, len(distinct))
 
+	var cached map[string]string
+	if c.Cache != nil {
+		cached = c.Cache.GetMany(ctx, distinct)
+	}
 	var misses []string
 	for _, n := range distinct {
-		if c.Cache != nil {
-			if id, ok := c.Cache.Get(ctx, n); ok && id != "" {
-				info[n] = &connInfo{subnetID: id, cached: true}
-				st.CacheHits++
-				continue
-			}
+		if id := cached[n]; id != "" {
+			info[n] = &connInfo{subnetID: id, cached: true}
+			st.CacheHits++
+			continue
 		}
 		misses = append(misses, n)
 	}
@@ -115,12 +122,17 @@ func (c *Client) Discover(ctx context.Context, names []string) ([]gluenet.Candid
 		if c.Cache != nil {
 			// Only mappings EC2 confirmed, so that a connection to a
 			// deleted subnet costs a lookup every time rather than a
-			// lookup plus an invalidation.
+			// lookup plus an invalidation. One write per decision: on
+			// a database, one transaction however many were learned.
+			learned := map[string]string{}
 			for _, n := range distinct {
 				ci := info[n]
 				if _, ok := subnets[ci.subnetID]; ok && !ci.cached && ci.problem == "" {
-					c.Cache.Put(ctx, n, ci.subnetID)
+					learned[n] = ci.subnetID
 				}
+			}
+			if len(learned) > 0 {
+				c.Cache.PutMany(ctx, learned)
 			}
 		}
 	}
@@ -158,9 +170,23 @@ func (c *Client) candidate(ctx context.Context, name string, ci *connInfo, subne
 	return cand
 }
 
-// lookupConnections calls GetConnection for each name, at most
-// Concurrency at a time, and records what it learned in info.
+// listPageSize is the most connections one GetConnections page returns.
+const listPageSize = 1000
+
+// lookupConnections learns the subnet of each named connection and records
+// it in info. Up to ListAbove names (the concurrency by default), it calls
+// GetConnection for each, all at once: one round trip that fetches exactly
+// what is needed. Above that, N GetConnection calls would take several
+// waves of round trips, so it first lists the account's NETWORK connections
+// with GetConnections (one round trip per 1000 connections of the catalog,
+// and never more pages than the waves they replace), then looks up
+// one by one what the listing did not show: connections of other types, a
+// catalog larger than the pages read, or a listing that failed (a policy
+// that allows only GetConnection, for instance).
 func (c *Client) lookupConnections(ctx context.Context, names []string, info map[string]*connInfo, st *DiscoverStats) error {
+	if c.ListAbove >= 0 && len(names) > c.listAbove() {
+		names = c.listConnections(ctx, names, info, st)
+	}
 	results := make([]*connInfo, len(names))
 	var g errgroup.Group
 	g.SetLimit(c.concurrency())
@@ -184,6 +210,54 @@ func (c *Client) lookupConnections(ctx context.Context, names []string, info map
 	return nil
 }
 
+// listConnections reads GetConnections pages until every name is found, the
+// pages run out, or reading another page would cost more round trips than
+// looking the rest up one by one. It records the connections found in info
+// and returns the names still to look up, in order.
+func (c *Client) listConnections(ctx context.Context, names []string, info map[string]*connInfo, st *DiscoverStats) []string {
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
+	found := make(map[string]*connInfo, len(names))
+	waves := (len(names) + c.concurrency() - 1) / c.concurrency()
+	var token *string
+	for page := 0; page < max(1, waves-1) && len(found) < len(want); page++ {
+		st.GetConnectionsCalls++
+		out, err := c.Glue.GetConnections(ctx, &glue.GetConnectionsInput{
+			Filter:       &gluetypes.GetConnectionsFilter{ConnectionType: gluetypes.ConnectionTypeNetwork},
+			HidePassword: true,
+			MaxResults:   aws.Int32(listPageSize),
+			NextToken:    token,
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				c.logger().WarnContext(ctx, "listing connections failed; looking them up one by one", "error", err)
+			}
+			break
+		}
+		for i := range out.ConnectionList {
+			conn := &out.ConnectionList[i]
+			if n := aws.ToString(conn.Name); want[n] && found[n] == nil {
+				found[n] = connInfoOf(ctx, c, n, conn)
+			}
+		}
+		if aws.ToString(out.NextToken) == "" || aws.ToString(out.NextToken) == aws.ToString(token) {
+			break
+		}
+		token = out.NextToken
+	}
+	var rest []string
+	for _, n := range names {
+		if ci := found[n]; ci != nil {
+			info[n] = ci
+		} else {
+			rest = append(rest, n)
+		}
+	}
+	return rest
+}
+
 func (c *Client) lookupConnection(ctx context.Context, name string) *connInfo {
 	out, err := c.Glue.GetConnection(ctx, &glue.GetConnectionInput{
 		Name: aws.String(name),
@@ -200,9 +274,14 @@ func (c *Client) lookupConnection(ctx context.Context, name string) *connInfo {
 		// would fail, so the caller must refuse it (gluenet.Candidate.Missing).
 		return &connInfo{problem: "get connection: " + problemText(err), missing: ErrorCode(err) == "EntityNotFoundException"}
 	}
+	return connInfoOf(ctx, c, name, out.Connection)
+}
+
+// connInfoOf reads a connection's subnet and zone.
+func connInfoOf(ctx context.Context, c *Client, name string, conn *gluetypes.Connection) *connInfo {
 	var ci connInfo
-	if out.Connection != nil && out.Connection.PhysicalConnectionRequirements != nil {
-		pcr := out.Connection.PhysicalConnectionRequirements
+	if conn != nil && conn.PhysicalConnectionRequirements != nil {
+		pcr := conn.PhysicalConnectionRequirements
 		ci.subnetID = aws.ToString(pcr.SubnetId)
 		ci.az = aws.ToString(pcr.AvailabilityZone)
 	}

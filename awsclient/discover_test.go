@@ -18,6 +18,8 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/gluenet/gluenet"
+	"maps"
+	"strconv"
 )
 
 // discoverNetwork is the VPC of the discovery tests: "a" (us-east-1a, /24,
@@ -254,6 +256,9 @@ func testDiscoverCache(t *testing.T, b *testBackend) {
 type fakeGlue struct {
 	GlueAPI       // nil: calling anything not set panics
 	getConnection func(ctx context.Context, name string) (*gluetypes.Connection, error)
+	// getConnections answers GetConnections; nil denies it, as a policy
+	// that allows only GetConnection would.
+	getConnections func(ctx context.Context, in *glue.GetConnectionsInput) (*glue.GetConnectionsOutput, error)
 }
 
 func (f fakeGlue) GetConnection(ctx context.Context, in *glue.GetConnectionInput, _ ...func(*glue.Options)) (*glue.GetConnectionOutput, error) {
@@ -511,6 +516,159 @@ func TestDiscoverMissingOnlyWhenGlueSaysSo(t *testing.T) {
 			}
 			if err := gluenet.MissingConnections(got); (err != nil) != tt.missing {
 				t.Fatalf("MissingConnections = %v, want an error: %v", err, tt.missing)
+			}
+		})
+	}
+}
+
+func (f fakeGlue) GetConnections(ctx context.Context, in *glue.GetConnectionsInput, _ ...func(*glue.Options)) (*glue.GetConnectionsOutput, error) {
+	if f.getConnections == nil {
+		return nil, &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized to perform: glue:GetConnections"}
+	}
+	return f.getConnections(ctx, in)
+}
+
+// countingCache records how a discovery uses its cache.
+type countingCache struct {
+	*MemoryCache
+	gets, puts int
+	put        map[string]string
+}
+
+func (c *countingCache) GetMany(ctx context.Context, names []string) map[string]string {
+	c.gets++
+	return c.MemoryCache.GetMany(ctx, names)
+}
+
+func (c *countingCache) PutMany(ctx context.Context, subnets map[string]string) {
+	c.puts++
+	c.put = subnets
+	c.MemoryCache.PutMany(ctx, subnets)
+}
+
+// TestDiscoverWritesTheCacheOncePerDecision: a cold decision over many
+// connections reads the cache once and writes what it learned in one
+// PutMany (one transaction on a database), not one write per connection;
+// a warm one writes nothing.
+func TestDiscoverWritesTheCacheOncePerDecision(t *testing.T) {
+	t.Parallel()
+	describe := func(_ context.Context, in *ec2.DescribeSubnetsInput) (*ec2.DescribeSubnetsOutput, error) {
+		var out ec2.DescribeSubnetsOutput
+		for _, id := range in.Filters[0].Values {
+			out.Subnets = append(out.Subnets, ec2types.Subnet{SubnetId: aws.String(id), AvailableIpAddressCount: aws.Int32(10), AvailabilityZone: aws.String("az-1")})
+		}
+		return &out, nil
+	}
+	cache := &countingCache{MemoryCache: NewMemoryCache(time.Hour, nil)}
+	c := &Client{Glue: fakeGlue{getConnection: connectionTo}, EC2: fakeEC2(describe), Cache: cache}
+	names := []string{"a", "b", "missing1", "c", "d", "e"}
+	tests := []struct {
+		name       string
+		gets, puts int
+		hits       int
+	}{
+		{"cold", 1, 1, 0},
+		{"warm", 2, 1, 5}, // counts are cumulative: no second write
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, st, err := c.Discover(t.Context(), names)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cache.gets != tt.gets || cache.puts != tt.puts || st.CacheHits != tt.hits {
+				t.Errorf("GetMany %d, PutMany %d, hits %d; want %d, %d, %d", cache.gets, cache.puts, st.CacheHits, tt.gets, tt.puts, tt.hits)
+			}
+		})
+	}
+	if want := map[string]string{"a": "subnet-a", "b": "subnet-b", "c": "subnet-c", "d": "subnet-d", "e": "subnet-e"}; !maps.Equal(cache.put, want) {
+		t.Errorf("PutMany(%v), want %v (the failed lookup left out)", cache.put, want)
+	}
+}
+
+// catalogOf lists NETWORK connections "c000".."c<n-1>" in subnets
+// "subnet-c000"..., pageSize per page, counting the pages asked.
+func catalogOf(n, pageSize int, pages *int) func(context.Context, *glue.GetConnectionsInput) (*glue.GetConnectionsOutput, error) {
+	return func(_ context.Context, in *glue.GetConnectionsInput) (*glue.GetConnectionsOutput, error) {
+		*pages++
+		if in.Filter == nil || in.Filter.ConnectionType != gluetypes.ConnectionTypeNetwork || !in.HidePassword {
+			return nil, fmt.Errorf("want a NETWORK filter and HidePassword, got %+v", in)
+		}
+		start, _ := strconv.Atoi(aws.ToString(in.NextToken))
+		var out glue.GetConnectionsOutput
+		for i := start; i < min(n, start+pageSize); i++ {
+			conn, _ := connectionTo(context.Background(), fmt.Sprintf("c%03d", i))
+			out.ConnectionList = append(out.ConnectionList, *conn)
+		}
+		if start+pageSize < n {
+			out.NextToken = aws.String(strconv.Itoa(start + pageSize))
+		}
+		return &out, nil
+	}
+}
+
+// TestDiscoverListsManyConnections: above one wave of GetConnection calls,
+// discovery lists the catalog instead, reads no more pages than the waves it
+// replaces, and looks up one by one what the listing did not show.
+func TestDiscoverListsManyConnections(t *testing.T) {
+	t.Parallel()
+	describe := func(_ context.Context, in *ec2.DescribeSubnetsInput) (*ec2.DescribeSubnetsOutput, error) {
+		var out ec2.DescribeSubnetsOutput
+		for _, id := range in.Filters[0].Values {
+			out.Subnets = append(out.Subnets, ec2types.Subnet{SubnetId: aws.String(id), AvailableIpAddressCount: aws.Int32(10)})
+		}
+		return &out, nil
+	}
+	names := func(n int, extra ...string) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("c%03d", i))
+		}
+		return append(out, extra...)
+	}
+	tests := []struct {
+		name      string
+		names     []string
+		catalog   int // NETWORK connections listed; -1: listing denied
+		pageSize  int
+		listAbove int
+		want      DiscoverStats
+	}{
+		{name: "one wave: GetConnection only", names: names(16), catalog: 100, pageSize: 1000,
+			want: DiscoverStats{GetConnectionCalls: 16, DescribeSubnetsCalls: 1}},
+		{name: "more than one wave: one page", names: names(50), catalog: 300, pageSize: 1000,
+			want: DiscoverStats{GetConnectionsCalls: 1, DescribeSubnetsCalls: 1}},
+		{name: "not listed (another type): looked up", names: names(40, "jdbc-1", "missing-1"), catalog: 300, pageSize: 1000,
+			want: DiscoverStats{GetConnectionsCalls: 1, GetConnectionCalls: 2, DescribeSubnetsCalls: 1}},
+		{name: "big catalog: pages bounded by the waves", names: names(50), catalog: 5000, pageSize: 10,
+			// 50 names = 4 waves of 16: at most 3 pages (30 found), then 20 lookups
+			want: DiscoverStats{GetConnectionsCalls: 3, GetConnectionCalls: 20, DescribeSubnetsCalls: 1}},
+		{name: "listing denied: one by one", names: names(20), catalog: -1, pageSize: 1000,
+			want: DiscoverStats{GetConnectionsCalls: 1, GetConnectionCalls: 20, DescribeSubnetsCalls: 1}},
+		{name: "listing turned off", names: names(20), catalog: 300, pageSize: 1000, listAbove: -1,
+			want: DiscoverStats{GetConnectionCalls: 20, DescribeSubnetsCalls: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			pages := 0
+			g := fakeGlue{getConnection: connectionTo}
+			if tt.catalog >= 0 {
+				g.getConnections = catalogOf(tt.catalog, tt.pageSize, &pages)
+			}
+			c := &Client{Glue: g, EC2: fakeEC2(describe), ListAbove: tt.listAbove, Logger: slog.New(slog.DiscardHandler)}
+			cands, st, err := c.Discover(t.Context(), tt.names)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st != tt.want {
+				t.Errorf("stats = %+v, want %+v", st, tt.want)
+			}
+			for _, cand := range cands {
+				wantChecked := !strings.HasPrefix(cand.Connection, "missing")
+				if cand.Checked != wantChecked || (wantChecked && cand.SubnetID != "subnet-"+cand.Connection) {
+					t.Errorf("candidate %+v: want checked=%v in subnet-%s", cand, wantChecked, cand.Connection)
+				}
 			}
 		})
 	}

@@ -84,3 +84,51 @@ func benchDecisions(b *testing.B, s Setup, v Variant) {
 		b.ReportMetric(float64(Percentile(elapsed, 95))/float64(time.Millisecond), "p95-ms")
 	}
 }
+
+// BenchmarkConnectionLookup compares the two ways a cold discovery can learn
+// the subnets of `want` connections out of a catalog of 200 NETWORK
+// connections (the largest generated scenario), 20 ms per call and none:
+// "lookup", concurrent GetConnection calls (16 in flight), and "list",
+// GetConnections pages of up to 1000 connections. Each decision ends with
+// the same DescribeSubnets. docs/benchmarks.md has the figures and the
+// choice they led to.
+func BenchmarkConnectionLookup(b *testing.B) {
+	for _, lat := range []time.Duration{20 * time.Millisecond, 0} {
+		for _, want := range []int{2, 10, 16, 17, 50, 200} {
+			for _, mode := range []string{"lookup", "list"} {
+				b.Run(fmt.Sprintf("latency=%v/want=%d/%s", lat, want, mode), func(b *testing.B) {
+					ctx := context.Background()
+					e, err := NewEnv(ctx, Setup{N: MaxConnections, Latency: lat})
+					if err != nil {
+						b.Fatal(err)
+					}
+					c := newClient(e)
+					c.ListAbove = -1 // never list
+					if mode == "list" {
+						c.ListAbove = 1 // list whenever more than one is wanted
+					}
+					names := e.Names[:want]
+					var elapsed []time.Duration
+					before := e.Region.Stats().TotalCalls()
+					cpu0 := processCPU()
+					b.ResetTimer()
+					for b.Loop() {
+						start := time.Now()
+						cands, _, err := c.Discover(ctx, names)
+						if err != nil {
+							b.Fatal(err)
+						}
+						elapsed = append(elapsed, time.Since(start))
+						if !cands[0].Checked {
+							b.Fatalf("candidate 0 unchecked: %+v", cands[0])
+						}
+					}
+					b.StopTimer()
+					b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+					b.ReportMetric(float64(e.Region.Stats().TotalCalls()-before)/float64(b.N), "calls/op")
+					b.ReportMetric(float64(Percentile(elapsed, 0.5))/1e6, "median-ms")
+				})
+			}
+		}
+	}
+}

@@ -11,15 +11,19 @@ import (
 
 // RoundTrips is the number of sequential round trips a variant needs for n
 // connections when nothing fails: the baseline's 2n; a cold discovery's
-// GetConnection waves of awsclient.DefaultConcurrency plus the one
-// DescribeSubnets; a warm discovery's single DescribeSubnets. Times the
+// one wave of GetConnection calls (or, above awsclient.DefaultConcurrency
+// connections, one GetConnections page) plus the one DescribeSubnets; a
+// warm discovery's single DescribeSubnets. Times the
 // per-call latency, it is the latency a decision should show.
 func RoundTrips(variant string, n int) int {
 	switch variant {
 	case Baseline.Name:
 		return 2 * n
 	case GluenetCold.Name:
-		return (n+awsclient.DefaultConcurrency-1)/awsclient.DefaultConcurrency + 1
+		// One wave of GetConnection up to the concurrency, else one
+		// GetConnections page (the generated catalogs hold at most 200
+		// connections), then DescribeSubnets.
+		return 2
 	case GluenetWarm.Name:
 		return 1
 	}
@@ -27,12 +31,16 @@ func RoundTrips(variant string, n int) int {
 }
 
 // ExpectedCalls is the number of API calls a variant makes for n
-// connections when nothing fails: 2n, n+1 and 1.
+// connections when nothing fails: 2n; n+1 (up to 16 connections, else 2:
+// a GetConnections page and DescribeSubnets); and 1.
 func ExpectedCalls(variant string, n int) int {
 	switch variant {
 	case Baseline.Name:
 		return 2 * n
 	case GluenetCold.Name:
+		if n > awsclient.DefaultConcurrency {
+			return 2 // GetConnections, DescribeSubnets
+		}
 		return n + 1
 	case GluenetWarm.Name:
 		return 1

@@ -40,6 +40,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Class names a kind of outcome. The values are stable strings: they are
@@ -440,69 +441,74 @@ var (
 // also counted directly against the AZ. IP shortage and ENI failures are
 // the subnet's own: they blame the subnet, and count against the AZ only
 // through the health package's several-subnets rule.
-var messageRules = concat(
-	rules(jobCode,
-		`(?i)error category:`,
-		`(?i)traceback \(most recent call last\)`,
-		`(?i)an error occurred while calling o\d+`,
-		`(?i)command failed with exit code`,
-		`Py4JJavaError`,
-		`(?i)exception in user class`,
-		`\bAnalysisException\b`,
-		`java\.lang\.OutOfMemoryError`,
-		`(?i)container killed by yarn`,
-		`(?i)no space left on device`,
-	),
-	// Glue looks every listed connection up in the Data Catalog before it
-	// places the run; a name it cannot find fails the run at once. The
-	// job's definition is wrong, not the network: no retry on the same
-	// definition helps, and no subnet is to blame.
-	rules(Verdict{Class: NotFound, Fatal: true},
-		`(?i)could not find connection for the given criteria`,
-		`(?i)failed to get catalog connections given names`,
-	),
-	rules(Verdict{Class: ConcurrentRuns, Retry: true},
-		`(?i)concurrent runs exceeded`,
-		`ConcurrentRunsExceededException`,
-	),
-	rules(placementSubnet,
-		`(?i)does not correspond to subnet`,
-		// The connection has no AvailabilityZone in its physical
-		// requirements: that connection cannot place a run.
-		`CONNECTION_LIST_CONNECTION_WITH_AZ_NULL`,
-		`(?i)s3 endpoint validation failed`,
-		`(?i)could not find s3 endpoint or nat gateway`,
-		`(?i)security group`,
-		`InvalidSubnetID`,
-	),
-	rules(placementAZ,
-		`(?i)could not find subnet for az`,
-		`(?i)availability zone is not available`,
-		`(?i)availability zone .*(unavailable|impaired|not available)`,
-		`(?i)resource unavailable`,
-		`(?i)network unreachable`,
-		`(?i)network is unreachable`,
-		`(?i)lost contact with the workers`,
-	),
-	rules(placementSubnet,
-		`InsufficientFreeAddressesInSubnet`,
-		`(?i)number of ip addresses on subnet is 0`,
-		// Executors that die as they launch in a VPC job: in practice the
-		// subnet ran out of addresses for their ENIs mid-start.
-		`(?i)threshold for executors failed after launch`,
-		`(?i)does not have enough free addresses`,
-		`(?i)free ip addresses`,
-		`(?i)failed to create network interface`,
-		`(?i)network interface`,
-		`\bENIs?\b`,
-	),
-	rules(Verdict{Class: Capacity, Retry: true, Rerank: true},
-		`(?i)max(imum)? concurrent compute`,
-		`ResourceNumberLimitExceeded`,
-		`(?i)internal service (error|exception)`,
-		`InternalServiceException`,
-	),
-)
+//
+// The rules are compiled on first use, not at start-up: most gluenet
+// processes (plan, --help) never classify a run.
+var messageRules = sync.OnceValue(func() []rule {
+	return concat(
+		rules(jobCode,
+			`(?i)error category:`,
+			`(?i)traceback \(most recent call last\)`,
+			`(?i)an error occurred while calling o\d+`,
+			`(?i)command failed with exit code`,
+			`Py4JJavaError`,
+			`(?i)exception in user class`,
+			`\bAnalysisException\b`,
+			`java\.lang\.OutOfMemoryError`,
+			`(?i)container killed by yarn`,
+			`(?i)no space left on device`,
+		),
+		// Glue looks every listed connection up in the Data Catalog before it
+		// places the run; a name it cannot find fails the run at once. The
+		// job's definition is wrong, not the network: no retry on the same
+		// definition helps, and no subnet is to blame.
+		rules(Verdict{Class: NotFound, Fatal: true},
+			`(?i)could not find connection for the given criteria`,
+			`(?i)failed to get catalog connections given names`,
+		),
+		rules(Verdict{Class: ConcurrentRuns, Retry: true},
+			`(?i)concurrent runs exceeded`,
+			`ConcurrentRunsExceededException`,
+		),
+		rules(placementSubnet,
+			`(?i)does not correspond to subnet`,
+			// The connection has no AvailabilityZone in its physical
+			// requirements: that connection cannot place a run.
+			`CONNECTION_LIST_CONNECTION_WITH_AZ_NULL`,
+			`(?i)s3 endpoint validation failed`,
+			`(?i)could not find s3 endpoint or nat gateway`,
+			`(?i)security group`,
+			`InvalidSubnetID`,
+		),
+		rules(placementAZ,
+			`(?i)could not find subnet for az`,
+			`(?i)availability zone is not available`,
+			`(?i)availability zone .*(unavailable|impaired|not available)`,
+			`(?i)resource unavailable`,
+			`(?i)network unreachable`,
+			`(?i)network is unreachable`,
+			`(?i)lost contact with the workers`,
+		),
+		rules(placementSubnet,
+			`InsufficientFreeAddressesInSubnet`,
+			`(?i)number of ip addresses on subnet is 0`,
+			// Executors that die as they launch in a VPC job: in practice the
+			// subnet ran out of addresses for their ENIs mid-start.
+			`(?i)threshold for executors failed after launch`,
+			`(?i)does not have enough free addresses`,
+			`(?i)free ip addresses`,
+			`(?i)failed to create network interface`,
+			`(?i)network interface`,
+			`\bENIs?\b`,
+		),
+		rules(Verdict{Class: Capacity, Retry: true, Rerank: true},
+			`(?i)max(imum)? concurrent compute`,
+			`ResourceNumberLimitExceeded`,
+			`(?i)internal service (error|exception)`,
+			`InternalServiceException`,
+		),
+	)
+})
 
 func concat(parts ...[]rule) []rule {
 	var out []rule
@@ -558,7 +564,7 @@ func RunOutcome(state, errorMessage string) Verdict {
 }
 
 func byMessage(msg string) (Verdict, bool) {
-	for _, r := range messageRules {
+	for _, r := range messageRules() {
 		if loc := r.re.FindStringIndex(msg); loc != nil {
 			v := r.verdict
 			v.Reason = fmt.Sprintf("message matches %q", msg[loc[0]:loc[1]])

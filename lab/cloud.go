@@ -61,6 +61,10 @@ func NewSDK(r *sim.Region) Cloud {
 	// Sequential GetConnection calls: the model's fault draws then come
 	// in a fixed order, which keeps a seed's results repeatable.
 	c.Concurrency = 1
+	// And no GetConnections listing (which a concurrency of 1 would
+	// otherwise trigger from 2 connections on): the direct model makes
+	// one GetConnection per connection, as gluenet does up to 16.
+	c.ListAbove = -1
 	return awsclient.Executor{C: c}
 }
 

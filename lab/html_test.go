@@ -3,6 +3,8 @@ package lab
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,5 +86,57 @@ func TestHTMLReportRendersInChromium(t *testing.T) {
 	}
 	if !strings.Contains(string(dom), "gluenet-capacity") {
 		t.Error("the table is missing from the rendered page")
+	}
+}
+
+// TestHTMLReportEscapesText checks that text from a scenario or variant
+// cannot inject markup into the report, now that it is built without
+// html/template.
+func TestHTMLReportEscapesText(t *testing.T) {
+	evil := `<script>alert("x")</script>&`
+	r := &Result{
+		Scenario: evil, Description: evil, Seeds: []int64{1, 2}, Runs: []int{3, 3},
+		Summaries: []Summary{{Variant: Variant{Name: evil, Strategy: "capacity", RetrySummary: evil, Description: evil},
+			Full: Stat{Mean: 0.5, Min: 0.4, Max: 0.6}}},
+	}
+	var buf bytes.Buffer
+	if err := r.WriteHTML(&buf); err != nil {
+		t.Fatal(err)
+	}
+	html := buf.String()
+	if strings.Contains(html, "<script") || strings.Contains(html, `alert("x")`) {
+		t.Errorf("unescaped text in the report:\n%s", html)
+	}
+	if want := "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&amp;"; strings.Count(html, want) < 5 {
+		t.Errorf("want the escaped text %q in the title, heading, description and table cells", want)
+	}
+	if got := strings.Count(html, "<svg"); got != len(r.charts()) {
+		t.Errorf("%d charts, want %d", got, len(r.charts()))
+	}
+}
+
+func TestNiceTicks(t *testing.T) {
+	tests := []struct {
+		top  float64
+		want []float64
+	}{
+		{0, []float64{0, 0.2, 0.4, 0.6, 0.8, 1}},
+		{100, []float64{0, 20, 40, 60, 80, 100}},
+		{1.28, []float64{0, 0.5, 1, 1.5}},
+		{766, []float64{0, 200, 400, 600, 800}},
+		{3.9, []float64{0, 1, 2, 3, 4}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.top), func(t *testing.T) {
+			got := niceTicks(tt.top)
+			if len(got) != len(tt.want) {
+				t.Fatalf("niceTicks(%v) = %v, want %v", tt.top, got, tt.want)
+			}
+			for i := range got {
+				if math.Abs(got[i]-tt.want[i]) > 1e-9 {
+					t.Fatalf("niceTicks(%v) = %v, want %v", tt.top, got, tt.want)
+				}
+			}
+		})
 	}
 }

@@ -3,6 +3,8 @@ package memory
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/gluenet/gluenet/store"
@@ -20,32 +22,32 @@ type SubnetCache struct {
 	Log   *slog.Logger
 }
 
-// Get implements awsclient.SubnetCache.
-func (c *SubnetCache) Get(ctx context.Context, connection string) (string, bool) {
-	id, ok, err := c.Store.CachedSubnet(ctx, connection, c.Now())
+// GetMany implements awsclient.SubnetCache with one store query.
+func (c *SubnetCache) GetMany(ctx context.Context, connections []string) map[string]string {
+	found, err := c.Store.CachedSubnets(ctx, connections, c.Now())
 	if err != nil {
-		c.warn("read", connection, err)
-		return "", false
+		c.warn("read", connections, err)
+		return nil
 	}
-	return id, ok
+	return found
 }
 
-// Put implements awsclient.SubnetCache.
-func (c *SubnetCache) Put(ctx context.Context, connection, subnetID string) {
-	if err := c.Store.PutCachedSubnet(ctx, connection, subnetID, c.Now().Add(c.TTL)); err != nil {
-		c.warn("write", connection, err)
+// PutMany implements awsclient.SubnetCache with one store transaction.
+func (c *SubnetCache) PutMany(ctx context.Context, subnets map[string]string) {
+	if err := c.Store.PutCachedSubnets(ctx, subnets, c.Now().Add(c.TTL)); err != nil {
+		c.warn("write", slices.Sorted(maps.Keys(subnets)), err)
 	}
 }
 
 // Invalidate implements awsclient.SubnetCache.
 func (c *SubnetCache) Invalidate(ctx context.Context, connection string) {
 	if err := c.Store.InvalidateCachedSubnet(ctx, connection); err != nil {
-		c.warn("invalidate", connection, err)
+		c.warn("invalidate", []string{connection}, err)
 	}
 }
 
-func (c *SubnetCache) warn(op, connection string, err error) {
+func (c *SubnetCache) warn(op string, connections []string, err error) {
 	if c.Log != nil {
-		c.Log.Warn("subnet cache "+op+" failed", "connection", connection, "err", err)
+		c.Log.Warn("subnet cache "+op+" failed", "connections", connections, "err", err)
 	}
 }

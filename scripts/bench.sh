@@ -7,7 +7,10 @@
 #   latency   decision latency and API calls, 20 ms per call, N = 2..200
 #   throttle  30% of calls throttled: success rate and added latency
 #   process   whole `gluenet plan` processes against `gluenet sim serve`:
-#             wall time and peak RSS with /usr/bin/time -v
+#             binary size, start-up, wall time and peak RSS with
+#             /usr/bin/time -v, and the whole-process decision latency at
+#             N = 2..200, cold and warm, beside the post's code
+#             (scripts/bench_process.py; python3 with boto3)
 #
 # Usage: scripts/bench.sh [section...]     (default: all, in that order)
 # Environment:
@@ -15,6 +18,7 @@
 #   BENCH_CPU_TIME    -benchtime of the CPU benchmarks (default 2s)
 #   BENCH_PROCESS_RUNS runs per process measurement (default 10)
 #   BENCH_BINARY      measure this gluenet binary instead of building ./cmd/gluenet
+#   BENCH_PROCESS_NS  connection counts of the whole-process table (default 2,10,50,200)
 #
 # The latency and throttle sections sleep for real (injected latency, the
 # SDK's backoff) and take about 15 minutes together; the rest a few.
@@ -118,6 +122,22 @@ sim_calls() {
 	curl -fsS "$endpoint/_sim/stats" | grep -o '"calls":[0-9]*' | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }'
 }
 
+# ms_loop RUNS CMD... prints the median and fastest wall time (0.1 ms) of
+# RUNS runs of CMD, timed by Python around the exec (posix_spawn) and exit.
+ms_loop() {
+	python3 - "$@" <<'PY'
+import statistics, subprocess, sys, time
+runs, args = int(sys.argv[1]), sys.argv[2:]
+t = []
+for _ in range(runs):
+    s = time.perf_counter()
+    if subprocess.call(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=False) != 0:
+        sys.exit("bench.sh: %s failed" % " ".join(args))
+    t.append((time.perf_counter() - s) * 1000)
+print("median %.1f ms, fastest %.1f ms" % (statistics.median(t), min(t)))
+PY
+}
+
 process() {
 	[ -x /usr/bin/time ] || {
 		echo "bench.sh: /usr/bin/time is missing: apt-get install -y time" >&2
@@ -128,7 +148,10 @@ process() {
 	else
 		go build -o "$work/gluenet" ./cmd/gluenet
 	fi
-	"$work/gluenet" sim serve --addr 127.0.0.1:0 --log-format json 2>"$work/sim.log" &
+	# The region of the in-process benchmarks (bench.ScenarioYAML), served
+	# over loopback: 200 connections, each in its own /24.
+	go run ./bench/cmd/benchtables -scenario-yaml 200 >"$work/scenario.yaml"
+	"$work/gluenet" sim serve --addr 127.0.0.1:0 --scenario "$work/scenario.yaml" --log-format json 2>"$work/sim.log" &
 	server_pid=$!
 	local addr=""
 	for _ in $(seq 100); do
@@ -143,17 +166,29 @@ process() {
 	}
 	endpoint="http://$addr"
 	mkdir -p "$work/state"
+	# AWS_CA_BUNDLE is unset: the endpoint is plain HTTP, and parsing a
+	# system-wide bundle (as this machine's environment sets) would add
+	# its own milliseconds and MiB to every process, gluenet's and boto3's.
+	unset AWS_CA_BUNDLE
 	export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x XDG_STATE_HOME="$work/state"
-	local conns=MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2
-	local plan=("$work/gluenet" plan --job AirflowBlogJob --connections "$conns" --endpoint-url "$endpoint" --log-level warn)
+	local conns=bench-conn-000,bench-conn-001
+	local plan=("$work/gluenet" plan --job BenchJob --connections "$conns" --endpoint-url "$endpoint" --log-level warn)
 
-	echo "### Whole process: gluenet plan against gluenet sim serve"
+	echo "### Whole process: footprint"
 	echo
-	echo "\`/usr/bin/time -v gluenet plan --job AirflowBlogJob --connections $conns --endpoint-url http://$addr\`, $runs runs each, ${BENCH_BINARY:+binary $BENCH_BINARY, }$(du -m "$work/gluenet" | cut -f1) MB."
+	echo "Binary: $(stat -c %s "$work/gluenet" | awk '{printf "%.1f MB (%d bytes)", $1/1e6, $1}')${BENCH_BINARY:+, $BENCH_BINARY}."
+	echo "Start-up, $((runs * 2)) runs of \`gluenet --help\`: $(ms_loop $((runs * 2)) "$work/gluenet" --help)."
+	echo
+	echo "\`/usr/bin/time -v gluenet plan --job BenchJob --connections $conns --endpoint-url http://$addr\`, $runs runs each."
 	echo
 	echo "| command | runs | median wall | max wall | median peak RSS | max peak RSS |"
 	echo "|---|---:|---:|---:|---:|---:|"
-	"${plan[@]}" >/dev/null 2>&1 # creates the state file, so every measured run opens an existing one
+	# creates the state file, so every measured run opens an existing one
+	"${plan[@]}" >/dev/null 2>"$work/stderr" || {
+		echo "bench.sh: gluenet plan failed:" >&2
+		cat "$work/stderr" >&2
+		exit 1
+	}
 	# The variants take turns, so that a burst of other work on the
 	# machine falls on all of them rather than on one.
 	for _ in $(seq "$runs"); do
@@ -174,6 +209,25 @@ process() {
 	plan_calls=$(($(sim_calls) - before))
 	echo
 	echo "API calls per \`gluenet plan\` process (the region's count): $plan_calls."
+	echo
+	echo "### Whole process against the post's code, 20 ms per API call"
+	echo
+	echo "\`python3 scripts/bench_process.py --gluenet gluenet --endpoint http://$addr --ns ${BENCH_PROCESS_NS:-2,10,50,200} --reps $runs\`"
+	echo "(gluenet: whole processes, exec to exit; the post: its decision code with boto3, timed in-process: see the script)."
+	echo
+	python3 -c 'import boto3' 2>/dev/null || {
+		echo "bench.sh: the comparison with the post's code needs python3 with boto3 (pip install boto3)" >&2
+		exit 1
+	}
+	set_latency 20ms
+	python3 scripts/bench_process.py --gluenet "$work/gluenet" --endpoint "$endpoint" \
+		--ns "${BENCH_PROCESS_NS:-2,10,50,200}" --reps "$runs" 2>"$work/process.log" || {
+		cat "$work/process.log" >&2
+		exit 1
+	}
+	set_latency 0s
+	echo
+	echo "- load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
 }
 

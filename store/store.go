@@ -157,6 +157,14 @@ type SubnetCacheStore interface {
 	CachedSubnet(ctx context.Context, connection string, now time.Time) (subnetID string, ok bool, err error)
 	// PutCachedSubnet caches the connection's subnet until expires.
 	PutCachedSubnet(ctx context.Context, connection, subnetID string, expires time.Time) error
+	// CachedSubnets returns, in one query, the cached subnets of those of
+	// the connections whose entries have not expired at now, keyed by
+	// connection; the others are absent from the map.
+	CachedSubnets(ctx context.Context, connections []string, now time.Time) (map[string]string, error)
+	// PutCachedSubnets caches each connection's subnet (connection ->
+	// subnet ID) until expires, in one transaction: all or none. A
+	// decision writes what it learned with one call.
+	PutCachedSubnets(ctx context.Context, subnets map[string]string, expires time.Time) error
 	// InvalidateCachedSubnet drops the connection's cache entry, if any.
 	InvalidateCachedSubnet(ctx context.Context, connection string) error
 }

@@ -154,3 +154,18 @@ func ValidateLease(name, holder string, ttl time.Duration, now time.Time) error 
 	}
 	return errors.Join(errs...)
 }
+
+// ValidateCachedSubnets reports whether PutCachedSubnets can store the
+// entries: every connection and subnet named, and an expiry.
+func ValidateCachedSubnets(subnets map[string]string, expires time.Time) error {
+	var errs []error
+	if expires.IsZero() && len(subnets) > 0 {
+		errs = append(errs, errors.New("cache subnets: the expiry is zero"))
+	}
+	for conn, id := range subnets {
+		if conn == "" || id == "" {
+			errs = append(errs, fmt.Errorf("cache subnets: need a connection and a subnet (got %q, %q)", conn, id))
+		}
+	}
+	return errors.Join(errs...)
+}

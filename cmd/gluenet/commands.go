@@ -20,6 +20,7 @@ import (
 	"github.com/gluenet/gluenet/memory"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/runner"
+	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/strategy"
 )
 
@@ -94,6 +95,9 @@ the reason for each place. It makes no change in AWS.`,
 			defer env.Close()
 			plan, err := env.runner.Plan(cmd.Context(), env.config)
 			if err != nil {
+				if serr := env.storeErr(); serr != nil {
+					return serr
+				}
 				return explainAWS(err, s, a.getenv)
 			}
 			if w := preferAZWarning(s.PreferAZ, plan.Placements); w != "" {
@@ -190,6 +194,17 @@ type runEnv struct {
 	runner *runner.Runner
 	config runner.Config
 	close  []func()
+	store  *store.Async // nil without a state store
+}
+
+// storeErr is the error the state store failed to open with, if any: when
+// a command fails, that is the cause to report, rather than the first
+// read that stumbled on it.
+func (e *runEnv) storeErr() error {
+	if e.store == nil {
+		return nil
+	}
+	return e.store.Wait()
 }
 
 func (e *runEnv) Close() {
@@ -216,9 +231,28 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		// default 3 in 72%. AWS_MAX_ATTEMPTS still wins.
 		opts.MaxAttempts = defaultMaxAttempts
 	}
+	// The state store opens in the background: opening it (a new SQLite
+	// file gets its schema) is start-up work of several milliseconds that
+	// the SDK's configuration and, for plan, the job's GetJob need not
+	// wait for. A run's journal needs it first thing, so run waits here.
+	var st *store.Async
+	if s.Memory || journal {
+		st = store.OpenAsync(func() (store.Store, error) {
+			st, _, err := openStore(ctx, s)
+			return st, err
+		})
+	}
 	cfg, err := awsclient.LoadConfig(ctx, opts)
 	if err != nil {
+		if st != nil {
+			st.Close()
+		}
 		return nil, explainAWS(err, s, a.getenv)
+	}
+	if st != nil && journal {
+		if err := st.Wait(); err != nil {
+			return nil, err
+		}
 	}
 	client := awsclient.New(cfg)
 	client.Logger = a.log
@@ -236,6 +270,9 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		Start:        executor.StartInput{Arguments: s.Arguments},
 	}
 	if err := startOverrides(f, &rc); err != nil {
+		if st != nil {
+			st.Close()
+		}
 		return nil, err
 	}
 	if v, err := f.GetBool("no-stop-on-interrupt"); err == nil && v {
@@ -249,12 +286,8 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		Rand:  rand.New(rand.NewPCG(seed, seed>>1)),
 		Log:   a.log,
 	}
-	re := &runEnv{runner: r, config: rc}
-	if s.Memory || journal {
-		st, _, err := openStore(ctx, s)
-		if err != nil {
-			return nil, err
-		}
+	re := &runEnv{runner: r, config: rc, store: st}
+	if st != nil {
 		re.close = append(re.close, func() { st.Close() })
 		if s.Memory {
 			r.Memory = memory.New(st, s.Health)
@@ -262,7 +295,12 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		// Warm discovery across invocations: one DescribeSubnets call.
 		client.Cache = &memory.SubnetCache{Store: st, TTL: awsclient.DefaultCacheTTL, Now: time.Now, Log: a.log}
 		if journal {
-			r.Journal = st
+			opened, err := st.Store() // opened already: run waited for it above
+			if err != nil {
+				st.Close()
+				return nil, err
+			}
+			r.Journal = opened
 			host, _ := os.Hostname()
 			r.Holder = fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32()) // unique per runner, even within one process
 			r.Failpoint = failpoint()

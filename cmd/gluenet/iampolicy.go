@@ -6,6 +6,8 @@ import (
 	"io"
 	"regexp"
 	"strings"
+
+	"github.com/gluenet/gluenet/awsclient"
 )
 
 // iamPolicy is a least-privilege IAM policy document for gluenet.
@@ -67,6 +69,15 @@ func buildIAMPolicy(in iamInput) (iamPolicy, error) {
 		{Sid: "PassTheJobRoleToGlue", Effect: "Allow", Action: []string{"iam:GetRole", "iam:PassRole"}, Resource: role,
 			Condition: map[string]any{"StringEqualsIfExists": map[string]string{"iam:PassedToService": "glue.amazonaws.com"}}},
 	}}
+	if len(in.Connections) > awsclient.DefaultConcurrency {
+		// With more candidates than one wave of GetConnection calls,
+		// discovery lists the NETWORK connections in one GetConnections
+		// call instead (docs/benchmarks.md). Listing cannot be limited to
+		// named connections; without this statement gluenet falls back to
+		// GetConnection, one call per connection, after one denied call.
+		p.Statement = append(p.Statement, iamStatement{Sid: "ListConnectionsForLargeCandidateLists", Effect: "Allow",
+			Action: []string{"glue:GetConnections"}, Resource: []string{glueARN("catalog"), glueARN("connection/*")}})
+	}
 	if in.Logs {
 		var groups []string
 		for _, g := range []string{"/aws-glue/jobs/output", "/aws-glue/jobs/error"} {

@@ -840,6 +840,56 @@ func (s *Store) PutCachedSubnet(ctx context.Context, connection, subnetID string
 	return nil
 }
 
+// CachedSubnets implements store.Store.
+func (s *Store) CachedSubnets(ctx context.Context, connections []string, now time.Time) (map[string]string, error) {
+	found := make(map[string]string, len(connections))
+	if len(connections) == 0 {
+		return found, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT connection, subnet_id FROM subnet_cache
+		WHERE connection = ANY($1) AND expires_at > $2`, connections, ts(now))
+	if err != nil {
+		return nil, fmt.Errorf("cached subnets: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var conn, subnet string
+		if err := rows.Scan(&conn, &subnet); err != nil {
+			return nil, fmt.Errorf("cached subnets: %w", err)
+		}
+		found[conn] = subnet
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cached subnets: %w", err)
+	}
+	return found, nil
+}
+
+// PutCachedSubnets implements store.Store: one statement, so one round trip
+// and one commit whatever the number of entries.
+func (s *Store) PutCachedSubnets(ctx context.Context, subnets map[string]string, expires time.Time) error {
+	if err := store.ValidateCachedSubnets(subnets, expires); err != nil {
+		return err
+	}
+	if len(subnets) == 0 {
+		return nil
+	}
+	conns := make([]string, 0, len(subnets))
+	ids := make([]string, 0, len(subnets))
+	for c, id := range subnets {
+		conns = append(conns, c)
+		ids = append(ids, id)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO subnet_cache (connection, subnet_id, expires_at)
+		SELECT c, i, $3 FROM unnest($1::text[], $2::text[]) AS u (c, i)
+		ON CONFLICT (connection) DO UPDATE SET subnet_id = excluded.subnet_id, expires_at = excluded.expires_at`,
+		conns, ids, ts(expires))
+	if err != nil {
+		return fmt.Errorf("cache %d subnets: %w", len(subnets), err)
+	}
+	return nil
+}
+
 // InvalidateCachedSubnet implements store.Store.
 func (s *Store) InvalidateCachedSubnet(ctx context.Context, connection string) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM subnet_cache WHERE connection = $1`, connection); err != nil {

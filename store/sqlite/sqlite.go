@@ -18,6 +18,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -121,6 +122,12 @@ func open(ctx context.Context, path string, migrations fs.FS, opts []Option) (*S
 	// the run id must.
 	q := url.Values{}
 	q.Set("_busy_timeout", strconv.FormatInt(BusyTimeout.Milliseconds(), 10))
+	// The driver runs _pragma before _journal_mode and _synchronous: turning
+	// a new, empty file into a WAL database then costs no fsync (four
+	// otherwise, a good part of a cold start). On a file that is already
+	// WAL, the journal_mode pragma changes nothing, and _synchronous sets
+	// FULL before the connection is used.
+	q.Add("_pragma", "synchronous = OFF")
 	q.Set("_journal_mode", "WAL")
 	q.Set("_foreign_keys", "1")
 	q.Set("_synchronous", "FULL")
@@ -148,12 +155,41 @@ func open(ctx context.Context, path string, migrations fs.FS, opts []Option) (*S
 
 // migrate applies the pending migrations in one immediate transaction, so
 // that processes opening a new file at the same moment apply them once.
+//
+// Opening is on the path of every gluenet command that keeps state, so an
+// up-to-date file (the usual case) costs one read and no write lock: only
+// when that read finds something to do does migrate take the lock and look
+// again. The schema is written with synchronous=OFF on its connection: the
+// commit stays atomic (a crash leaves the old file or the new schema), only
+// its durability against power loss waits for the next synced commit, which
+// syncs the whole WAL; a schema lost that way is simply created again. It
+// spares a new state file (a cold start) a round of fsyncs.
 func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
 	all, err := migrate.Load(migrations, "migrations")
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	if applied, err := queryInts(ctx, s.db, `SELECT version FROM schema_migrations ORDER BY version`); err == nil {
+		if pending, err := migrate.Pending(all, applied); err == nil && len(pending) == 0 {
+			return nil
+		}
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = OFF`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer func() {
+		// Back to the DSN's setting before the connection returns to the
+		// pool; a connection that cannot be restored is not reused.
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	return s.inTxOn(ctx, conn, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER PRIMARY KEY,
 			name       TEXT NOT NULL,
@@ -196,7 +232,17 @@ func (s *Store) Close() error {
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits when fn
 // succeeds.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.begin(ctx)
+	return s.inTxOn(ctx, s.db, fn)
+}
+
+// txBeginner is a *sql.DB or a *sql.Conn.
+type txBeginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+// inTxOn is inTx on a given pool or connection.
+func (s *Store) inTxOn(ctx context.Context, on txBeginner, fn func(tx *sql.Tx) error) error {
+	tx, err := begin(ctx, on)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -216,11 +262,11 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // into a WAL database (seen when gluenets start together on a new state
 // file). Nothing has happened yet when BEGIN fails, so it is retried here,
 // for as long as the busy timeout would have waited.
-func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
+func begin(ctx context.Context, on txBeginner) (*sql.Tx, error) {
 	deadline := time.Now().Add(BusyTimeout)
 	backoff := 5 * time.Millisecond
 	for {
-		tx, err := s.db.BeginTx(ctx, nil)
+		tx, err := on.BeginTx(ctx, nil)
 		if err == nil || !isBusy(err) || time.Now().Add(backoff).After(deadline) {
 			return tx, err
 		}
@@ -1006,6 +1052,78 @@ func (s *Store) PutCachedSubnet(ctx context.Context, connection, subnetID string
 		return fmt.Errorf("cache subnet of %q: %w", connection, err)
 	}
 	return nil
+}
+
+// CachedSubnets implements store.Store. The names go in as one JSON array
+// parameter, so that any number of them makes one statement.
+func (s *Store) CachedSubnets(ctx context.Context, connections []string, now time.Time) (map[string]string, error) {
+	found := make(map[string]string, len(connections))
+	if len(connections) == 0 {
+		return found, nil
+	}
+	names, err := json.Marshal(connections)
+	if err != nil {
+		return nil, fmt.Errorf("cached subnets: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT connection, subnet_id FROM subnet_cache
+		WHERE connection IN (SELECT value FROM json_each(?)) AND expires_at > ?`, string(names), now.UnixMicro())
+	if err != nil {
+		return nil, fmt.Errorf("cached subnets: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var conn, subnet string
+		if err := rows.Scan(&conn, &subnet); err != nil {
+			return nil, fmt.Errorf("cached subnets: %w", err)
+		}
+		found[conn] = subnet
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cached subnets: %w", err)
+	}
+	return found, nil
+}
+
+// PutCachedSubnets implements store.Store: one write transaction, one
+// commit (one fsync) whatever the number of entries.
+func (s *Store) PutCachedSubnets(ctx context.Context, subnets map[string]string, expires time.Time) error {
+	if err := store.ValidateCachedSubnets(subnets, expires); err != nil {
+		return err
+	}
+	if len(subnets) == 0 {
+		return nil
+	}
+	// The cache is a hint that a lost entry only makes slower: it is
+	// committed with synchronous=NORMAL, atomic, safe from a crash, but not
+	// synced until the next synced commit or checkpoint, so that a cold
+	// decision does not wait for an fsync to write it.
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("cache subnets: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+		return fmt.Errorf("cache subnets: %w", err)
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	return s.inTxOn(ctx, conn, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO subnet_cache (connection, subnet_id, expires_at) VALUES (?, ?, ?)
+			ON CONFLICT (connection) DO UPDATE SET subnet_id = excluded.subnet_id, expires_at = excluded.expires_at`)
+		if err != nil {
+			return fmt.Errorf("cache subnets: %w", err)
+		}
+		defer stmt.Close()
+		for conn, subnet := range subnets {
+			if _, err := stmt.ExecContext(ctx, conn, subnet, micros(expires)); err != nil {
+				return fmt.Errorf("cache subnet of %q: %w", conn, err)
+			}
+		}
+		return nil
+	})
 }
 
 // InvalidateCachedSubnet implements store.Store.

@@ -39,6 +39,37 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformanceOpenAsync runs the suite with store.OpenAsync serving
+// health, reservations and the subnet cache (what `gluenet plan` uses while
+// the store opens), so that every method it forwards is checked; the rest
+// comes from the store it opened.
+func TestConformanceOpenAsync(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		path := filepath.Join(t.TempDir(), "state.db")
+		s := store.OpenAsync(func() (store.Store, error) { return Open(t.Context(), path) })
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		opened, err := s.Store()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return asyncStore{Journal: opened, LeaseStore: opened, Pruner: opened, Fleet: opened, Async: s}
+	})
+}
+
+// asyncStore is a Store whose health, reservation and cache methods go
+// through an Async.
+type asyncStore struct {
+	store.Journal
+	store.LeaseStore
+	store.Pruner
+	store.Fleet
+	*store.Async
+}
+
 // TestShared opens several *Store on one file: each has its own connection
 // pool, as separate gluenet processes would.
 func TestShared(t *testing.T) {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -131,6 +132,65 @@ func testSubnetCache(t *testing.T, s store.Store) {
 	}
 	if err := s.PutCachedSubnet(ctx, "conn-c", "", expires); err == nil {
 		t.Error("PutCachedSubnet with no subnet succeeded, want an error")
+	}
+}
+
+func testSubnetCacheBatch(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	expires := t0.Add(15 * time.Minute)
+	got, err := s.CachedSubnets(ctx, nil, t0)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("CachedSubnets(nil) = %v, %v; want an empty map", got, err)
+	}
+	if err := s.PutCachedSubnets(ctx, nil, expires); err != nil {
+		t.Errorf("PutCachedSubnets of nothing: %v", err)
+	}
+	// Many entries, one call; names that need quoting work too.
+	want := map[string]string{}
+	var names []string
+	for i := range 300 {
+		n := fmt.Sprintf("batch-%03d 'x\"y", i)
+		want[n] = fmt.Sprintf("subnet-%03d", i)
+		names = append(names, n)
+	}
+	if err := s.PutCachedSubnets(ctx, want, expires); err != nil {
+		t.Fatalf("PutCachedSubnets: %v", err)
+	}
+	got, err = s.CachedSubnets(ctx, append(names, "batch-never"), t0)
+	if err != nil {
+		t.Fatalf("CachedSubnets: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("CachedSubnets returned %d entries, want the %d put (missing names absent)", len(got), len(want))
+	}
+	// The batch and the single-entry API see the same entries.
+	if id, ok, err := s.CachedSubnet(ctx, names[7], t0); err != nil || !ok || id != "subnet-007" {
+		t.Errorf("CachedSubnet(%q) = %q, %v, %v; want subnet-007", names[7], id, ok, err)
+	}
+	if got, err := s.CachedSubnets(ctx, names[:3], expires); err != nil || len(got) != 0 {
+		t.Errorf("CachedSubnets at the expiry = %v, %v; want nothing (expired)", got, err)
+	}
+	// Putting again replaces the subnet and the expiry of those named only.
+	if err := s.PutCachedSubnets(ctx, map[string]string{names[0]: "subnet-new"}, expires.Add(time.Hour)); err != nil {
+		t.Fatalf("PutCachedSubnets: %v", err)
+	}
+	got, err = s.CachedSubnets(ctx, names[:2], expires)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, map[string]string{names[0]: "subnet-new"}) {
+		t.Errorf("after a re-put, CachedSubnets at the old expiry = %v; want only the re-put entry", got)
+	}
+	// A bad entry writes nothing at all.
+	bad := map[string]string{"batch-good": "subnet-good", "batch-bad": ""}
+	if err := s.PutCachedSubnets(ctx, bad, expires); err == nil {
+		t.Error("PutCachedSubnets with an empty subnet succeeded, want an error")
+	}
+	if err := s.PutCachedSubnets(ctx, map[string]string{"batch-good": "subnet-good"}, time.Time{}); err == nil {
+		t.Error("PutCachedSubnets with no expiry succeeded, want an error")
+	}
+	if got, err := s.CachedSubnets(ctx, []string{"batch-good"}, t0); err != nil || len(got) != 0 {
+		t.Errorf("a rejected batch left %v (%v); want nothing written", got, err)
 	}
 }
 

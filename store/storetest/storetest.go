@@ -66,6 +66,7 @@ func Run(t *testing.T, open Opener) {
 		{"HealthEvents", testHealthEvents},
 		{"Reservations", testReservations},
 		{"SubnetCache", testSubnetCache},
+		{"SubnetCacheBatch", testSubnetCacheBatch},
 		{"Lease", testLease},
 		{"LeaseTakeover", testLeaseTakeover},
 		{"LeaseRelease", testLeaseRelease},

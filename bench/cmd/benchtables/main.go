@@ -34,6 +34,7 @@ type flags struct {
 	throttleRate  float64
 	throttleReps  int
 	throttleRefRs int
+	scenarioYAML  int
 }
 
 func main() {
@@ -42,6 +43,12 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchtables:", err)
 		os.Exit(2)
+	}
+	if f.scenarioYAML > 0 {
+		// For scripts/bench.sh: the same generated region, served by
+		// `gluenet sim serve --scenario`, for whole-process measurements.
+		os.Stdout.Write(bench.ScenarioYAML(f.scenarioYAML))
+		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -64,8 +71,12 @@ func parseFlags(args []string) (flags, error) {
 	fs.Float64Var(&f.throttleRate, "throttle-rate", 0.3, "share of calls the region throttles")
 	fs.IntVar(&f.throttleReps, "throttle-reps", 50, "decisions per throttling case (the baseline gets half)")
 	fs.IntVar(&f.throttleRefRs, "throttle-ref-reps", 20, "unthrottled decisions measured as the throttling table's reference")
+	fs.IntVar(&f.scenarioYAML, "scenario-yaml", 0, "print the generated scenario with this many connections as YAML and exit")
 	if err := fs.Parse(args); err != nil {
 		return f, err
+	}
+	if f.scenarioYAML != 0 && (f.scenarioYAML < 1 || f.scenarioYAML > bench.MaxConnections) {
+		return f, fmt.Errorf("-scenario-yaml %d: want a connection count between 1 and %d", f.scenarioYAML, bench.MaxConnections)
 	}
 	for _, s := range strings.Split(*sections, ",") {
 		s = strings.TrimSpace(s)
