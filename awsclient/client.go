@@ -34,6 +34,8 @@ type GlueAPI interface {
 	GetJobRun(ctx context.Context, params *glue.GetJobRunInput, optFns ...func(*glue.Options)) (*glue.GetJobRunOutput, error)
 	BatchStopJobRun(ctx context.Context, params *glue.BatchStopJobRunInput, optFns ...func(*glue.Options)) (*glue.BatchStopJobRunOutput, error)
 	GetJobRuns(ctx context.Context, params *glue.GetJobRunsInput, optFns ...func(*glue.Options)) (*glue.GetJobRunsOutput, error)
+	// GetJobs only lists job names for shell completion.
+	GetJobs(ctx context.Context, params *glue.GetJobsInput, optFns ...func(*glue.Options)) (*glue.GetJobsOutput, error)
 }
 
 // EC2API lists the EC2 operations gluenet calls; *ec2.Client satisfies it.
@@ -72,7 +74,8 @@ type Client struct {
 	// GetConnection calls. 0 means the concurrency (so up to one wave of
 	// GetConnection, the listing above); a negative value never lists.
 	ListAbove int
-	// Logger receives warnings about connections that could not be checked;
+	// Logger receives debug records of lookups that failed (the caller warns
+	// about unchecked candidates) and warnings of the client's own;
 	// nil means slog.Default().
 	Logger *slog.Logger
 }

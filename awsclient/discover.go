@@ -268,7 +268,11 @@ func (c *Client) lookupConnection(ctx context.Context, name string) *connInfo {
 	if err != nil {
 		err = fmt.Errorf("get connection %q: %w", name, err)
 		if ctx.Err() == nil {
-			c.logger().WarnContext(ctx, "connection lookup failed", "connection", name, "error", err)
+			// At debug level: the candidate carries the problem, and the
+			// caller warns about it once it knows the decision goes on
+			// (a failed GetJob alongside would otherwise print one AWS
+			// error once per connection).
+			c.logger().DebugContext(ctx, "connection lookup failed", "connection", name, "error", err)
 		}
 		// Glue says the name does not exist: a run of a job listing it
 		// would fail, so the caller must refuse it (gluenet.Candidate.Missing).

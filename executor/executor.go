@@ -823,6 +823,11 @@ func logPlan(log *slog.Logger, plan gluenet.Plan) {
 	log.Info("ranked the connections", "order", plan.Order(), "strategy", plan.Strategy)
 	log.Info("Good connections", "connections", good, "need_ips", plan.Need.IPs)
 	log.Info("Usable connections", "connections", usable, "min_ips", plan.Need.MinIPs)
+	for _, p := range plan.Placements {
+		if p.Group == gluenet.GroupUnchecked {
+			log.Warn("connection could not be checked; ranked after the checked ones", "connection", p.Connection, "problem", p.Problem)
+		}
+	}
 	for _, n := range plan.Notes {
 		log.Warn(n)
 	}

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/spf13/cobra"
 
 	"github.com/gluenet/gluenet/awsclient"
@@ -87,31 +85,14 @@ func completeFault(_ *cobra.Command, args []string, _ string) ([]string, cobra.S
 	return nil, none
 }
 
-// lister reads names from the region.
-type lister func(ctx context.Context, c *glue.Client) ([]string, error)
+// lister reads names from the region (awsclient.Client.JobNames or
+// ConnectionNames).
+type lister func(ctx context.Context, c *awsclient.Client) ([]string, error)
 
-func listJobs(ctx context.Context, c *glue.Client) ([]string, error) {
-	out, err := c.GetJobs(ctx, &glue.GetJobsInput{MaxResults: aws.Int32(200)})
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, j := range out.Jobs {
-		names = append(names, aws.ToString(j.Name))
-	}
-	return names, nil
-}
+func listJobs(ctx context.Context, c *awsclient.Client) ([]string, error) { return c.JobNames(ctx) }
 
-func listConnections(ctx context.Context, c *glue.Client) ([]string, error) {
-	out, err := c.GetConnections(ctx, &glue.GetConnectionsInput{MaxResults: aws.Int32(200)})
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, cn := range out.ConnectionList {
-		names = append(names, aws.ToString(cn.Name))
-	}
-	return names, nil
+func listConnections(ctx context.Context, c *awsclient.Client) ([]string, error) {
+	return c.ConnectionNames(ctx)
 }
 
 // names asks the region one page of names, within the completion timeout;
@@ -132,7 +113,7 @@ func (a *app) names(cmd *cobra.Command, list lister) []string {
 	if err != nil {
 		return nil
 	}
-	names, err := list(ctx, glue.NewFromConfig(cfg))
+	names, err := list(ctx, awsclient.New(cfg))
 	if err != nil {
 		return nil
 	}

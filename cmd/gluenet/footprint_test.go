@@ -21,7 +21,7 @@ import (
 // types (a reflection-driven template execution, reflect.Value.Method,
 // MethodByName...), which costs the binary tens of megabytes (issue 12).
 var sdkOperations = map[string][]string{
-	"glue":           {"BatchStopJobRun", "GetConnection", "GetConnections", "GetJob", "GetJobRun", "GetJobRuns", "StartJobRun", "UpdateJob"},
+	"glue":           {"BatchStopJobRun", "GetConnection", "GetConnections", "GetJob", "GetJobRun", "GetJobRuns", "GetJobs", "StartJobRun", "UpdateJob"},
 	"ec2":            {"DescribeSubnets"},
 	"cloudwatchlogs": {"FilterLogEvents"},
 }
@@ -124,7 +124,7 @@ func TestPlanReportsAStateFileThatCannotOpen(t *testing.T) {
 	var out, errb strings.Builder
 	code := execute(t.Context(), []string{"plan", "--job", "j", "--connections", "a", "--endpoint-url", srv.URL,
 		"--state", filepath.Join(bad, "state.db"), "--log-level", "error"}, &out, &errb, getenv)
-	if code != exitInternal || !strings.Contains(errb.String(), "open the state file") {
-		t.Errorf("exit %d, stderr %q; want %d and the state file's error", code, errb.String(), exitInternal)
+	if code != exitUsage || !strings.Contains(errb.String(), "cannot use the state file") {
+		t.Errorf("exit %d, stderr %q; want %d (a configuration problem) and the state file's error", code, errb.String(), exitUsage)
 	}
 }

@@ -68,7 +68,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	t.Cleanup(func() { close(release) }) // before the server closes: cleanups run last first
 
 	var stdout, stderr lockedBuffer
-	cmd := exec.Command(bin, "--endpoint-url", e.url, "--state", e.state, "--log-format", "json",
+	cmd := exec.Command(bin, "--endpoint-url", e.url, "--state", e.state, "--log-format", "json", "--log-level", "info",
 		"run", "--job", job, "--connections", conn1, "--poll-interval", "20ms", "--output", "json")
 	cmd.Env = os.Environ()
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
