@@ -68,6 +68,8 @@ type RunStatus struct {
 	// LogGroupName is the base of the run's log groups, "/aws-glue/jobs"
 	// unless the job configures another.
 	LogGroupName string `json:"log_group_name,omitempty"`
+	// Arguments are the run's own arguments (not the job's defaults).
+	Arguments map[string]string `json:"arguments,omitempty"`
 }
 
 // GetRun reads the run's state.
@@ -93,6 +95,7 @@ func (c *Client) GetRun(ctx context.Context, job, runID string) (RunStatus, erro
 		WorkerType:      string(r.WorkerType),
 		MaxCapacity:     aws.ToFloat64(r.MaxCapacity),
 		LogGroupName:    aws.ToString(r.LogGroupName),
+		Arguments:       r.Arguments,
 	}
 	if st.ID == "" {
 		st.ID = runID

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -82,7 +83,7 @@ func newFixtureFrom(t *testing.T, sc *sim.Scenario) *fixture {
 }
 
 func (f *fixture) runner(withMemory bool) *Runner {
-	r := &Runner{Cloud: f.client, Clock: f.clock, Rand: rand.New(rand.NewPCG(1, 2)), Journal: f.store, Holder: "test",
+	r := &Runner{Cloud: awsclient.Executor{C: f.client}, Logs: f.client, Clock: f.clock, Rand: rand.New(rand.NewPCG(1, 2)), Journal: f.store, Holder: "test",
 		Log: slog.New(slog.DiscardHandler)}
 	if withMemory {
 		r.Memory = memory.New(f.store, health.DefaultConfig())
@@ -183,7 +184,7 @@ func TestResumeReattachesToTheRecordedRun(t *testing.T) {
 	ctx := context.Background()
 	// An earlier process started a run and recorded it, then died.
 	g := glue.New(glue.Options{Region: "us-east-1", BaseEndpoint: aws.String(sim.InProcessEndpoint), HTTPClient: f.region.HTTPClient(), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
-	out, err := g.StartJobRun(ctx, &glue.StartJobRunInput{JobName: aws.String(job)})
+	out, err := g.StartJobRun(ctx, &glue.StartJobRunInput{JobName: aws.String(job), Arguments: map[string]string{MarkerArgument: "k#1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +347,25 @@ func TestLostLockStartsNothingAndRetries(t *testing.T) {
 	if n := len(f.region.State().Runs); n != 1 {
 		t.Fatalf("%d runs, want 1", n)
 	}
-	if got := rep.State.Attempts[0].StartRetries; got != 1 {
+	if got := startRetries(t, f.store, "k"); got != 1 {
 		t.Fatalf("start retries %d, want 1", got)
 	}
+}
+
+// startRetries reads the attempt's start retries from the journal.
+func startRetries(t *testing.T, st store.Store, key string) int {
+	t.Helper()
+	rs, err := st.RunState(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Attempts []struct {
+			StartRetries int `json:"start_retries"`
+		} `json:"attempts"`
+	}
+	if err := json.Unmarshal(rs.Data, &rec); err != nil || len(rec.Attempts) == 0 {
+		t.Fatalf("state %s: %v", rs.Data, err)
+	}
+	return rec.Attempts[0].StartRetries
 }

@@ -86,6 +86,15 @@ type Store interface {
 	// Recording the same id again is a no-op; a different id is ErrConflict.
 	// ErrNotFound when the run is missing.
 	RecordRunID(ctx context.Context, key string, number int, runID string, at time.Time) error
+	// RunState returns the executor's state record of the run, or
+	// ErrNotFound when none was stored yet (or the run is missing).
+	RunState(ctx context.Context, key string) (RunState, error)
+	// PutRunState replaces the run's state record when rs.Revision is the
+	// stored revision (0 when none is stored), and returns the new
+	// revision (one more). Otherwise it changes nothing and returns
+	// ErrConflict: another process stepped the run meanwhile. ErrNotFound
+	// when the run is missing.
+	PutRunState(ctx context.Context, rs RunState) (int64, error)
 
 	// Health returns the stored health records, ordered by scope and key.
 	Health(ctx context.Context) ([]gluenet.HealthRecord, error)
@@ -187,6 +196,16 @@ type Run struct {
 	FinishedAt time.Time       `json:"finished_at,omitzero"`
 	// Outcome says in words how the run ended.
 	Outcome string `json:"outcome,omitempty"`
+}
+
+// RunState is the executor's durable state of one run: a versioned record
+// (package executor owns its format) replaced as a whole.
+type RunState struct {
+	Key string `json:"run_key"`
+	// Revision counts the writes; compare-and-swap guards each write.
+	Revision  int64           `json:"revision"`
+	Data      json.RawMessage `json:"data"`
+	UpdatedAt time.Time       `json:"updated_at"`
 }
 
 // RunFilter selects runs for ListRuns. Zero fields do not filter.

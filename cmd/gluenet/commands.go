@@ -16,6 +16,7 @@ import (
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/classify"
+	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/memory"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/runner"
@@ -45,6 +46,7 @@ func addRunFlags(f *pflag.FlagSet) {
 	f.Bool("retry-job-failures", false, "retry runs that failed in the job's own code too (as Airflow would)")
 	f.Bool("no-stop-on-interrupt", false, "on SIGINT/SIGTERM, leave the Glue run going instead of stopping it")
 	f.Bool("follow-logs", false, "stream the run's output and error logs from CloudWatch Logs while it runs")
+	f.String("lock-timeout", executor.DefaultLockTimeout.String(), "longest wait for the job lock held by another gluenet before giving up (Ctrl-C ends the wait at once)")
 	f.String("run-key", "", "idempotency key of this run, e.g. the orchestrator's run id (env GLUENET_RUN_KEY; default: Airflow's dag/run/task when run by Airflow, else a new key)")
 }
 
@@ -128,6 +130,9 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 			defer env.Close()
 			env.config.RunKey = runKey(cmd.Flags(), a.getenv, s.Job)
 			a.log.Info("run key", "run_key", env.config.RunKey)
+			if detach, _ := cmd.Flags().GetBool("detach"); detach {
+				return a.detach(cmd.Context(), out, env, s)
+			}
 			env.config.FollowLogs, _ = cmd.Flags().GetBool("follow-logs")
 			env.runner.LogLine = a.console.logLine
 			env.runner.Progress = a.console.progress(s.Retry.MaxAttempts)
@@ -141,6 +146,7 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 	}
 	addRankFlags(cmd.Flags())
 	addRunFlags(cmd.Flags())
+	cmd.Flags().Bool("detach", false, "rank, apply, start and record the run, print where it stands and exit 0; continue it with `gluenet resume --run-key K`")
 	return cmd
 }
 
@@ -213,7 +219,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		Policy:       s.Retry,
 		Classify:     classify.Options{RetryJobFailures: s.RetryJobFailures},
 		PollInterval: s.PollInterval,
-		Start:        awsclient.StartInput{Arguments: s.Arguments},
+		Start:        executor.StartInput{Arguments: s.Arguments},
 	}
 	if err := startOverrides(f, &rc); err != nil {
 		return nil, err
@@ -223,7 +229,8 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 	}
 	seed := uint64(time.Now().UnixNano())
 	r := &runner.Runner{
-		Cloud: client,
+		Cloud: awsclient.Executor{C: client},
+		Logs:  client,
 		Clock: runner.WallClock{},
 		Rand:  rand.New(rand.NewPCG(seed, seed>>1)),
 		Log:   a.log,
@@ -246,6 +253,15 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 			r.Holder = fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32()) // unique per runner, even within one process
 			r.Failpoint = failpoint()
 			r.LockTTL = s.LockTTL
+			if changed(f, "lock-timeout") {
+				v, _ := f.GetString("lock-timeout")
+				d, err := time.ParseDuration(v)
+				if err != nil || d <= 0 {
+					st.Close()
+					return nil, usagef("--lock-timeout %q: give a positive duration such as 2m", v)
+				}
+				r.LockTimeout = d
+			}
 		}
 	}
 	return re, nil

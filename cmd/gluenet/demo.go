@@ -141,7 +141,8 @@ func (d *demoEnv) say(format string, args ...any) string {
 
 func (d *demoEnv) runnerFor(ctx context.Context) *runner.Runner {
 	return &runner.Runner{
-		Cloud:  d.client,
+		Cloud:  awsclient.Executor{C: d.client},
+		Logs:   d.client,
 		Clock:  runner.WallClock{},
 		Rand:   rand.New(rand.NewPCG(7, 11)),
 		Log:    d.log,

@@ -449,6 +449,53 @@ func (s *Store) RecordRunID(ctx context.Context, key string, number int, runID s
 	return nil
 }
 
+// RunState implements store.Store.
+func (s *Store) RunState(ctx context.Context, key string) (store.RunState, error) {
+	rs := store.RunState{Key: key}
+	var data []byte
+	err := s.pool.QueryRow(ctx, `SELECT revision, data::text, updated_at FROM run_state WHERE run_key = $1`, key).Scan(&rs.Revision, &data, &rs.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.RunState{}, fmt.Errorf("state of run %q: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.RunState{}, fmt.Errorf("state of run %q: %w", key, err)
+	}
+	rs.Data, rs.UpdatedAt = json.RawMessage(data), rs.UpdatedAt.UTC()
+	return rs, nil
+}
+
+// PutRunState implements store.Store.
+func (s *Store) PutRunState(ctx context.Context, rs store.RunState) (int64, error) {
+	if rs.Key == "" || len(rs.Data) == 0 || rs.UpdatedAt.IsZero() {
+		return 0, fmt.Errorf("put run state: need a run key, data and a time")
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := runExists(ctx, tx, rs.Key); err != nil {
+			return err
+		}
+		var tag pgconn.CommandTag
+		var err error
+		if rs.Revision == 0 {
+			tag, err = tx.Exec(ctx, `INSERT INTO run_state (run_key, revision, data, updated_at) VALUES ($1, 1, $2::json, $3)
+				ON CONFLICT (run_key) DO NOTHING`, rs.Key, string(rs.Data), ts(rs.UpdatedAt))
+		} else {
+			tag, err = tx.Exec(ctx, `UPDATE run_state SET revision = revision + 1, data = $1::json, updated_at = $2
+				WHERE run_key = $3 AND revision = $4`, string(rs.Data), ts(rs.UpdatedAt), rs.Key, rs.Revision)
+		}
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("revision %d is not the stored one: %w", rs.Revision, store.ErrConflict)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("put state of run %q: %w", rs.Key, err)
+	}
+	return rs.Revision + 1, nil
+}
+
 // Health.
 
 func readHealth(ctx context.Context, q querier, scope gluenet.Scope, key string) ([]gluenet.HealthRecord, error) {

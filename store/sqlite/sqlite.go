@@ -589,6 +589,56 @@ func (s *Store) RecordRunID(ctx context.Context, key string, number int, runID s
 	return nil
 }
 
+// RunState implements store.Store.
+func (s *Store) RunState(ctx context.Context, key string) (store.RunState, error) {
+	rs := store.RunState{Key: key}
+	var data string
+	var at int64
+	err := s.db.QueryRowContext(ctx, `SELECT revision, data, updated_at FROM run_state WHERE run_key = ?`, key).Scan(&rs.Revision, &data, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.RunState{}, fmt.Errorf("state of run %q: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.RunState{}, fmt.Errorf("state of run %q: %w", key, err)
+	}
+	rs.Data, rs.UpdatedAt = json.RawMessage(data), fromMicros(at)
+	return rs, nil
+}
+
+// PutRunState implements store.Store.
+func (s *Store) PutRunState(ctx context.Context, rs store.RunState) (int64, error) {
+	if rs.Key == "" || len(rs.Data) == 0 || rs.UpdatedAt.IsZero() {
+		return 0, fmt.Errorf("put run state: need a run key, data and a time")
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := runExists(ctx, tx, rs.Key); err != nil {
+			return err
+		}
+		var res sql.Result
+		var err error
+		if rs.Revision == 0 {
+			res, err = tx.ExecContext(ctx, `INSERT INTO run_state (run_key, revision, data, updated_at) VALUES (?, 1, ?, ?)
+				ON CONFLICT (run_key) DO NOTHING`, rs.Key, string(rs.Data), micros(rs.UpdatedAt))
+		} else {
+			res, err = tx.ExecContext(ctx, `UPDATE run_state SET revision = revision + 1, data = ?, updated_at = ?
+				WHERE run_key = ? AND revision = ?`, string(rs.Data), micros(rs.UpdatedAt), rs.Key, rs.Revision)
+		}
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("revision %d is not the stored one: %w", rs.Revision, store.ErrConflict)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("put state of run %q: %w", rs.Key, err)
+	}
+	return rs.Revision + 1, nil
+}
+
 // Health.
 
 func readHealth(ctx context.Context, q querier, where string, args ...any) ([]gluenet.HealthRecord, error) {

@@ -442,3 +442,40 @@ func testRecordRunID(t *testing.T, s store.Store) {
 		checkAttempt(t, got[i], want[i])
 	}
 }
+
+func testRunState(t *testing.T, s store.Store) {
+	ctx := ctxOf(t)
+	if _, err := s.RunState(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("RunState of a missing run: %v, want ErrNotFound", err)
+	}
+	if _, err := s.PutRunState(ctx, store.RunState{Key: "k", Data: []byte(`{"v":1}`), UpdatedAt: t0}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("PutRunState of a missing run: %v, want ErrNotFound", err)
+	}
+	mustBegin(t, s, "k", "j", t0)
+	if _, err := s.RunState(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("RunState before any write: %v, want ErrNotFound", err)
+	}
+	rev, err := s.PutRunState(ctx, store.RunState{Key: "k", Data: []byte(`{"v":1,"n":1}`), UpdatedAt: t0})
+	if err != nil || rev != 1 {
+		t.Fatalf("first PutRunState: %d, %v", rev, err)
+	}
+	// A second writer that also believed nothing was stored loses.
+	if _, err := s.PutRunState(ctx, store.RunState{Key: "k", Data: []byte(`{"v":1,"n":9}`), UpdatedAt: t0}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale first write: %v, want ErrConflict", err)
+	}
+	rev, err = s.PutRunState(ctx, store.RunState{Key: "k", Revision: 1, Data: []byte(`{"v":1,"n":2}`), UpdatedAt: t0.Add(time.Second)})
+	if err != nil || rev != 2 {
+		t.Fatalf("second PutRunState: %d, %v", rev, err)
+	}
+	if _, err := s.PutRunState(ctx, store.RunState{Key: "k", Revision: 1, Data: []byte(`{"v":1,"n":3}`), UpdatedAt: t0}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale write: %v, want ErrConflict", err)
+	}
+	got, err := s.RunState(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]int
+	if err := json.Unmarshal(got.Data, &m); err != nil || m["n"] != 2 || got.Revision != 2 || !got.UpdatedAt.Equal(t0.Add(time.Second).Truncate(time.Microsecond)) {
+		t.Fatalf("RunState = %+v (%s), want revision 2, n 2", got, got.Data)
+	}
+}

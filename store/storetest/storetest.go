@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 		{"PutAttemptKeepsStoredFields", testPutAttemptKeeps},
 		{"PutAttemptInvalid", testPutAttemptInvalid},
 		{"RecordRunID", testRecordRunID},
+		{"RunState", testRunState},
 		{"UpdateHealth", testUpdateHealth},
 		{"UpdateHealthRollsBack", testUpdateHealthRollsBack},
 		{"UpdateHealthConcurrent", testUpdateHealthConcurrent},

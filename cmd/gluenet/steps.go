@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gluenet/gluenet/classify"
+	"github.com/gluenet/gluenet/executor"
+	"github.com/gluenet/gluenet/policy"
+)
+
+// stepJSON is the documented JSON output of `run --detach`, `resume` and
+// `status` (see the README): an external scheduler codes against it.
+type stepJSON struct {
+	RunKey      string                   `json:"run_key"`
+	Job         string                   `json:"job"`
+	Done        bool                     `json:"done"`
+	Result      string                   `json:"result,omitempty"`
+	Error       string                   `json:"error,omitempty"`
+	ExitCode    int                      `json:"exit_code"`
+	Attempt     int                      `json:"attempt"`
+	GlueRunID   string                   `json:"glue_run_id"`
+	State       string                   `json:"state"`
+	Wait        *stepWait                `json:"wait"`
+	NextCheckAt string                   `json:"next_check_at,omitempty"`
+	Why         string                   `json:"why,omitempty"`
+	Attempts    []executor.AttemptReport `json:"attempts"`
+}
+
+type stepWait struct {
+	For       string `json:"for"`
+	GlueRunID string `json:"glue_run_id,omitempty"`
+	CheckAt   string `json:"check_at,omitempty"`
+	Until     string `json:"until,omitempty"`
+}
+
+// rfc3339 formats a time to wait for, rounded up to the second: a
+// scheduler that wakes at the printed time is never early.
+func rfc3339(t time.Time) string {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		t = r.Add(time.Second)
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// stepCode is the exit code of a step: 0 while the run goes on, else the
+// code `run` exits with for the result.
+func stepCode(st executor.Status, s settings) int {
+	if !st.Done {
+		return exitOK
+	}
+	switch st.Result {
+	case policy.ResultSucceeded:
+		return exitOK
+	case policy.ResultFailed:
+		return exitRunFailed
+	case policy.ResultInterrupted:
+		return exitInterrupted
+	}
+	if st.Cause != nil {
+		return exitCode(explainAWS(st.Cause, s))
+	}
+	switch st.ErrClass {
+	case classify.NotFound, classify.Validation:
+		return exitUsage
+	}
+	return exitAWS
+}
+
+func stepOut(st executor.Status, code int) stepJSON {
+	out := stepJSON{RunKey: st.Key, Job: st.Job, Done: st.Done, ExitCode: code, Attempt: st.Attempt, GlueRunID: st.GlueRunID,
+		State: st.State, Why: st.Why, Attempts: st.Attempts}
+	if st.Done {
+		out.Result, out.Error = string(st.Result), st.Err
+	}
+	if out.Attempts == nil {
+		out.Attempts = []executor.AttemptReport{}
+	}
+	if w := st.Wait; w != nil && !st.Done {
+		out.Wait = &stepWait{For: string(w.For), GlueRunID: w.GlueRunID}
+		if w.For == executor.WaitTime {
+			out.Wait.Until = rfc3339(w.Until)
+		} else {
+			out.Wait.CheckAt = rfc3339(w.CheckAt)
+		}
+		out.NextCheckAt = rfc3339(w.At())
+	}
+	return out
+}
+
+// printStep prints a step's status and sets the exit code.
+func (a *app) printStep(format string, st executor.Status, s settings) error {
+	code := stepCode(st, s)
+	a.exit = code
+	out := stepOut(st, code)
+	if format == "json" {
+		return jsonOut(a, out)
+	}
+	fmt.Fprintf(a.stdout, "Run key %s (job %s)\n", out.RunKey, out.Job)
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ATTEMPT\tORDER\tRUN ID\tSTATE\tERROR")
+	for _, at := range out.Attempts {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", at.Attempt, strings.Join(at.Order, ","), dash(at.RunID), dash(at.State), dash(at.ErrorMessage))
+	}
+	tw.Flush()
+	switch {
+	case out.Done:
+		fmt.Fprintf(a.stdout, "\nDone: %s", out.Result)
+		if out.Error != "" {
+			fmt.Fprintf(a.stdout, " (%s)", out.Error)
+		}
+		fmt.Fprintf(a.stdout, "; exit code %d\n", code)
+	case out.Wait.For == string(executor.WaitRun):
+		fmt.Fprintf(a.stdout, "\nWaiting for Glue run %s (%s); check again at %s: gluenet resume --run-key %s\n", out.GlueRunID, dash(out.State), out.NextCheckAt, out.RunKey)
+	default:
+		fmt.Fprintf(a.stdout, "\nNext attempt at %s", out.NextCheckAt)
+		if out.Why != "" {
+			fmt.Fprintf(a.stdout, " (%s)", out.Why)
+		}
+		fmt.Fprintf(a.stdout, ": gluenet resume --run-key %s\n", out.RunKey)
+	}
+	return nil
+}
+
+// detach is `run --detach`: record the run and step it once (rank, apply,
+// start, record), then print where it stands.
+func (a *app) detach(ctx context.Context, format string, env *runEnv, s settings) error {
+	ex := env.runner.Executor()
+	key := env.config.RunKey
+	st, err := ex.Begin(ctx, key, env.config.Spec())
+	if err != nil {
+		return a.stepError(err, s)
+	}
+	if !st.Done {
+		if st, err = a.step(ctx, ex, key); err != nil {
+			return a.stepError(err, s)
+		}
+	}
+	return a.printStep(format, st, s)
+}
+
+// step is one Step; an interrupt while waiting for the job lock ends the
+// run as interrupted, with nothing changed.
+func (a *app) step(ctx context.Context, ex *executor.Executor, key string) (executor.Status, error) {
+	st, err := ex.Step(ctx, key)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		io := context.WithoutCancel(ctx)
+		if _, err := ex.Interrupt(io, key); err != nil {
+			return st, err
+		}
+		return ex.Step(io, key)
+	}
+	return st, err
+}
+
+func (a *app) stepError(err error, s settings) error {
+	if errors.Is(err, executor.ErrUnknownKey) || errors.Is(err, executor.ErrRunKeyJob) {
+		return usagef("%v", err)
+	}
+	return explainAWS(err, s)
+}
+
+func runKeyFlag(cmd *cobra.Command) (string, error) {
+	key, _ := cmd.Flags().GetString("run-key")
+	if strings.TrimSpace(key) == "" {
+		return "", usagef("give --run-key: the key `gluenet run --detach` printed (run_key)")
+	}
+	return strings.TrimSpace(key), nil
+}
+
+func (a *app) resumeCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "resume",
+		Short: "Continue a recorded run by its key: read its Glue run, retry or finish it",
+		Long: `resume continues the run recorded under --run-key (by run --detach, run, or
+another resume, on any machine sharing the state store). It reads the Glue
+run's state; when the run is still going it prints where it stands and exits
+0. When the run has ended it classifies the outcome, updates health memory and
+reservations, then finishes (exit code as run: 0 succeeded, 3 failed, 4 AWS
+error, 130 interrupted) or waits the backoff and starts the next attempt.
+With --no-sleep it does not wait: it prints a time wait ("wait": {"for":
+"time", "until": ...}) and exits 0; a resume after that time starts the
+attempt.`,
+		Example: `  gluenet resume --run-key nightly-2026-11-27 --output json
+  gluenet resume --run-key nightly-2026-11-27 --no-sleep`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, s, err := a.prepare(cmd)
+			if err != nil {
+				return err
+			}
+			key, err := runKeyFlag(cmd)
+			if err != nil {
+				return err
+			}
+			noSleep, _ := cmd.Flags().GetBool("no-sleep")
+			env, err := a.environment(cmd.Context(), cmd.Flags(), s, true)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			ex := env.runner.Executor()
+			ctx := cmd.Context()
+			for {
+				st, err := a.step(ctx, ex, key)
+				if err != nil {
+					return a.stepError(err, s)
+				}
+				if st.Done || st.Wait.For == executor.WaitRun || noSleep {
+					return a.printStep(out, st, s)
+				}
+				a.log.Info("sleeping until the next attempt", "run_key", key, "until", rfc3339(st.Wait.Until), "why", st.Why)
+				if err := env.runner.Clock.Sleep(ctx, time.Until(st.Wait.Until)); err != nil {
+					// Interrupted during the backoff: the run ends here.
+					io := context.WithoutCancel(ctx)
+					if _, err := ex.Interrupt(io, key); err != nil {
+						return err
+					}
+					st, err := ex.Step(io, key)
+					if err != nil {
+						return a.stepError(err, s)
+					}
+					return a.printStep(out, st, s)
+				}
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.String("run-key", "", "the run's key (as printed by run --detach)")
+	f.Bool("no-sleep", false, "do not sleep the backoff before the next attempt: print a time wait and exit 0")
+	f.String("output", "table", "output format: table or json")
+	f.Bool("no-memory", false, "rank without health memory and in-flight reservations")
+	f.String("lock-timeout", executor.DefaultLockTimeout.String(), "longest wait for the job lock held by another gluenet")
+	return cmd
+}
+
+func (a *app) statusCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show where a recorded run stands (read-only)",
+		Long: `status prints the run recorded under --run-key as the state store has it, with
+the live state of its Glue run (GetJobRun) unless --offline. It never writes
+anything, in the store or in AWS. An unknown key exits 2.`,
+		Example: `  gluenet status --run-key nightly-2026-11-27
+  gluenet status --run-key nightly-2026-11-27 --offline --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, s, err := a.prepare(cmd)
+			if err != nil {
+				return err
+			}
+			key, err := runKeyFlag(cmd)
+			if err != nil {
+				return err
+			}
+			offline, _ := cmd.Flags().GetBool("offline")
+			st, _, err := openStore(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ex := &executor.Executor{Journal: st, Clock: wallClock{}, Log: a.log}
+			status, err := ex.Inspect(cmd.Context(), key)
+			if err != nil {
+				return a.stepError(err, s)
+			}
+			if !offline && status.GlueRunID != "" {
+				ro := s
+				ro.Memory = false // no store, no cache writes: only GetJobRun
+				env, err := a.environment(cmd.Context(), cmd.Flags(), ro, false)
+				if err != nil {
+					return err
+				}
+				defer env.Close()
+				live, err := env.runner.Cloud.GetRun(cmd.Context(), status.Job, status.GlueRunID)
+				if err != nil {
+					return explainAWS(err, s)
+				}
+				status.State = live.State
+			}
+			return a.printStep(out, status, s)
+		},
+	}
+	f := cmd.Flags()
+	f.String("run-key", "", "the run's key")
+	f.Bool("offline", false, "only the state store: do not ask Glue for the run's live state")
+	f.String("output", "table", "output format: table or json")
+	return cmd
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+func (wallClock) Sleep(context.Context, time.Duration) error {
+	return errors.New("status never waits")
+}
