@@ -100,7 +100,14 @@ func LoadConfig(ctx context.Context, o Options) (aws.Config, error) {
 		// simulated region's in-process one) owns its transport anyway.
 		cfg.HTTPClient = o.HTTPClient
 	}
-	cfg.HTTPClient = hideWriterTo{next: cfg.HTTPClient}
+	next := cfg.HTTPClient
+	if next == nil {
+		// LoadDefaultConfig builds a client only when it must (a CA bundle
+		// in AWS_CA_BUNDLE); otherwise each service client would make its
+		// own default one, which the wrapper must then carry itself.
+		next = awshttp.NewBuildableClient()
+	}
+	cfg.HTTPClient = hideWriterTo{next: next}
 	if cfg.Region == "" {
 		return aws.Config{}, fmt.Errorf("load AWS config: %w", ErrNoRegion)
 	}
