@@ -50,7 +50,7 @@ flock -u 9
 # this checkout: tests run the gluenet that ships in the wheel.
 DIST="${GLUENET_WHEEL_DIR:-/tmp/gluenet-wheels}"
 rm -rf "$DIST"
-bash scripts/build-wheels.sh --host-only --out "$DIST" >&2
+GLUENET_WHEEL_PYTHON="$VENV/bin/python" bash scripts/build-wheels.sh --host-only --out "$DIST" >&2
 "$VENV/bin/pip" install -q --force-reinstall --no-deps "$DIST"/gluenet_airflow-*.whl >&2
 log "installed $(basename "$DIST"/gluenet_airflow-*.whl)"
 
