@@ -4,6 +4,7 @@ the gluenet binary of the installed wheel."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import textwrap
@@ -73,6 +74,7 @@ def test_example_dag_picks_what_plan_picks(airflow_home, sim_factory, tmp_path, 
     # gluenet's log lines are in the task log, and so are the run's own
     # CloudWatch lines (verbose=True).
     assert run.lines(r"Running Glue job with the connection order"), run.output[-3000:]
+    assert run.lines(r"output \| The driver node has been assigned the ip"), run.output[-3000:]
     after = sim.job()
     assert {k: v for k, v in after.items() if k not in ("Connections", "LastModifiedOn")} == \
         {k: v for k, v in before.items() if k not in ("Connections", "LastModifiedOn")}
@@ -237,3 +239,51 @@ def test_kill_9_then_retry_reattaches_and_clear_runs_again(airflow_home, sim_fac
     assert ti["state"] == "success", (ti, r.stdout[-3000:])
     assert ti["result"]["run_key"].endswith("/glue_task/c2"), ti["result"]["run_key"]
     assert len(sim.job_runs()) == 2
+
+
+def test_killing_the_task_stops_the_glue_run(airflow_home, sim_factory, tmp_path):
+    """A task killed the way Airflow kills one (SIGTERM to `airflow tasks run
+    --local`, as when it is marked failed or times out): Airflow calls the
+    operator's on_kill, which interrupts gluenet (SIGINT); gluenet stops the
+    Glue run (BatchStopJobRun), waits for it, and exits 130."""
+    scen = tmp_path / "slow.yaml"
+    src = (REPO / "sim" / "scenarios" / "default.yaml").read_text()
+    scen.write_text(src.replace("time_scale: 200", "time_scale: 40"))
+    sim = sim_factory(str(scen))
+    env = operator_env(airflow_home, sim, tmp_path / "s.db")
+    run_id = "interrupt_test"
+    py(airflow_home, f"""
+        from airflow.models import DagBag, TaskInstance
+        from airflow.utils.session import create_session
+        from airflow.utils.state import DagRunState
+        from airflow.utils.types import DagRunType
+        import pendulum
+        dag = DagBag({str(TEST_DAGS)!r}, include_examples=False).get_dag("gluenet_interrupt")
+        dag.sync_to_db()
+        now = pendulum.now("UTC")
+        dag.create_dagrun(run_id={run_id!r}, state=DagRunState.RUNNING, execution_date=now,
+                          data_interval=(now, now), run_type=DagRunType.MANUAL, external_trigger=True)
+        with create_session() as s:  # what the scheduler and the executor do
+            ti = s.query(TaskInstance).filter_by(dag_id="gluenet_interrupt", run_id={run_id!r}).one()
+            ti.try_number += 1
+            ti.state = "queued"
+    """)
+    cmd = [AIRFLOW, "tasks", "run", "gluenet_interrupt", "glue_task", run_id, "--local", "-S", str(TEST_DAGS)]
+    sup = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runs = sim.job_runs()
+        if runs and runs[0]["JobRunState"] == "RUNNING":
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the Glue run never started")
+    sup.send_signal(signal.SIGTERM)
+    sup.communicate(timeout=120)
+    runs = sim.job_runs()
+    assert len(runs) == 1 and runs[0]["JobRunState"] in ("STOPPING", "STOPPED"), runs
+    log = (airflow_home / "logs" / "dag_id=gluenet_interrupt" / f"run_id={run_id}" / "task_id=glue_task"
+           / "attempt=1.log").read_text()
+    assert "Interrupting gluenet" in log, log[-3000:]
+    ti = task_instances(airflow_home, "gluenet_interrupt")[0]
+    assert ti["state"] == "failed", ti

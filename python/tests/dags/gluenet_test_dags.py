@@ -41,3 +41,7 @@ with dag("gluenet_mapped"):
 # an Airflow retry right after.
 with dag("gluenet_kill"):
     GluenetJobOperator(task_id="glue_task", retries=1, retry_delay=duration(seconds=0), **COMMON)
+
+# For the interrupt test: the task is killed (SIGTERM) while its run goes.
+with dag("gluenet_interrupt"):
+    GluenetJobOperator(task_id="glue_task", retries=0, **COMMON)
