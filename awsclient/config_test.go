@@ -246,3 +246,38 @@ func TestLoadConfigOptions(t *testing.T) {
 		t.Errorf("the HTTP client carried %d requests, want 1", hc.n)
 	}
 }
+
+// Regression: without AWS_CA_BUNDLE, LoadDefaultConfig leaves HTTPClient
+// nil, and the body-race wrapper carried a nil client: every API call
+// panicked (nil pointer dereference in hideWriterTo.Do). CI machines that
+// set AWS_CA_BUNDLE never saw it; MWAA workers do not set it.
+func TestLoadConfigWithoutCABundle(t *testing.T) {
+	isolateAWSEnv(t)
+	t.Setenv("AWS_CA_BUNDLE", "")
+	os.Unsetenv("AWS_CA_BUNDLE")
+	var mu sync.Mutex
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"__type":"EntityNotFoundException","Message":"no such job"}`))
+	}))
+	defer srv.Close()
+	cfg, err := LoadConfig(t.Context(), Options{Region: "us-east-1", Credentials: testCredentials, BaseEndpoint: srv.URL, MaxAttempts: 1})
+	if err != nil {
+		t.Fatalf("LoadConfig: %v", err)
+	}
+	if cfg.HTTPClient == nil {
+		t.Fatal("no HTTP client")
+	}
+	_, err = New(cfg).Glue.GetJob(t.Context(), &glue.GetJobInput{JobName: aws.String("j")})
+	if err == nil || !strings.Contains(err.Error(), "no such job") {
+		t.Errorf("GetJob: %v, want the server's EntityNotFoundException", err)
+	}
+	if calls != 1 {
+		t.Errorf("server saw %d calls, want 1", calls)
+	}
+}

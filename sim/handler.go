@@ -86,6 +86,10 @@ func (r *Region) serveHTTP(w http.ResponseWriter, req *http.Request) {
 		writeJSONError(w, r.requestID(), &apiError{code: "UnknownOperationException",
 			msg: fmt.Sprintf("The target %s is not served by the simulated region (Glue, CloudWatch Logs)", target), status: 400}, false)
 	default:
+		if form, action, ok := iamAction(req, body); ok {
+			r.serveIAM(w, req, form, action)
+			return
+		}
 		r.serveEC2(w, req, body)
 	}
 }

@@ -1,0 +1,191 @@
+"""Real Airflow 2.10 against `gluenet sim serve`.
+
+Every DAG runs in its own `airflow dags test` (or `airflow tasks run`)
+process, as on a worker, with its own simulated region and gluenet state:
+the post's DAG creates its boto3 clients when it is parsed, so a region
+per test means a process per test. The Airflow metadata database (SQLite)
+and the post's three Variables are set up once per session.
+
+Tools needed: this virtual environment (.ci/airflow.sh) and the
+gluenet-airflow wheel installed in it: the tests run the gluenet binary the
+wheel carries. Postgres is not needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+# In-process imports of Airflow (the unit tests) get a throwaway home, not ~/airflow.
+if "AIRFLOW_HOME" not in os.environ:
+    import tempfile
+
+    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="gluenet-airflow-unit-")
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+VENV_BIN = Path(sys.executable).parent
+AIRFLOW = str(VENV_BIN / "airflow")
+
+CONNECTIONS = "MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2"
+JOB = "AirflowBlogJob"
+
+
+def gluenet_binary() -> str:
+    """The binary of the installed wheel (never a PATH one)."""
+    from gluenet_airflow._gluenet import find_gluenet
+
+    path = find_gluenet()
+    if "site-packages" not in path:
+        pytest.fail(f"gluenet resolves to {path}, not the wheel's binary: install the wheel (.ci/airflow.sh)")
+    return path
+
+
+class Sim:
+    """A `gluenet sim serve` on a free loopback port."""
+
+    def __init__(self, scenario: str, tmp: Path):
+        self.log_path = tmp / "sim.log"
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [gluenet_binary(), "sim", "serve", "--addr", "127.0.0.1:0", "--scenario", scenario, "--log-format", "json"],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        self.endpoint = None
+        for _ in range(200):
+            for line in self.log_path.read_text().splitlines():
+                if '"endpoint"' in line:
+                    self.endpoint = json.loads(line)["endpoint"]
+            if self.endpoint or self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        if not self.endpoint:
+            self.stop()
+            pytest.fail(f"sim serve did not start: {self.log_path.read_text()}")
+        self.glue = self.client("glue")
+        self.ec2 = self.client("ec2")
+
+    def client(self, service: str):
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    def job(self) -> dict:
+        return self.glue.get_job(JobName=JOB)["Job"]
+
+    def job_connections(self) -> list[str]:
+        return self.job().get("Connections", {}).get("Connections", [])
+
+    def job_runs(self) -> list[dict]:
+        return self.glue.get_job_runs(JobName=JOB)["JobRuns"]
+
+    def fault(self, *args: str) -> None:
+        subprocess.run([gluenet_binary(), "sim", "fault", *args, "--endpoint-url", self.endpoint],
+                       check=True, capture_output=True, text=True)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._log.close()
+
+
+@pytest.fixture
+def sim_factory(tmp_path):
+    sims = []
+
+    def start(scenario: str = "default") -> Sim:
+        d = tmp_path / f"sim{len(sims)}"
+        d.mkdir()
+        s = Sim(scenario, d)
+        sims.append(s)
+        return s
+
+    yield start
+    for s in sims:
+        s.stop()
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("airflow_home")
+    env = airflow_env(home)
+    r = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # The post's three Variables, in the metadata database as in the post.
+    set_vars = textwrap.dedent(f"""
+        from airflow.models import Variable
+        Variable.set("glue_job_dag.glue_connections", "{CONNECTIONS}")
+        Variable.set("glue_job_dag.glue_job_name", "{JOB}")
+        Variable.set("glue_job_dag.strategy", "capacity")
+    """)
+    r = subprocess.run([sys.executable, "-c", set_vars], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return home
+
+
+def airflow_env(home: Path, sim: Sim | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AIRFLOW", "GLUENET_"))}
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "PATH": f"{VENV_BIN}:/usr/bin:/bin",  # no gluenet on PATH: the wheel's is used
+    })
+    if sim is not None:
+        env.update({
+            "AWS_ENDPOINT_URL": sim.endpoint,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+        })
+    env.update(extra)
+    return env
+
+
+class DagRun:
+    def __init__(self, proc: subprocess.CompletedProcess, seconds: float):
+        self.returncode = proc.returncode
+        self.output = proc.stdout + proc.stderr
+        self.seconds = seconds
+
+    @property
+    def succeeded(self) -> bool:
+        return "DagRun Finished" in self.output and "state=success" in self.output
+
+    def lines(self, pattern: str) -> list[str]:
+        return [l for l in self.output.splitlines() if re.search(pattern, l)]
+
+
+def dags_test(home: Path, dag_file: Path, dag_id: str, env: dict[str, str], timeout: int = 400) -> DagRun:
+    start = time.monotonic()
+    p = subprocess.run([AIRFLOW, "dags", "test", dag_id, "-S", str(dag_file)], env=env,
+                       capture_output=True, text=True, timeout=timeout)
+    run = DagRun(p, time.monotonic() - start)
+    print(f"airflow dags test {dag_id}: exit {p.returncode} in {run.seconds:.1f}s")
+    return run
+
+
+def gluenet_plan(sim: Sim, state: Path, strategy: str = "capacity") -> list[str]:
+    """`gluenet plan` for the same facts: the order gluenet would write."""
+    env = {"PATH": "/usr/bin:/bin", "AWS_ENDPOINT_URL": sim.endpoint, "AWS_REGION": "us-east-1",
+           "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "GLUENET_STATE": str(state)}
+    r = subprocess.run([gluenet_binary(), "plan", "--job", JOB, "--connections", CONNECTIONS,
+                        "--strategy", strategy, "--output", "json", "--log-format", "json"],
+                       env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["order"]

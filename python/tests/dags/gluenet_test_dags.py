@@ -1,0 +1,47 @@
+"""Variants of examples/airflow/glue_job_dag.py for the tests: short gluenet
+backoff and polling (the example's defaults are real-world ones), deferrable
+mode, bad settings, a mapped task. They read the same three Variables."""
+
+from pendulum import datetime, duration
+
+from airflow import DAG
+from gluenet_airflow.operators import GluenetJobOperator
+
+COMMON = dict(
+    job_name="{{ var.value.get('glue_job_dag.glue_job_name') | trim }}",
+    connections="{{ var.value.get('glue_job_dag.glue_connections') | trim }}",
+    strategy="{{ var.value.get('glue_job_dag.strategy', 'random') | trim }}",
+    attempts=3,
+    backoff=1,
+    job_poll_interval=0.5,
+)
+
+
+def dag(dag_id, **kw):
+    return DAG(dag_id=dag_id, schedule=None, start_date=datetime(2000, 1, 1), catchup=False, **kw)
+
+
+with dag("gluenet_fast"):
+    GluenetJobOperator(task_id="glue_task", verbose=True, retries=1, retry_delay=duration(seconds=1), **COMMON)
+
+with dag("gluenet_deferrable"):
+    GluenetJobOperator(task_id="glue_task", deferrable=True, poll_interval=0.5, retries=1,
+                       retry_delay=duration(seconds=1), **COMMON)
+
+with dag("gluenet_bad_strategy"):
+    GluenetJobOperator(task_id="glue_task", retries=2, **{**COMMON, "strategy": "fastest"})
+
+with dag("gluenet_unknown_job"):
+    GluenetJobOperator(task_id="glue_task", retries=2, **{**COMMON, "job_name": "NoSuchJob"})
+
+with dag("gluenet_mapped"):
+    GluenetJobOperator.partial(task_id="glue_task", **COMMON).expand(script_args=[{"--part": "a"}, {"--part": "b"}])
+
+# For the kill -9 test: a run long enough to kill the task during it, and
+# an Airflow retry right after.
+with dag("gluenet_kill"):
+    GluenetJobOperator(task_id="glue_task", retries=1, retry_delay=duration(seconds=0), **COMMON)
+
+# For the interrupt test: the task is killed (SIGTERM) while its run goes.
+with dag("gluenet_interrupt"):
+    GluenetJobOperator(task_id="glue_task", retries=0, **COMMON)
