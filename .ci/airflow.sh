@@ -34,7 +34,7 @@ else
 	log "creating $VENV ($("$PY" --version)), installing $REQS"
 	start=$(date +%s)
 	"$PY" -m venv "$VENV"
-	if ! { "$VENV/bin/pip" install -q --upgrade pip wheel setuptools >&2 &&
+	if ! { "$VENV/bin/pip" install -q pip==26.3 wheel==0.48.0 setuptools==84.2.1 >&2 &&
 		"$VENV/bin/pip" install -q --no-deps -r "$REQS" >&2 &&
 		"$VENV/bin/pip" check >&2; }; then
 		log "install failed; removing $VENV"
