@@ -13,12 +13,16 @@ import pytest
 from conftest import CONNECTIONS, HERE, airflow_env, dags_test, gluenet_plan
 
 POST_DAG = HERE / "post_dag" / "glue_job_dag.py"
-SEED = Path(os.environ.get("GLUENET_SEED_POST", "/work/shared/seed/glue-mwaa-vpc-failover-post.txt"))
+# The post's text lives in the project's shared/ folder beside the
+# repository (where CI puts it too); GLUENET_SEED_POST points elsewhere.
+SEED = Path(os.environ.get("GLUENET_SEED_POST", HERE.parents[1].parent / "shared" / "seed" / "glue-mwaa-vpc-failover-post.txt"))
 
 
 def test_fixture_is_the_post_verbatim():
     """The fixture is the post's three code blocks, unedited."""
     if not SEED.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the post's text is not here ({SEED}); CI must check the fixture against it")
         pytest.skip(f"the post's text is not here ({SEED}); set GLUENET_SEED_POST")
     import importlib.util
 
