@@ -3,7 +3,7 @@ package awsclient
 import (
 	"context"
 	"fmt"
-	"slices"
+	"sort"
 	"strconv"
 	"time"
 
@@ -87,7 +87,9 @@ func (f *LogFollower) Poll(ctx context.Context) ([]LogLine, error) {
 			break
 		}
 	}
-	slices.SortStableFunc(lines, func(a, b LogLine) int { return a.Time.Compare(b.Time) })
+	// sort.SliceStable, not slices.SortStableFunc (compiled again for each
+	// struct type): binary size.
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].Time.Before(lines[j].Time) })
 	return lines, err
 }
 

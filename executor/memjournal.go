@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -83,7 +84,9 @@ func (m *MemJournal) Attempts(_ context.Context, key string) ([]store.Attempt, e
 	for _, a := range m.ids[key] {
 		out = append(out, a)
 	}
-	slices.SortFunc(out, func(a, b store.Attempt) int { return a.Number - b.Number })
+	// sort.Slice: one copy of its code serves every element type, where
+	// slices.SortFunc is compiled again for each struct type (binary size).
+	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
 	return out, nil
 }
 

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -566,6 +567,46 @@ func TestMetricsPromtool(t *testing.T) {
 	cmd.Stdin = strings.NewReader(string(body))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s\n--- metrics:\n%s", err, out, body)
+	}
+}
+
+// TestMetricsTextFormat: /metrics answers in the text format 0.0.4 even
+// when the scraper prefers protobuf or OpenMetrics, as Prometheus does (the
+// handler encodes with expfmt.MetricFamilyToText, not promhttp: issue 12).
+func TestMetricsTextFormat(t *testing.T) {
+	ts, _ := newServer(t, "")
+	for _, accept := range []string{
+		"",
+		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+		"application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3",
+	} {
+		t.Run(cmp.Or(accept, "no Accept"), func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodGet, ts.URL+"/metrics", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if accept != "" {
+				req.Header.Set("Accept", accept)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %s", resp.StatusCode, b)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+				t.Errorf("Content-Type %q, want the text format 0.0.4", ct)
+			}
+			if !strings.Contains(string(b), "# TYPE gluenet_store_up gauge\ngluenet_store_up 1\n") {
+				t.Errorf("body lacks gluenet_store_up in the text format:\n%s", b)
+			}
+		})
 	}
 }
 

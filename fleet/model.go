@@ -10,7 +10,10 @@
 //
 // Pages are built with strings.Builder and html.EscapeString, not
 // html/template: executing a template makes the linker keep every exported
-// method of every type in the binary, the whole AWS SDK included.
+// method of every type in the binary, the whole AWS SDK included. For the
+// same reason (issue 12's size limit) slices of structs are sorted with
+// sort.Slice, whose code every element type shares, not slices.SortFunc,
+// which the compiler copies for each struct type (about 12 KB of code each).
 package fleet
 
 import (
@@ -21,6 +24,7 @@ import (
 	"log/slog"
 	"regexp"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -392,8 +396,9 @@ func (sn *snapshot) history() []Observation {
 			}
 		}
 	}
-	slices.SortStableFunc(out, func(a, b Observation) int {
-		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.SubnetID, b.SubnetID))
+	// sort.SliceStable, not slices.SortStableFunc: see the package comment.
+	sort.SliceStable(out, func(i, j int) bool {
+		return cmp.Or(out[i].At.Compare(out[j].At), cmp.Compare(out[i].SubnetID, out[j].SubnetID)) < 0
 	})
 	return out
 }
@@ -491,12 +496,16 @@ func (sn *snapshot) fleet() Fleet {
 			zones[az] = &Zone{AZ: az, Subnets: []string{}, Ejected: true, EjectedUntil: until}
 		}
 	}
-	slices.SortFunc(f.Subnets, func(a, b Subnet) int { return cmp.Or(cmp.Compare(a.AZ, b.AZ), cmp.Compare(a.SubnetID, b.SubnetID)) })
+	// sort.Slice, not slices.SortFunc: see the package comment.
+	sort.Slice(f.Subnets, func(i, j int) bool {
+		a, b := &f.Subnets[i], &f.Subnets[j]
+		return cmp.Or(cmp.Compare(a.AZ, b.AZ), cmp.Compare(a.SubnetID, b.SubnetID)) < 0
+	})
 	for _, z := range zones {
 		slices.Sort(z.Subnets)
 		f.Zones = append(f.Zones, *z)
 	}
-	slices.SortFunc(f.Zones, func(a, b Zone) int { return cmp.Compare(a.AZ, b.AZ) })
+	sort.Slice(f.Zones, func(i, j int) bool { return f.Zones[i].AZ < f.Zones[j].AZ })
 	return f
 }
 
@@ -569,6 +578,6 @@ func ejections(events []store.HealthEvent, recs []gluenet.HealthRecord) []Ejecti
 		}
 		out = append(out, ej)
 	}
-	slices.SortFunc(out, func(a, b Ejection) int { return a.From.Compare(b.From) })
+	sort.Slice(out, func(i, j int) bool { return out[i].From.Before(out[j].From) })
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/gluenet/gluenet"
@@ -227,7 +228,9 @@ func (m *labMemory) Reservations(_ context.Context, now time.Time) ([]gluenet.Re
 func (m *labMemory) Reserve(_ context.Context, r gluenet.Reservation) error {
 	m.res = slices.DeleteFunc(m.res, func(o gluenet.Reservation) bool { return o.ID == r.ID }) // same ID replaces
 	m.res = append(m.res, r)
-	slices.SortStableFunc(m.res, func(a, b gluenet.Reservation) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	// sort.SliceStable, not slices.SortStableFunc (compiled again for each
+	// struct type): binary size.
+	sort.SliceStable(m.res, func(i, j int) bool { return m.res[i].CreatedAt.Before(m.res[j].CreatedAt) })
 	return nil
 }
 

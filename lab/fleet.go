@@ -3,7 +3,7 @@ package lab
 import (
 	"math"
 	"math/rand/v2"
-	"slices"
+	"sort"
 	"time"
 )
 
@@ -60,15 +60,9 @@ func fleet(sc *Scenario, seed int64) []arrival {
 		}
 	}
 	// Stable: simultaneous arrivals keep the job order of the file.
-	slices.SortStableFunc(out, func(a, b arrival) int {
-		switch {
-		case a.At < b.At:
-			return -1
-		case a.At > b.At:
-			return 1
-		}
-		return 0
-	})
+	// sort.SliceStable, not slices.SortStableFunc (compiled again for each
+	// struct type): binary size.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At < out[j].At })
 	return out
 }
 

@@ -37,6 +37,7 @@ package reserve
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/gluenet/gluenet"
@@ -100,7 +101,9 @@ func Apply(res []gluenet.Reservation, cands []gluenet.Candidate, now time.Time) 
 	// Oldest first, so that a drop in the count is attributed to the runs
 	// that started first.
 	order := slices.Clone(res)
-	slices.SortStableFunc(order, func(a, b gluenet.Reservation) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	// sort.SliceStable, not slices.SortStableFunc (compiled again for each
+	// struct type): binary size.
+	sort.SliceStable(order, func(i, j int) bool { return order[i].CreatedAt.Before(order[j].CreatedAt) })
 
 	// shown holds, per subnet, the reservations found to show in the
 	// count during this pass.

@@ -16,7 +16,8 @@ import (
 
 // sdkOperations is every method of the AWS SDK service clients that the
 // gluenet binary may link: the operations awsclient calls (GlueAPI, EC2API,
-// LogsAPI) and the client's own Options. Anything else in `go tool nm`
+// LogsAPI), the shell completion's GetJobs (job names for --job, in
+// completion.go) and the client's own Options. Anything else in `go tool nm`
 // means something makes the linker keep every exported method of reachable
 // types (a reflection-driven template execution, reflect.Value.Method,
 // MethodByName...), which costs the binary tens of megabytes (issue 12).

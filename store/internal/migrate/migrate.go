@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -46,7 +46,9 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 		}
 		out = append(out, Migration{Version: v, Name: name, SQL: string(b)})
 	}
-	slices.SortFunc(out, func(a, b Migration) int { return a.Version - b.Version })
+	// sort.Slice, not slices.SortFunc (compiled again for each struct
+	// type): binary size.
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	for i, m := range out {
 		if m.Version != i+1 {
 			return nil, fmt.Errorf("migration versions must run 1, 2, 3... without gaps or repeats; found %d at position %d", m.Version, i+1)
