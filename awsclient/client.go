@@ -74,8 +74,8 @@ type Client struct {
 	// GetConnection calls. 0 means the concurrency (so up to one wave of
 	// GetConnection, the listing above); a negative value never lists.
 	ListAbove int
-	// Logger receives debug records of lookups that failed (the caller warns
-	// about unchecked candidates) and warnings of the client's own;
+	// Logger receives a debug record per connection left unchecked (the
+	// caller warns about them with its plan) and the client's own warnings;
 	// nil means slog.Default().
 	Logger *slog.Logger
 }

@@ -165,7 +165,7 @@ func (c *Client) candidate(ctx context.Context, name string, ci *connInfo, subne
 		cand.AZ = az
 	}
 	if !cand.Checked {
-		c.logger().WarnContext(ctx, "connection unchecked", "connection", name, "subnet", ci.subnetID, "problem", cand.Problem)
+		c.logger().DebugContext(ctx, "connection unchecked", "connection", name, "subnet", ci.subnetID, "problem", cand.Problem)
 	}
 	return cand
 }
@@ -268,10 +268,10 @@ func (c *Client) lookupConnection(ctx context.Context, name string) *connInfo {
 	if err != nil {
 		err = fmt.Errorf("get connection %q: %w", name, err)
 		if ctx.Err() == nil {
-			// At debug level: the candidate carries the problem, and the
-			// caller warns about it once it knows the decision goes on
-			// (a failed GetJob alongside would otherwise print one AWS
-			// error once per connection).
+			// At debug level, like every unchecked connection here: the
+			// candidate carries the problem, and the caller warns about it
+			// once it knows the decision goes on (a GetJob failing at the
+			// same time would otherwise print one AWS error per connection).
 			c.logger().DebugContext(ctx, "connection lookup failed", "connection", name, "error", err)
 		}
 		// Glue says the name does not exist: a run of a job listing it
@@ -291,7 +291,7 @@ func connInfoOf(ctx context.Context, c *Client, name string, conn *gluetypes.Con
 	}
 	if ci.subnetID == "" {
 		ci.problem = "connection has no subnet"
-		c.logger().WarnContext(ctx, "connection unchecked", "connection", name, "problem", ci.problem)
+		c.logger().DebugContext(ctx, "connection unchecked", "connection", name, "problem", ci.problem)
 	}
 	return &ci
 }

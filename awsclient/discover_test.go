@@ -115,21 +115,25 @@ func testDiscover(t *testing.T, b *testBackend) {
 		})
 	}
 
-	// One warning per unchecked connection, naming it.
-	warnings := logs.warnings()
+	// One debug record per unchecked connection, naming it (the executor
+	// warns about them with its plan), and no warning.
+	if w := logs.warnings(); len(w) != 0 {
+		t.Errorf("warnings %q, want none: discovery leaves warning to its caller", w)
+	}
+	records := logs.at(slog.LevelDebug)
 	for _, role := range []string{"unknown", "gone", "nosubnet"} {
 		n := 0
-		for _, w := range warnings {
+		for _, w := range records {
 			if strings.Contains(w, "connection="+r.conn[role]+" ") {
 				n++
 			}
 		}
 		if n != 1 {
-			t.Errorf("%d warnings about connection %s, want 1; all warnings: %q", n, role, warnings)
+			t.Errorf("%d debug records about connection %s, want 1; all: %q", n, role, records)
 		}
 	}
-	if len(warnings) != 3 {
-		t.Errorf("got %d warnings, want 3: %q", len(warnings), warnings)
+	if len(records) != 3 {
+		t.Errorf("got %d debug records, want 3: %q", len(records), records)
 	}
 
 	wantStats := DiscoverStats{GetConnectionCalls: 5, DescribeSubnetsCalls: 1}

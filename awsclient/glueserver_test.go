@@ -163,12 +163,15 @@ func (l *logCapture) WithAttrs([]slog.Attr) slog.Handler { return l }
 func (l *logCapture) WithGroup(string) slog.Handler      { return l }
 
 // warnings returns the text of each warning: its message and attributes.
-func (l *logCapture) warnings() []string {
+func (l *logCapture) warnings() []string { return l.at(slog.LevelWarn) }
+
+// at returns the text of each record at the level.
+func (l *logCapture) at(level slog.Level) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []string
 	for _, r := range l.records {
-		if r.Level != slog.LevelWarn {
+		if r.Level != level {
 			continue
 		}
 		var b bytes.Buffer

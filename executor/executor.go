@@ -825,7 +825,7 @@ func logPlan(log *slog.Logger, plan gluenet.Plan) {
 	log.Info("Usable connections", "connections", usable, "min_ips", plan.Need.MinIPs)
 	for _, p := range plan.Placements {
 		if p.Group == gluenet.GroupUnchecked {
-			log.Warn("connection could not be checked; ranked after the checked ones", "connection", p.Connection, "problem", p.Problem)
+			log.Warn("connection unchecked", "connection", p.Connection, "subnet", p.SubnetID, "problem", p.Problem)
 		}
 	}
 	for _, n := range plan.Notes {
