@@ -223,6 +223,11 @@ class GluenetJobOperator(BaseOperator):
             text=True,
             bufsize=1,
             preexec_fn=die_with_parent,
+            # Its own process group: Airflow kills a task by signalling the
+            # task's whole group (SIGTERM), and a second signal ends gluenet
+            # at once; on_kill's SIGINT must be the only one it gets, so that
+            # it stops the Glue run and waits for it.
+            start_new_session=True,
         )
         self._proc = proc
         out: list[str] = []
