@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -42,7 +43,7 @@ type serviceShapes struct {
 // the members the output shape does not have (ConnectionInput's
 // ValidateCredentials is not a member of Connection).
 func keepOutputMembers(service, shape string, m map[string]any) map[string]any {
-	members, ok := inputModels[service].Outputs[shape]
+	members, ok := inputModels()[service].Outputs[shape]
 	if !ok {
 		return m
 	}
@@ -54,7 +55,9 @@ func keepOutputMembers(service, shape string, m map[string]any) map[string]any {
 	return m
 }
 
-var inputModels = func() map[string]serviceShapes {
+// inputModels is parsed on first use, not at start-up: every gluenet
+// command links the simulated region, few of them serve it.
+var inputModels = sync.OnceValue(func() map[string]serviceShapes {
 	var m struct {
 		Services map[string]serviceShapes `json:"services"`
 	}
@@ -62,7 +65,7 @@ var inputModels = func() map[string]serviceShapes {
 		panic(fmt.Sprintf("sim: embedded input shapes: %v", err))
 	}
 	return m.Services
-}()
+})
 
 // validateInput holds a JSON request to its operation's input shape the way
 // AWS does: the body is deserialized first, and a value of the wrong type
@@ -71,7 +74,7 @@ var inputModels = func() map[string]serviceShapes {
 // and nulls, are dropped (AWS ignores them): the operations never see,
 // store or echo them. It returns the cleaned body.
 func validateInput(service, op string, body []byte) ([]byte, *apiError) {
-	models, ok := inputModels[service]
+	models, ok := inputModels()[service]
 	if !ok {
 		return body, nil
 	}
