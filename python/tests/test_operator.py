@@ -154,8 +154,8 @@ def test_mapped_instances_never_share_a_key(airflow_home, sim_factory, tmp_path)
 # for the zombie): Airflow 3 removed those paths (tasks run under the Task
 # SDK's supervisor, talking to the API server), so they run on Airflow 2 only.
 TASK_RUNNER_NEEDS_AIRFLOW2 = needs_airflow2(
-    "drives Airflow 2's task runner by hand (`airflow tasks run --local`, create_dagrun(execution_date=...), "
-    "TaskInstance.handle_failure), removed in Airflow 3")
+    "drives Airflow 2's task runner by hand (`airflow tasks run --local` on a queued task instance made with "
+    "create_dagrun(execution_date=...); the kill test also TaskInstance.handle_failure), removed in Airflow 3")
 
 
 @TASK_RUNNER_NEEDS_AIRFLOW2
