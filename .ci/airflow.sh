@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Prepares the Python side of CI: a virtual environment with Apache Airflow
-# 2.10 and the Amazon provider, pinned exactly by
-# python/requirements/airflow-2.10.txt, then the gluenet-airflow wheel for
+# and the Amazon provider, pinned exactly by a requirements file
+# ($AIRFLOW_REQS, default python/requirements/airflow-2.10.txt; Airflow 3 is
+# python/requirements/airflow-3.txt), then the gluenet-airflow wheel for
 # this machine (built by scripts/build-wheels.sh, carrying a static gluenet
 # binary) installed into it. Prints the variables to export:
 #
 #   eval "$(bash .ci/airflow.sh)"
 #   "$GLUENET_AIRFLOW_VENV/bin/python" -m pytest python/tests
+#   eval "$(AIRFLOW_REQS=python/requirements/airflow-3.txt bash .ci/airflow.sh)"
 #
 # The environment is cached under $GLUENET_CACHE (default ~/.cache/gluenet)
 # as airflow-<first 16 hex of the requirements file's sha256>: a run whose
@@ -17,7 +19,8 @@ cd "$(dirname "$0")/.."
 
 log() { echo "airflow.sh: $*" >&2; }
 
-REQS=python/requirements/airflow-2.10.txt
+REQS="${AIRFLOW_REQS:-python/requirements/airflow-2.10.txt}"
+[ -f "$REQS" ] || { log "no requirements file $REQS (AIRFLOW_REQS is a path from the repo root)"; exit 2; }
 CACHE="${GLUENET_CACHE:-$HOME/.cache/gluenet}"
 hash=$(sha256sum "$REQS" | cut -c1-16)
 VENV="$CACHE/airflow-$hash"

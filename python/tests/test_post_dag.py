@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONNECTIONS, HERE, airflow_env, dags_test, gluenet_plan
+from conftest import CONNECTIONS, HERE, airflow_env, dags_test, gluenet_plan, needs_airflow2
 
 POST_DAG = HERE / "post_dag" / "glue_job_dag.py"
 # The post's text lives in the project's shared/ folder beside the
@@ -32,6 +32,12 @@ def test_fixture_is_the_post_verbatim():
     assert POST_DAG.read_text() == mod.extract(SEED.read_text())
 
 
+# The post's DAG, verbatim, passes schedule_interval to DAG(), which
+# Airflow 3 removed: the file does not load there (and must not be edited).
+post_dag_needs_airflow2 = needs_airflow2("the post's DAG passes schedule_interval to DAG(), removed in Airflow 3; "
+                                         "the fixture stays verbatim")
+
+
 def order_line(run) -> list[list[str]]:
     """The order of every try, from the DAG's own print()."""
     out = []
@@ -40,6 +46,7 @@ def order_line(run) -> list[list[str]]:
     return out
 
 
+@post_dag_needs_airflow2
 @pytest.mark.parametrize("scenario", ["default", "ip-pressure"])
 def test_post_dag_orders_like_gluenet_capacity(airflow_home, sim_factory, tmp_path, scenario):
     sim = sim_factory(scenario)
@@ -94,6 +101,7 @@ faults:
 """
 
 
+@post_dag_needs_airflow2
 def test_post_dag_fails_over_through_airflow_retries(airflow_home, sim_factory, tmp_path):
     """The post's failover: try 1 is placed in the degraded zone (both
     subnets tie at 251 free IPs, capacity keeps the configured order) and

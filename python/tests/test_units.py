@@ -43,7 +43,7 @@ def test_run_args():
     )
     args = op.run_args("K")
     want = ["run", "--job", "J", "--run-key", "K", "--output", "json", "--log-format", "text",
-            "--connections", "a,b", "--strategy", "capacity", "--need-ips", "10", "--min-ips", "3",
+            "--log-level", "info", "--connections", "a,b", "--strategy", "capacity", "--need-ips", "10", "--min-ips", "3",
             "--prefer-az", "us-east-1b", "--attempts", "4", "--retry-delay", "30s", "--max-retry-delay", "600s",
             "--poll-interval", "5s", "--retry-job-failures", "--arg", "--day=2026-11-27",
             "--workers", "20", "--worker-type", "G.2X", "--timeout", "90", "--follow-logs", "--no-stop-on-interrupt"]

@@ -169,7 +169,10 @@ class GluenetJobOperator(BaseOperator):
 
     def run_args(self, key: str) -> list[str]:
         """gluenet run's flags for these settings (without the binary)."""
-        args = ["run", "--job", self.job_name, "--run-key", key, "--output", "json", "--log-format", "text"]
+        # --log-level info: with --output json gluenet logs only warnings
+        # unless asked; the task log gets its info lines (the order, the runs).
+        args = ["run", "--job", self.job_name, "--run-key", key, "--output", "json", "--log-format", "text",
+                "--log-level", "info"]
         conns = self._csv(self.connections)
         if conns:
             args += ["--connections", conns]
@@ -312,7 +315,8 @@ class GluenetJobOperator(BaseOperator):
         if isinstance(event, dict) and event.get("status") == "error":
             raise AirflowException(f"gluenet trigger: {event.get('message')}")
         env = build_env(self._env_spec())
-        return self._step(context, ["resume", "--run-key", key, "--no-sleep", "--output", "json", "--log-format", "text"], env)
+        return self._step(context, ["resume", "--run-key", key, "--no-sleep", "--output", "json",
+                                    "--log-format", "text", "--log-level", "info"], env)
 
     def on_kill(self) -> None:
         """Interrupts gluenet: it stops the Glue run (unless
