@@ -106,7 +106,7 @@ func TestResumeNoSleepReturnsATimeWait(t *testing.T) {
 	}
 	ctx := context.Background()
 	code, out, errb := e.gluenet(ctx, "run", "--detach", "--job", job, "--connections", conn1+","+conn2, "--run-key", "k", "--strategy", "capacity",
-		"--poll-interval", "20ms", "--retry-delay", "300ms", "--max-retry-delay", "1s", "--output", "json")
+		"--poll-interval", "20ms", "--retry-delay", "5s", "--max-retry-delay", "10s", "--output", "json")
 	if code != 0 {
 		t.Fatalf("detach: %d\n%s\n%s", code, out, errb)
 	}
@@ -128,7 +128,9 @@ func TestResumeNoSleepReturnsATimeWait(t *testing.T) {
 	if st.Wait.Until == "" || st.Attempt != 2 || st.Attempts[0].Class != "placement" {
 		t.Fatalf("time wait: %+v", st)
 	}
-	// Before the time: still a time wait, nothing started.
+	// Before the time: still a time wait, nothing started. (The delay is
+	// seconds, not milliseconds, so that a loaded machine running -race
+	// still gets here before it ends.)
 	if _, out, _ = e.gluenet(ctx, "resume", "--run-key", "k", "--no-sleep", "--output", "json"); decodeStep(t, out).Wait.For != "time" {
 		t.Fatalf("early resume: %s", out)
 	}
