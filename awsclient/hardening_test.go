@@ -192,3 +192,35 @@ func TestUnknownProfileIsConfig(t *testing.T) {
 		t.Errorf("Classify(%v) = %v, want config (fatal) naming the profile", err, v)
 	}
 }
+
+// TestRegionLike: the region check accepts what the SDK can put in a host
+// name and refuses the rest, as the regular expression it replaced did
+// (^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$).
+func TestRegionLike(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"us-east-1", true},
+		{"a", true},
+		{"9", true},
+		{"local", true},
+		{strings.Repeat("a", 64), true},
+		{strings.Repeat("a", 65), false},
+		{"", false},
+		{"-us-east-1", false},
+		{"us-east-1-", false},
+		{"US-EAST-1", false},
+		{"us_east_1", false},
+		{"us-east-1.", false},
+		{"us east 1", false},
+		{"us-ëast-1", false},
+	} {
+		if got := regionLike(tt.in); got != tt.want {
+			t.Errorf("regionLike(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+	if err := CheckRegion("US-EAST-1"); err == nil || !strings.Contains(err.Error(), "lower case: us-east-1") {
+		t.Errorf("CheckRegion(US-EAST-1) = %v, want the lower-case hint", err)
+	}
+}

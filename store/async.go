@@ -29,9 +29,36 @@ func OpenAsync(open func() (Store, error)) *Async {
 
 // Async is a Store being opened in the background (OpenAsync).
 type Async struct {
-	done chan struct{}
-	st   Store
-	err  error
+	done  chan struct{}
+	st    Store
+	err   error
+	fresh bool
+}
+
+// Fresh tells s that the store did not exist when its open started (a
+// SQLite file that was not there yet), so its subnet cache was empty: until
+// the open ends, CachedSubnet and CachedSubnets answer "nothing cached" at
+// once rather than wait for the new file's schema to be written. That
+// answer is what a read at the moment of the check would have given, and a
+// cache miss is always safe (discovery asks AWS). Everything else still
+// waits for the open. Call it before handing s out; it returns s.
+func (s *Async) Fresh() *Async {
+	s.fresh = true
+	return s
+}
+
+// emptyCache reports whether a subnet cache read may answer "nothing
+// cached" without waiting: a fresh store still being opened.
+func (s *Async) emptyCache() bool {
+	if !s.fresh {
+		return false
+	}
+	select {
+	case <-s.done:
+		return false // opened: read what is there (another process may have written)
+	default:
+		return true
+	}
 }
 
 var (
@@ -123,6 +150,9 @@ func (s *Async) ReleaseReservation(ctx context.Context, id string) error {
 }
 
 func (s *Async) CachedSubnet(ctx context.Context, connection string, now time.Time) (subnetID string, ok bool, err error) {
+	if s.emptyCache() {
+		return "", false, nil
+	}
 	st, err := s.wait()
 	if err != nil {
 		return "", false, err
@@ -139,6 +169,9 @@ func (s *Async) PutCachedSubnet(ctx context.Context, connection, subnetID string
 }
 
 func (s *Async) CachedSubnets(ctx context.Context, connections []string, now time.Time) (map[string]string, error) {
+	if s.emptyCache() {
+		return map[string]string{}, nil
+	}
 	st, err := s.wait()
 	if err != nil {
 		return nil, err

@@ -237,10 +237,16 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 	// wait for. A run's journal needs it first thing, so run waits here.
 	var st *store.Async
 	if s.Memory || journal {
+		fresh := freshState(s)
 		st = store.OpenAsync(func() (store.Store, error) {
 			st, _, err := openStore(ctx, s)
 			return st, err
 		})
+		if fresh {
+			// A new state file: the first discovery looks every
+			// connection up at once instead of waiting for the schema.
+			st.Fresh()
+		}
 	}
 	cfg, err := awsclient.LoadConfig(ctx, opts)
 	if err != nil {

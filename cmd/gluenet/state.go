@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -26,12 +29,9 @@ func openStore(ctx context.Context, s settings) (store.Store, string, error) {
 		}
 		return st, "postgres", nil
 	}
-	path := s.StatePath
-	if path == "" {
-		var err error
-		if path, err = sqlite.DefaultPath(); err != nil {
-			return nil, "", &usageError{err: err, msg: fmt.Sprintf("%v\nChoose a state file with --state PATH or GLUENET_STATE.", err)}
-		}
+	path, err := statePath(s)
+	if err != nil {
+		return nil, "", err
 	}
 	st, err := sqlite.Open(ctx, path, sqlite.WithRetention(s.Retention))
 	if err != nil {
@@ -40,6 +40,34 @@ func openStore(ctx context.Context, s settings) (store.Store, string, error) {
 		return nil, "", &usageError{err: err, msg: fmt.Sprintf("cannot use the state file %s: %v\nChoose a writable place with --state PATH or GLUENET_STATE.", path, err)}
 	}
 	return st, path, nil
+}
+
+// statePath is the SQLite state file the settings name: --state or
+// GLUENET_STATE, else the default under the user's state directory.
+func statePath(s settings) (string, error) {
+	if s.StatePath != "" {
+		return s.StatePath, nil
+	}
+	path, err := sqlite.DefaultPath()
+	if err != nil {
+		return "", &usageError{err: err, msg: fmt.Sprintf("%v\nChoose a state file with --state PATH or GLUENET_STATE.", err)}
+	}
+	return path, nil
+}
+
+// freshState reports whether the settings' state store is a SQLite file
+// that does not exist yet: its subnet cache is then known to be empty
+// before the file is even created (store.Async.Fresh).
+func freshState(s settings) bool {
+	if s.PostgresDSN != "" {
+		return false
+	}
+	path, err := statePath(s)
+	if err != nil {
+		return false
+	}
+	_, err = os.Lstat(path)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 func (a *app) healthCommand() *cobra.Command {
