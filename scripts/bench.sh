@@ -212,15 +212,17 @@ process() {
 	echo
 	echo "### Whole process against the post's code, 20 ms per API call"
 	echo
-	echo "\`python3 scripts/bench_process.py --gluenet gluenet --endpoint http://$addr --ns ${BENCH_PROCESS_NS:-2,10,50,200} --reps $runs\`"
-	echo "(gluenet: whole processes, exec to exit; the post: its decision code with boto3, timed in-process: see the script)."
+	echo "\`python3 scripts/bench_process.py --gluenet gluenet --floor sdkfloor --endpoint http://$addr --ns ${BENCH_PROCESS_NS:-2,10,50,200} --reps $runs\`"
+	echo "(gluenet: whole processes, exec to exit; the post: its decision code with boto3, timed in-process; the bare SDK:"
+	echo "bench/cmd/sdkfloor, a Go process that makes the same calls with the SDK and nothing else: see the script)."
 	echo
 	python3 -c 'import boto3' 2>/dev/null || {
 		echo "bench.sh: the comparison with the post's code needs python3 with boto3 (pip install boto3)" >&2
 		exit 1
 	}
 	set_latency 20ms
-	python3 scripts/bench_process.py --gluenet "$work/gluenet" --endpoint "$endpoint" \
+	go build -o "$work/sdkfloor" ./bench/cmd/sdkfloor
+	python3 scripts/bench_process.py --gluenet "$work/gluenet" --floor "$work/sdkfloor" --endpoint "$endpoint" \
 		--ns "${BENCH_PROCESS_NS:-2,10,50,200}" --reps "$runs" 2>"$work/process.log" || {
 		cat "$work/process.log" >&2
 		exit 1

@@ -114,6 +114,20 @@ def gluenet_plan(binary, endpoint, names, state, errfile):
     return elapsed, (usage.ru_utime + usage.ru_stime) * 1000
 
 
+def subnet_ids(n):
+    return ["subnet-0be%014x" % (i + 1) for i in range(n)]  # bench.SubnetID
+
+
+def floor_process(binary, endpoint, names, cold):
+    """One whole bench/cmd/sdkfloor process, exec to exit: the same calls
+    with the bare SDK and nothing else; returns ms."""
+    args = [binary, "-endpoint-url", endpoint, "-job", JOB]
+    args += ["-connections", ",".join(names)] if cold else ["-subnets", ",".join(subnet_ids(len(names)))]
+    start = time.perf_counter()
+    subprocess.run(args, stdout=subprocess.DEVNULL, check=True)
+    return (time.perf_counter() - start) * 1000
+
+
 def gluenet_rss(binary, endpoint, names, state):
     """Peak RSS (KiB) of one `gluenet plan`, from /usr/bin/time: measured in
     runs of their own, since a child's ru_maxrss would count this Python
@@ -135,6 +149,7 @@ def main():
     ap.add_argument("--ns", default="2,10,50,200")
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--post-reps-200", type=int, default=3, help="post decisions at N=200 (8 s each)")
+    ap.add_argument("--floor", help="a bench/cmd/sdkfloor binary: measure the bare SDK's whole process too")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="gluenet-bench-")
     errfile = tempfile.TemporaryFile()
@@ -144,7 +159,7 @@ def main():
             names = connection_names(n)
             warm_state = os.path.join(work, "warm-%d.db" % n)
             gluenet_plan(a.gluenet, a.endpoint, names, warm_state, errfile)  # fills the warm cache
-            post, cold, warm, cpu_cold, cpu_warm = [], [], [], [], []
+            post, cold, warm, cpu_cold, cpu_warm, floor_cold, floor_warm = [], [], [], [], [], [], []
             post_reps = a.post_reps_200 if n >= 200 else a.reps
             for i in range(a.reps):
                 ms, cpu = gluenet_plan(a.gluenet, a.endpoint, names, os.path.join(work, "cold-%d-%d.db" % (n, i)), errfile)
@@ -153,6 +168,9 @@ def main():
                 ms, cpu = gluenet_plan(a.gluenet, a.endpoint, names, warm_state, errfile)
                 warm.append(ms)
                 cpu_warm.append(cpu)
+                if a.floor:
+                    floor_cold.append(floor_process(a.floor, a.endpoint, names, True))
+                    floor_warm.append(floor_process(a.floor, a.endpoint, names, False))
                 if i < post_reps:
                     post.append(post_decision(a.endpoint, names))
                 print("N=%d rep %d: post %.0f ms, cold %.0f ms, warm %.0f ms" % (n, i + 1, post[-1], cold[-1], warm[-1]),
@@ -160,19 +178,25 @@ def main():
             rss = [gluenet_rss(a.gluenet, a.endpoint, names, os.path.join(work, "rss-%d-%d.db" % (n, i))) for i in range(3)]
             rss += [gluenet_rss(a.gluenet, a.endpoint, names, warm_state) for _ in range(3)]
             rows.append((n, len(post), statistics.median(post), len(cold), statistics.median(cold),
-                         statistics.median(warm), max(rss), statistics.median(cpu_cold), statistics.median(cpu_warm)))
+                         statistics.median(warm), max(rss), statistics.median(cpu_cold), statistics.median(cpu_warm),
+                         statistics.median(floor_cold) if floor_cold else None,
+                         statistics.median(floor_warm) if floor_warm else None))
     finally:
         errfile.close()
         shutil.rmtree(work, ignore_errors=True)
 
+    floor = a.floor is not None
     print("| N | post decisions | post median (in-process) | gluenet runs | gluenet cold median (whole process) "
           "| post / cold | gluenet warm median (whole process) | post / warm | gluenet CPU cold / warm (median) "
-          "| gluenet max peak RSS |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n, np_, post, nr, cold, warm, rss, cpu_cold, cpu_warm in rows:
-        print("| %d | %d | %s | %d | %s | %.1f× | %s | %.1f× | %.0f / %.0f ms | %.1f MiB |" % (
+          "| gluenet max peak RSS |" + (" bare SDK cold / warm (whole process) | post / bare SDK cold / warm |" if floor else ""))
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if floor else ""))
+    for n, np_, post, nr, cold, warm, rss, cpu_cold, cpu_warm, fcold, fwarm in rows:
+        line = "| %d | %d | %s | %d | %s | %.1f× | %s | %.1f× | %.0f / %.0f ms | %.1f MiB |" % (
             n, np_, fmt_ms(post), nr, fmt_ms(cold), post / cold, fmt_ms(warm), post / warm, cpu_cold, cpu_warm,
-            rss / 1024))
+            rss / 1024)
+        if floor:
+            line += " %s / %s | %.1f× / %.1f× |" % (fmt_ms(fcold), fmt_ms(fwarm), post / fcold, post / fwarm)
+        print(line)
 
 
 if __name__ == "__main__":
