@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,12 +16,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/store/postgres"
+	"github.com/gluenet/gluenet/store/postgres/pgtest"
 	"github.com/gluenet/gluenet/store/sqlite"
 )
 
@@ -67,35 +66,7 @@ func openSQLite(t *testing.T) store.Store {
 // (GLUENET_TEST_POSTGRES_DSN); without one it skips, except in CI.
 func openPostgres(t *testing.T) store.Store {
 	t.Helper()
-	dsn := os.Getenv("GLUENET_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("GLUENET_TEST_POSTGRES_DSN is unset in CI")
-		}
-		t.Skip("set GLUENET_TEST_POSTGRES_DSN to run the fleet view on Postgres")
-	}
-	ctx := context.Background()
-	schema := fmt.Sprintf("gluenet_fleet_%d", time.Now().UnixNano())
-	admin := func(sql string) {
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
-	admin("CREATE SCHEMA " + schema)
-	t.Cleanup(func() { admin("DROP SCHEMA " + schema + " CASCADE") })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	st, err := postgres.Open(ctx, u.String(), postgres.WithClock(func() time.Time { return now }))
+	st, err := postgres.Open(context.Background(), pgtest.Schema(t), postgres.WithClock(func() time.Time { return now }))
 	if err != nil {
 		t.Fatal(err)
 	}

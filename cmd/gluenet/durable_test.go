@@ -2,13 +2,10 @@ package main
 
 import (
 	"bytes"
-	"net/url"
-
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/jackc/pgx/v5"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gluenet/gluenet/sim"
+	"github.com/gluenet/gluenet/store/postgres/pgtest"
 )
 
 var (
@@ -115,47 +113,11 @@ func TestConcurrentRunsDoNotInterleave(t *testing.T) {
 	}
 	t.Run("sqlite", func(t *testing.T) { concurrentRuns(t, nil) })
 	t.Run("postgres", func(t *testing.T) {
-		// Processes on one machine stand for machines sharing Postgres.
-		concurrentRuns(t, []string{"--postgres-dsn", postgresDSN(t)})
+		// Processes on one machine stand for machines sharing Postgres, in
+		// a fresh schema of the test server named by
+		// GLUENET_TEST_POSTGRES_DSN (.ci/postgres.sh starts one).
+		concurrentRuns(t, []string{"--postgres-dsn", pgtest.Schema(t)})
 	})
-}
-
-// postgresDSN returns a DSN for a fresh schema of the test server named by
-// GLUENET_TEST_POSTGRES_DSN (.ci/postgres.sh starts one).
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("GLUENET_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("GLUENET_TEST_POSTGRES_DSN is not set; in CI, .ci/run starts PostgreSQL and sets it")
-		}
-		t.Skip("set GLUENET_TEST_POSTGRES_DSN (eval \"$(bash .ci/postgres.sh)\") to run against PostgreSQL")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	schema := fmt.Sprintf("gluenet_cmd_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), dsn)
-		if err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func concurrentRuns(t *testing.T, storeArgs []string) {

@@ -443,6 +443,8 @@ func TestBadInput(t *testing.T) {
 		{"malformed AWS_REGION", []string{"plan", "--job", job, "--connections", conns}, map[string]string{"AWS_REGION": "US-EAST-1"}, nil, exitUsage, "lower case: us-east-1"},
 		{"unknown profile", []string{"plan", "--job", job, "--connections", conns, "--profile", "nope"}, nil, nil, exitUsage, `AWS profile "nope"`},
 		{"zero call timeout", []string{"plan", "--job", job, "--connections", conns, "--call-timeout", "0s"}, nil, nil, exitUsage, "call timeout"},
+		{"malformed Postgres DSN", []string{"run", "--job", job, "--connections", conns, "--postgres-dsn", "postgres://gluenet:s3cret@[::1"}, nil, nil, exitUsage, "the DSN is not a valid postgres:// URL"},
+		{"Postgres DSN with a pgx-only setting", []string{"run", "--job", job, "--connections", conns, "--postgres-dsn", "host=127.0.0.1 port=1 pool_min_conns=2"}, nil, nil, exitUsage, "pool_min_conns is not supported"},
 		{"MaxCapacity without workers", []string{"run", "--job", "DPUJob", "--connections", conns}, nil, nil, exitUsage, "--need-ips"},
 		// Refused before any change: Glue would fail the run anyway.
 		{"run: a connection that does not exist", []string{"run", "--job", job, "--connections", conn1 + ",Nope"}, nil, nil, exitUsage, `connection "Nope" does not exist`},

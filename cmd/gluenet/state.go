@@ -24,6 +24,12 @@ import (
 func openStore(ctx context.Context, s settings) (store.Store, string, error) {
 	if s.PostgresDSN != "" {
 		st, err := postgres.Open(ctx, s.PostgresDSN, postgres.WithRetention(s.Retention))
+		var dsnErr *postgres.DSNError
+		if errors.As(err, &dsnErr) {
+			// A DSN that cannot be used as written: a configuration
+			// problem (exit 2), found before connecting.
+			return nil, "", &usageError{err: err, msg: fmt.Sprintf("open the Postgres state store: %v\nFix the DSN given with --postgres-dsn, GLUENET_POSTGRES_DSN or state: {postgres_dsn: ...}.", err)}
+		}
 		if err != nil {
 			return nil, "", fmt.Errorf("open the Postgres state store: %w", err)
 		}

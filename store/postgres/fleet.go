@@ -2,11 +2,12 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/lib/pq"
 
 	"github.com/gluenet/gluenet/store"
 )
@@ -18,7 +19,7 @@ func (s *Store) AttemptsOf(ctx context.Context, keys []string) (map[string][]sto
 		return out, nil
 	}
 	// REPEATABLE READ: the attempts and their states from one snapshot.
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, readOnly, func(tx *sql.Tx) error {
 		for start := 0; start < len(keys); start += store.AttemptKeysChunk {
 			if err := attemptsOf(ctx, tx, keys[start:min(start+store.AttemptKeysChunk, len(keys))], out); err != nil {
 				return err
@@ -32,18 +33,15 @@ func (s *Store) AttemptsOf(ctx context.Context, keys []string) (map[string][]sto
 	return out, nil
 }
 
-func attemptsOf(ctx context.Context, tx pgx.Tx, keys []string, out map[string][]store.Attempt) error {
-	rows, _ := tx.Query(ctx, `SELECT run_key, number, plan::text, order_applied, COALESCE(glue_run_id, ''),
-			COALESCE(phase, ''), COALESCE(final_state, ''), COALESCE(error_message, ''), COALESCE(class, ''),
-			started_at, ended_at, COALESCE(subnet, ''), COALESCE(az, '')
-		FROM attempts WHERE run_key = ANY($1) ORDER BY run_key, number`, keys)
-	got, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Attempt, error) {
+// attemptsOf adds the attempts of the runs keys, with their states, to out.
+func attemptsOf(ctx context.Context, q querier, keys []string, out map[string][]store.Attempt) error {
+	got, err := queryAll(ctx, q, func(row rowScanner) (store.Attempt, error) {
 		var (
 			a              store.Attempt
 			plan           *string
 			started, ended *time.Time
 		)
-		if err := row.Scan(&a.RunKey, &a.Number, &plan, &a.OrderApplied, &a.GlueRunID, &a.Phase, &a.FinalState,
+		if err := row.Scan(&a.RunKey, &a.Number, &plan, pq.Array(&a.OrderApplied), &a.GlueRunID, &a.Phase, &a.FinalState,
 			&a.ErrorMessage, &a.Class, &started, &ended, &a.Subnet, &a.AZ); err != nil {
 			return a, err
 		}
@@ -52,7 +50,10 @@ func attemptsOf(ctx context.Context, tx pgx.Tx, keys []string, out map[string][]
 		}
 		a.StartedAt, a.EndedAt = fromNull(started), fromNull(ended)
 		return a, nil
-	})
+	}, `SELECT run_key, number, plan::text, order_applied, COALESCE(glue_run_id, ''),
+			COALESCE(phase, ''), COALESCE(final_state, ''), COALESCE(error_message, ''), COALESCE(class, ''),
+			started_at, ended_at, COALESCE(subnet, ''), COALESCE(az, '')
+		FROM attempts WHERE run_key = ANY($1) ORDER BY run_key, number`, pq.Array(keys))
 	if err != nil {
 		return err
 	}
@@ -65,21 +66,27 @@ func attemptsOf(ctx context.Context, tx pgx.Tx, keys []string, out map[string][]
 		index[pos{a.RunKey, a.Number}] = len(out[a.RunKey])
 		out[a.RunKey] = append(out[a.RunKey], a)
 	}
-	rows, _ = tx.Query(ctx, `SELECT run_key, number, state, at FROM attempt_states WHERE run_key = ANY($1)
-		ORDER BY run_key, number, at, seq`, keys)
-	var (
-		p  pos
-		sc store.StateChange
-	)
-	_, err = pgx.ForEachRow(rows, []any{&p.key, &p.number, &sc.State, &sc.At}, func() error {
+	rows, err := q.QueryContext(ctx, `SELECT run_key, number, state, at FROM attempt_states WHERE run_key = ANY($1)
+		ORDER BY run_key, number, at, seq`, pq.Array(keys))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			p  pos
+			sc store.StateChange
+		)
+		if err := rows.Scan(&p.key, &p.number, &sc.State, &sc.At); err != nil {
+			return err
+		}
 		i, ok := index[p]
 		if !ok {
 			return fmt.Errorf("state %s for unknown attempt %d of run %q", sc.State, p.number, p.key)
 		}
 		out[p.key][i].States = append(out[p.key][i].States, store.StateChange{State: sc.State, At: utc(sc.At)})
-		return nil
-	})
-	return err
+	}
+	return rows.Err()
 }
 
 // AddSubnetSamples implements store.Fleet.
@@ -89,12 +96,16 @@ func (s *Store) AddSubnetSamples(ctx context.Context, samples []store.SubnetSamp
 			return fmt.Errorf("add subnet samples: %w", err)
 		}
 	}
-	rows := make([][]any, len(samples))
-	for i, x := range samples {
-		rows[i] = []any{ts(x.At), x.SubnetID, x.AZ, x.FreeIPs, x.ReservedIPs}
+	if len(samples) == 0 {
+		return nil
 	}
-	if _, err := s.pool.CopyFrom(ctx, pgx.Identifier{"subnet_samples"},
-		[]string{"at", "subnet_id", "az", "free_ips", "reserved_ips"}, pgx.CopyFromRows(rows)); err != nil {
+	err := s.inTx(ctx, nil, func(tx *sql.Tx) error {
+		return copyIn(ctx, tx, `COPY subnet_samples (at, subnet_id, az, free_ips, reserved_ips) FROM STDIN`, len(samples), func(i int) []any {
+			x := samples[i]
+			return []any{ts(x.At), x.SubnetID, x.AZ, x.FreeIPs, x.ReservedIPs}
+		})
+	})
+	if err != nil {
 		return fmt.Errorf("add subnet samples: %w", err)
 	}
 	return nil
@@ -102,14 +113,13 @@ func (s *Store) AddSubnetSamples(ctx context.Context, samples []store.SubnetSamp
 
 // SubnetSamples implements store.Fleet.
 func (s *Store) SubnetSamples(ctx context.Context, since time.Time) ([]store.SubnetSample, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT at, subnet_id, az, free_ips, reserved_ips FROM subnet_samples
-		WHERE at >= $1 ORDER BY at, subnet_id, id`, at(since))
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.SubnetSample, error) {
+	out, err := queryAll(ctx, s.db, func(row rowScanner) (store.SubnetSample, error) {
 		var x store.SubnetSample
 		err := row.Scan(&x.At, &x.SubnetID, &x.AZ, &x.FreeIPs, &x.ReservedIPs)
 		x.At = utc(x.At)
 		return x, err
-	})
+	}, `SELECT at, subnet_id, az, free_ips, reserved_ips FROM subnet_samples
+		WHERE at >= $1 ORDER BY at, subnet_id, id`, at(since))
 	if err != nil {
 		return nil, fmt.Errorf("subnet samples: %w", err)
 	}
@@ -118,9 +128,9 @@ func (s *Store) SubnetSamples(ctx context.Context, since time.Time) ([]store.Sub
 
 // PruneSubnetSamples implements store.Fleet.
 func (s *Store) PruneSubnetSamples(ctx context.Context, before time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM subnet_samples WHERE at < $1`, at(before))
+	n, err := affected(s.db.ExecContext(ctx, `DELETE FROM subnet_samples WHERE at < $1`, at(before)))
 	if err != nil {
 		return 0, fmt.Errorf("prune subnet samples: %w", err)
 	}
-	return int(tag.RowsAffected()), nil
+	return int(n), nil
 }

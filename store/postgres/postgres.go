@@ -12,24 +12,31 @@
 //   - migrations run at Open in one transaction holding an advisory lock
 //     keyed by the schema, so gluenets starting together migrate once.
 //
-// The DSN is a libpq URL or key=value string (see pgx's ParseConfig); its
-// search_path picks the schema, which lets several installations (or
-// tests) share one database.
+// The store talks to Postgres through database/sql and lib/pq. The DSN is a
+// libpq URL or key=value string (see lib/pq's NewConfig); its search_path
+// picks the schema, which lets several installations (or tests) share one
+// database. Without an sslmode (in the DSN or PGSSLMODE) it is "prefer", as
+// in libpq, not lib/pq's "require". Three parameters size the connection
+// pool instead of reaching the server: pool_max_conns (by default
+// max(4, CPUs)), pool_max_conn_lifetime (1h) and pool_max_conn_idle_time
+// (30m); Open refuses a DSN with any other pool setting of pgx's, which
+// this store used before lib/pq (see DSNError).
 package postgres
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"runtime"
+	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/lib/pq"
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/store"
@@ -48,7 +55,7 @@ const migrationLock = 0x676c7565
 
 // Store is a store.Store on a Postgres database.
 type Store struct {
-	pool      *pgxpool.Pool
+	db        *sql.DB
 	now       func() time.Time
 	log       *slog.Logger
 	retention store.Retention
@@ -72,39 +79,117 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 // store.DefaultRetention().
 func WithRetention(r store.Retention) Option { return func(s *Store) { s.retention = r } }
 
+// DSNError is Open's error for a DSN it cannot use as written: not a libpq
+// URL or key=value string, or with a parameter the store does not support.
+// Nothing was connected to. The message never quotes the DSN, which can
+// hold a password.
+type DSNError struct{ reason string }
+
+func (e *DSNError) Error() string { return "open postgres state: " + e.reason }
+
 // Open connects to the database at dsn and brings its schema up to date.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	return open(ctx, dsn, migrationFiles, opts)
 }
 
 func open(ctx context.Context, dsn string, migrations fs.FS, opts []Option) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := pq.NewConfig(dsn)
 	if err != nil {
-		// pgx's message can quote the DSN, password included; say only
+		// lib/pq's message can quote the DSN, password included; say only
 		// what kind of problem it is.
-		var perr *pgconn.ParseConfigError
-		if errors.As(err, &perr) {
-			return nil, errors.New("open postgres state: the DSN is not a valid postgres:// URL or key=value string")
-		}
-		return nil, fmt.Errorf("open postgres state: %w", err)
+		return nil, &DSNError{"the DSN is not a valid postgres:// URL or key=value string (or a PG* environment variable is not supported)"}
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if cfg.SSLMode == "" {
+		cfg.SSLMode = pq.SSLModePrefer
+	}
+	p, err := poolFromDSN(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	connector, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres state: %w", err)
 	}
-	s := &Store{pool: pool, now: time.Now, log: slog.Default(), retention: store.DefaultRetention()}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(p.maxConns)
+	db.SetMaxIdleConns(p.maxConns)
+	db.SetConnMaxLifetime(p.maxLifetime)
+	db.SetConnMaxIdleTime(p.maxIdleTime)
+	s := &Store{db: db, now: time.Now, log: slog.Default(), retention: store.DefaultRetention()}
 	for _, o := range opts {
 		o(s)
 	}
 	if err := s.retention.Validate(); err != nil {
-		pool.Close()
+		db.Close()
 		return nil, fmt.Errorf("open postgres state: %w", err)
 	}
-	if err := s.migrate(ctx, migrations); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("open postgres state on %s:%d/%s: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
+	// Connect now, so that an unreachable server or a refused login fails
+	// Open with what went wrong.
+	err = db.PingContext(ctx)
+	if err == nil {
+		err = s.migrate(ctx, migrations)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres state on %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, err)
 	}
 	return s, nil
+}
+
+// pool sizes the connection pool.
+type pool struct {
+	maxConns                 int
+	maxLifetime, maxIdleTime time.Duration
+}
+
+// unsupportedParams are DSN parameters that pgx read and lib/pq does not
+// know: lib/pq would send them to the server as settings, which it refuses
+// with "unrecognized configuration parameter". Open refuses them itself,
+// naming them.
+var unsupportedParams = []string{
+	// pgxpool's, with no database/sql counterpart:
+	"pool_min_conns", "pool_min_idle_conns", "pool_health_check_period", "pool_max_conn_lifetime_jitter", "pool_ping_timeout",
+	// pgx's own statement handling:
+	"statement_cache_capacity", "description_cache_capacity", "default_query_exec_mode",
+	// libpq's, which pgx implemented and lib/pq does not:
+	"sslpassword", "sslcertmode", "channel_binding", "require_auth", "servicefile",
+}
+
+// poolFromDSN takes the pool parameters out of cfg's run-time parameters,
+// where lib/pq keeps every parameter it does not know. The defaults are
+// pgxpool's, which the store had before it used database/sql: at most
+// max(4, CPUs) connections, all of them kept when idle (database/sql would
+// keep 2 and reconnect under `gluenet serve`'s concurrent reads), each
+// replaced after an hour and closed after 30 minutes idle.
+func poolFromDSN(cfg *pq.Config) (pool, error) {
+	for _, k := range unsupportedParams {
+		if _, ok := cfg.Runtime[k]; ok {
+			return pool{}, &DSNError{fmt.Sprintf("the DSN parameter %s is not supported: gluenet's Postgres driver is now lib/pq, which does not know it (pgx did); remove it", k)}
+		}
+	}
+	p := pool{maxConns: max(4, runtime.NumCPU()), maxLifetime: time.Hour, maxIdleTime: 30 * time.Minute}
+	if v, ok := cfg.Runtime["pool_max_conns"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return pool{}, &DSNError{fmt.Sprintf("pool_max_conns=%q in the DSN: want a whole number of connections, at least 1", v)}
+		}
+		p.maxConns = n
+		delete(cfg.Runtime, "pool_max_conns")
+	}
+	for _, d := range []struct {
+		param string
+		to    *time.Duration
+	}{{"pool_max_conn_lifetime", &p.maxLifetime}, {"pool_max_conn_idle_time", &p.maxIdleTime}} {
+		if v, ok := cfg.Runtime[d.param]; ok {
+			t, err := time.ParseDuration(v)
+			if err != nil || t < 0 {
+				return pool{}, &DSNError{fmt.Sprintf("%s=%q in the DSN: want a duration such as 30m or 1h", d.param, v)}
+			}
+			*d.to = t
+			delete(cfg.Runtime, d.param)
+		}
+	}
+	return p, nil
 }
 
 func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
@@ -112,26 +197,25 @@ func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
 	if err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return s.inTx(ctx, nil, func(tx *sql.Tx) error {
 		var schema *string
-		if err := tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 			return fmt.Errorf("find the schema: %w", err)
 		}
 		if schema == nil {
 			return errors.New("no schema to create tables in: the search_path names no existing schema")
 		}
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, migrationLock, *schema); err != nil {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, migrationLock, *schema); err != nil {
 			return fmt.Errorf("lock for migrations: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    integer PRIMARY KEY,
 			name       text NOT NULL,
 			applied_at timestamptz NOT NULL DEFAULT now()
 		)`); err != nil {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
-		rows, _ := tx.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
-		applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		applied, err := queryAll(ctx, tx, scanOne[int], `SELECT version FROM schema_migrations ORDER BY version`)
 		if err != nil {
 			return fmt.Errorf("read schema_migrations: %w", err)
 		}
@@ -140,12 +224,12 @@ func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
 			return err
 		}
 		for _, m := range pending {
-			// Without arguments pgx uses the simple protocol, which runs
-			// a file of several statements.
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			// Without arguments lib/pq uses the simple protocol, which
+			// runs a file of several statements.
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return fmt.Errorf("apply migration %d (%s): %w", m.Version, m.Name, err)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
 				return fmt.Errorf("record migration %d: %w", m.Version, err)
 			}
 			s.log.DebugContext(ctx, "applied state migration", "store", "postgres", "schema", *schema, "version", m.Version, "name", m.Name)
@@ -155,22 +239,101 @@ func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
 }
 
 // Close closes the connection pool.
-func (s *Store) Close() error {
-	s.pool.Close()
-	return nil
+func (s *Store) Close() error { return s.db.Close() }
+
+// SQL plumbing.
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// readOnly is the transaction of reads that must see one snapshot.
+var readOnly = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+
+// inTx runs fn in a transaction (opts nil: the server's default, READ
+// COMMITTED, read-write), committing it if fn returns nil and rolling it
+// back otherwise.
+func (s *Store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // after Commit, a no-op
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// queryAll runs a query and scans each row with scan. No row is an empty,
+// non-nil slice.
+func queryAll[T any](ctx context.Context, q querier, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// scanOne scans a row of one column.
+func scanOne[T any](row rowScanner) (T, error) {
+	var v T
+	err := row.Scan(&v)
+	return v, err
+}
+
+// affected is how many rows the statement that returned res and err
+// changed.
+func affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// copyIn loads n rows, row(i) the values of the i-th, with query, a COPY
+// ... FROM STDIN statement, which lib/pq runs only in a transaction.
+func copyIn(ctx context.Context, tx *sql.Tx, query string, n int, row func(i int) []any) error {
+	stmt, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for i := range n {
+		if _, err := stmt.ExecContext(ctx, row(i)...); err != nil {
+			return err
+		}
+	}
+	// Without values, Exec ends the COPY and reports how it went.
+	_, err = stmt.ExecContext(ctx)
+	return err
 }
 
 // Runs.
 
 const runColumns = `key, job, status, inputs::text, created_at, updated_at, finished_at, outcome`
 
-func scanRun(row pgx.Row) (store.Run, error) {
+func scanRun(row rowScanner) (store.Run, error) {
 	var (
 		r                store.Run
 		inputs           *string
@@ -190,8 +353,8 @@ func scanRun(row pgx.Row) (store.Run, error) {
 }
 
 func getRun(ctx context.Context, q querier, key string) (store.Run, error) {
-	r, err := scanRun(q.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE key = $1`, key))
-	if errors.Is(err, pgx.ErrNoRows) {
+	r, err := scanRun(q.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE key = $1`, key))
+	if errors.Is(err, sql.ErrNoRows) {
 		return store.Run{}, fmt.Errorf("run %q: %w", key, store.ErrNotFound)
 	}
 	return r, err
@@ -210,7 +373,7 @@ func (s *Store) BeginRun(ctx context.Context, r store.Run) (store.Run, bool, err
 	}
 	// A concurrent insert of the same key makes this one wait for it, then
 	// do nothing; the SELECT that follows sees the committed row.
-	got, err := scanRun(s.pool.QueryRow(ctx, `INSERT INTO runs (key, job, status, inputs, created_at, updated_at, finished_at, outcome)
+	got, err := scanRun(s.db.QueryRowContext(ctx, `INSERT INTO runs (key, job, status, inputs, created_at, updated_at, finished_at, outcome)
 		VALUES ($1, $2, $3, $4::json, $5, $6, $7, $8)
 		ON CONFLICT (key) DO NOTHING
 		RETURNING `+runColumns,
@@ -219,10 +382,10 @@ func (s *Store) BeginRun(ctx context.Context, r store.Run) (store.Run, bool, err
 		s.maybePrune(ctx, r.CreatedAt)
 		return got, true, nil
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
+	if !errors.Is(err, sql.ErrNoRows) {
 		return store.Run{}, false, fmt.Errorf("begin run %q: %w", r.Key, err)
 	}
-	got, err = getRun(ctx, s.pool, r.Key)
+	got, err = getRun(ctx, s.db, r.Key)
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("begin run %q: %w", r.Key, err)
 	}
@@ -231,7 +394,7 @@ func (s *Store) BeginRun(ctx context.Context, r store.Run) (store.Run, bool, err
 
 // GetRun implements store.Store.
 func (s *Store) GetRun(ctx context.Context, key string) (store.Run, error) {
-	r, err := getRun(ctx, s.pool, key)
+	r, err := getRun(ctx, s.db, key)
 	if err != nil {
 		return store.Run{}, fmt.Errorf("get run: %w", err)
 	}
@@ -247,15 +410,11 @@ func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, e
 	if f.Limit > 0 {
 		limit = &f.Limit
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM runs
+	out, err := queryAll(ctx, s.db, scanRun, `SELECT `+runColumns+` FROM runs
 		WHERE ($1 = '' OR job = $1) AND ($2::timestamptz IS NULL OR created_at < $2)
 			AND ($4::timestamptz IS NULL OR created_at >= $4) AND ($5 = '' OR status = $5)
 		ORDER BY created_at DESC, key DESC
 		LIMIT $3`, f.Job, ts(f.Before), limit, ts(f.Since), string(f.Status))
-	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Run, error) { return scanRun(row) })
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
@@ -270,9 +429,9 @@ func (s *Store) SetRunStatus(ctx context.Context, key string, status store.RunSt
 	if at.IsZero() {
 		return fmt.Errorf("set run %q status: the time is zero", key)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE runs SET status = $1, updated_at = $2, finished_at = NULL, outcome = '' WHERE key = $3`,
-		string(status), ts(at), key)
-	return checkUpdated(tag, err, fmt.Sprintf("set run %q status", key))
+	n, err := affected(s.db.ExecContext(ctx, `UPDATE runs SET status = $1, updated_at = $2, finished_at = NULL, outcome = '' WHERE key = $3`,
+		string(status), ts(at), key))
+	return checkUpdated(n, err, fmt.Sprintf("set run %q status", key))
 }
 
 // FinishRun implements store.Store.
@@ -283,9 +442,9 @@ func (s *Store) FinishRun(ctx context.Context, key string, status store.RunStatu
 	if at.IsZero() {
 		return fmt.Errorf("finish run %q: the time is zero", key)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE runs SET status = $1, outcome = $2, finished_at = $3, updated_at = $3 WHERE key = $4`,
-		string(status), outcome, ts(at), key)
-	if err := checkUpdated(tag, err, fmt.Sprintf("finish run %q", key)); err != nil {
+	n, err := affected(s.db.ExecContext(ctx, `UPDATE runs SET status = $1, outcome = $2, finished_at = $3, updated_at = $3 WHERE key = $4`,
+		string(status), outcome, ts(at), key))
+	if err := checkUpdated(n, err, fmt.Sprintf("finish run %q", key)); err != nil {
 		return err
 	}
 	s.maybePrune(ctx, at)
@@ -293,11 +452,11 @@ func (s *Store) FinishRun(ctx context.Context, key string, status store.RunStatu
 }
 
 // checkUpdated turns a statement that matched no row into ErrNotFound.
-func checkUpdated(tag pgconn.CommandTag, err error, op string) error {
+func checkUpdated(n int64, err error, op string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return fmt.Errorf("%s: %w", op, store.ErrNotFound)
 	}
 	return nil
@@ -307,8 +466,8 @@ func checkUpdated(tag pgconn.CommandTag, err error, op string) error {
 
 func runExists(ctx context.Context, q querier, key string) error {
 	var one int
-	err := q.QueryRow(ctx, `SELECT 1 FROM runs WHERE key = $1`, key).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM runs WHERE key = $1`, key).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("run %q: %w", key, store.ErrNotFound)
 	}
 	return err
@@ -318,7 +477,7 @@ func runExists(ctx context.Context, q querier, key string) error {
 // Glue run id is recorded.
 func runIDConflict(ctx context.Context, q querier, key string, number int, want string) error {
 	var old *string
-	if err := q.QueryRow(ctx, `SELECT glue_run_id FROM attempts WHERE run_key = $1 AND number = $2`, key, number).Scan(&old); err != nil {
+	if err := q.QueryRowContext(ctx, `SELECT glue_run_id FROM attempts WHERE run_key = $1 AND number = $2`, key, number).Scan(&old); err != nil {
 		return fmt.Errorf("read recorded run id: %w", err)
 	}
 	recorded := ""
@@ -333,13 +492,13 @@ func (s *Store) PutAttempt(ctx context.Context, a store.Attempt) error {
 	if err := a.Validate(); err != nil {
 		return fmt.Errorf("put attempt: %w", err)
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, nil, func(tx *sql.Tx) error {
 		if err := runExists(ctx, tx, a.RunKey); err != nil {
 			return err
 		}
 		// The WHERE refuses, in the same statement, to replace one Glue
 		// run id with another, even between concurrent writers.
-		tag, err := tx.Exec(ctx, `INSERT INTO attempts (run_key, number, plan, order_applied, glue_run_id,
+		n, err := affected(tx.ExecContext(ctx, `INSERT INTO attempts (run_key, number, plan, order_applied, glue_run_id,
 				phase, final_state, error_message, class, started_at, ended_at, subnet, az)
 			VALUES ($1, $2, $3::json, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			ON CONFLICT (run_key, number) DO UPDATE SET
@@ -355,17 +514,17 @@ func (s *Store) PutAttempt(ctx context.Context, a store.Attempt) error {
 				subnet = COALESCE(excluded.subnet, attempts.subnet),
 				az = COALESCE(excluded.az, attempts.az)
 			WHERE excluded.glue_run_id IS NULL OR attempts.glue_run_id IS NULL OR attempts.glue_run_id = excluded.glue_run_id`,
-			a.RunKey, a.Number, jsonText(a.Plan), a.OrderApplied, nullString(a.GlueRunID),
+			a.RunKey, a.Number, jsonText(a.Plan), pq.Array(a.OrderApplied), nullString(a.GlueRunID),
 			nullString(a.Phase), nullString(a.FinalState), nullString(a.ErrorMessage), nullString(a.Class),
-			ts(a.StartedAt), ts(a.EndedAt), nullString(a.Subnet), nullString(a.AZ))
+			ts(a.StartedAt), ts(a.EndedAt), nullString(a.Subnet), nullString(a.AZ)))
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if n == 0 {
 			return runIDConflict(ctx, tx, a.RunKey, a.Number, a.GlueRunID)
 		}
 		for _, sc := range a.States {
-			if _, err := tx.Exec(ctx, `INSERT INTO attempt_states (run_key, number, state, at) VALUES ($1, $2, $3, $4)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO attempt_states (run_key, number, state, at) VALUES ($1, $2, $3, $4)
 				ON CONFLICT (run_key, number, state, at) DO NOTHING`,
 				a.RunKey, a.Number, sc.State, ts(sc.At)); err != nil {
 				return fmt.Errorf("record state %s: %w", sc.State, err)
@@ -381,60 +540,21 @@ func (s *Store) PutAttempt(ctx context.Context, a store.Attempt) error {
 
 // Attempts implements store.Store.
 func (s *Store) Attempts(ctx context.Context, key string) ([]store.Attempt, error) {
-	var out []store.Attempt
+	byRun := make(map[string][]store.Attempt, 1)
 	// REPEATABLE READ: the attempts and their states from one snapshot.
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, readOnly, func(tx *sql.Tx) error {
 		if err := runExists(ctx, tx, key); err != nil {
 			return err
 		}
-		rows, _ := tx.Query(ctx, `SELECT number, plan::text, order_applied, COALESCE(glue_run_id, ''),
-				COALESCE(phase, ''), COALESCE(final_state, ''), COALESCE(error_message, ''), COALESCE(class, ''),
-				started_at, ended_at, COALESCE(subnet, ''), COALESCE(az, '')
-			FROM attempts WHERE run_key = $1 ORDER BY number`, key)
-		var err error
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Attempt, error) {
-			a := store.Attempt{RunKey: key}
-			var (
-				plan           *string
-				started, ended *time.Time
-			)
-			if err := row.Scan(&a.Number, &plan, &a.OrderApplied, &a.GlueRunID, &a.Phase, &a.FinalState,
-				&a.ErrorMessage, &a.Class, &started, &ended, &a.Subnet, &a.AZ); err != nil {
-				return a, err
-			}
-			if plan != nil {
-				a.Plan = json.RawMessage(*plan)
-			}
-			a.StartedAt, a.EndedAt = fromNull(started), fromNull(ended)
-			return a, nil
-		})
-		if err != nil {
-			return err
-		}
-		index := make(map[int]int, len(out))
-		for i, a := range out {
-			index[a.Number] = i
-		}
-		rows, _ = tx.Query(ctx, `SELECT number, state, at FROM attempt_states WHERE run_key = $1
-			ORDER BY number, at, seq`, key)
-		var (
-			number int
-			sc     store.StateChange
-		)
-		_, err = pgx.ForEachRow(rows, []any{&number, &sc.State, &sc.At}, func() error {
-			i, ok := index[number]
-			if !ok {
-				return fmt.Errorf("state %s for unknown attempt %d", sc.State, number)
-			}
-			out[i].States = append(out[i].States, store.StateChange{State: sc.State, At: utc(sc.At)})
-			return nil
-		})
-		return err
+		return attemptsOf(ctx, tx, []string{key}, byRun)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("attempts of run %q: %w", key, err)
 	}
-	return out, nil
+	if byRun[key] == nil {
+		return []store.Attempt{}, nil
+	}
+	return byRun[key], nil
 }
 
 // RecordRunID implements store.Store.
@@ -443,20 +563,20 @@ func (s *Store) RecordRunID(ctx context.Context, key string, number int, runID s
 		return fmt.Errorf("record run id: need a run key, an attempt number >= 1, a run id and a time (got %q, %d, %q, %v)",
 			key, number, runID, at)
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, nil, func(tx *sql.Tx) error {
 		if err := runExists(ctx, tx, key); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO attempts (run_key, number, glue_run_id, started_at) VALUES ($1, $2, $3, $4)
+		n, err := affected(tx.ExecContext(ctx, `INSERT INTO attempts (run_key, number, glue_run_id, started_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (run_key, number) DO UPDATE SET
 				glue_run_id = excluded.glue_run_id,
 				started_at = COALESCE(attempts.started_at, excluded.started_at)
 			WHERE attempts.glue_run_id IS NULL OR attempts.glue_run_id = excluded.glue_run_id`,
-			key, number, runID, ts(at))
+			key, number, runID, ts(at)))
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if n == 0 {
 			return runIDConflict(ctx, tx, key, number, runID)
 		}
 		return nil
@@ -471,8 +591,8 @@ func (s *Store) RecordRunID(ctx context.Context, key string, number int, runID s
 func (s *Store) RunState(ctx context.Context, key string) (store.RunState, error) {
 	rs := store.RunState{Key: key}
 	var data []byte
-	err := s.pool.QueryRow(ctx, `SELECT revision, data::text, updated_at FROM run_state WHERE run_key = $1`, key).Scan(&rs.Revision, &data, &rs.UpdatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
+	err := s.db.QueryRowContext(ctx, `SELECT revision, data::text, updated_at FROM run_state WHERE run_key = $1`, key).Scan(&rs.Revision, &data, &rs.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
 		return store.RunState{}, fmt.Errorf("state of run %q: %w", key, store.ErrNotFound)
 	}
 	if err != nil {
@@ -487,23 +607,25 @@ func (s *Store) PutRunState(ctx context.Context, rs store.RunState) (int64, erro
 	if rs.Key == "" || len(rs.Data) == 0 || rs.UpdatedAt.IsZero() {
 		return 0, fmt.Errorf("put run state: need a run key, data and a time")
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, nil, func(tx *sql.Tx) error {
 		if err := runExists(ctx, tx, rs.Key); err != nil {
 			return err
 		}
-		var tag pgconn.CommandTag
-		var err error
+		var (
+			n   int64
+			err error
+		)
 		if rs.Revision == 0 {
-			tag, err = tx.Exec(ctx, `INSERT INTO run_state (run_key, revision, data, updated_at) VALUES ($1, 1, $2::json, $3)
-				ON CONFLICT (run_key) DO NOTHING`, rs.Key, string(rs.Data), ts(rs.UpdatedAt))
+			n, err = affected(tx.ExecContext(ctx, `INSERT INTO run_state (run_key, revision, data, updated_at) VALUES ($1, 1, $2::json, $3)
+				ON CONFLICT (run_key) DO NOTHING`, rs.Key, string(rs.Data), ts(rs.UpdatedAt)))
 		} else {
-			tag, err = tx.Exec(ctx, `UPDATE run_state SET revision = revision + 1, data = $1::json, updated_at = $2
-				WHERE run_key = $3 AND revision = $4`, string(rs.Data), ts(rs.UpdatedAt), rs.Key, rs.Revision)
+			n, err = affected(tx.ExecContext(ctx, `UPDATE run_state SET revision = revision + 1, data = $1::json, updated_at = $2
+				WHERE run_key = $3 AND revision = $4`, string(rs.Data), ts(rs.UpdatedAt), rs.Key, rs.Revision))
 		}
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if n == 0 {
 			return fmt.Errorf("revision %d is not the stored one: %w", rs.Revision, store.ErrConflict)
 		}
 		return nil
@@ -517,11 +639,7 @@ func (s *Store) PutRunState(ctx context.Context, rs store.RunState) (int64, erro
 // Health.
 
 func readHealth(ctx context.Context, q querier, scope gluenet.Scope, key string) ([]gluenet.HealthRecord, error) {
-	rows, _ := q.Query(ctx, `SELECT scope, key, consecutive_failures, ejections, ejected_until,
-			last_failure, last_success, last_class
-		FROM health WHERE ($1 = '' OR scope = $1) AND ($2 = '' OR key = $2)
-		ORDER BY scope, key`, string(scope), key)
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (gluenet.HealthRecord, error) {
+	return queryAll(ctx, q, func(row rowScanner) (gluenet.HealthRecord, error) {
 		var (
 			r                       gluenet.HealthRecord
 			sc                      string
@@ -533,12 +651,15 @@ func readHealth(ctx context.Context, q querier, scope gluenet.Scope, key string)
 		r.Scope = gluenet.Scope(sc)
 		r.EjectedUntil, r.LastFailure, r.LastSuccess = fromNull(until), fromNull(failure), fromNull(success)
 		return r, nil
-	})
+	}, `SELECT scope, key, consecutive_failures, ejections, ejected_until,
+			last_failure, last_success, last_class
+		FROM health WHERE ($1 = '' OR scope = $1) AND ($2 = '' OR key = $2)
+		ORDER BY scope, key`, string(scope), key)
 }
 
 // Health implements store.Store.
 func (s *Store) Health(ctx context.Context) ([]gluenet.HealthRecord, error) {
-	recs, err := readHealth(ctx, s.pool, "", "")
+	recs, err := readHealth(ctx, s.db, "", "")
 	if err != nil {
 		return nil, fmt.Errorf("read health: %w", err)
 	}
@@ -547,8 +668,8 @@ func (s *Store) Health(ctx context.Context) ([]gluenet.HealthRecord, error) {
 
 // lockHealth serializes health read-modify-write transactions: the second
 // waits here until the first commits, then reads what it wrote.
-func lockHealth(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `SELECT name FROM store_locks WHERE name = 'health' FOR UPDATE`); err != nil {
+func lockHealth(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `SELECT name FROM store_locks WHERE name = 'health' FOR UPDATE`); err != nil {
 		return fmt.Errorf("lock health: %w", err)
 	}
 	return nil
@@ -557,7 +678,7 @@ func lockHealth(ctx context.Context, tx pgx.Tx) error {
 // UpdateHealth implements store.Store.
 func (s *Store) UpdateHealth(ctx context.Context, fn func([]gluenet.HealthRecord) ([]gluenet.HealthRecord, []store.HealthEvent, error)) error {
 	var latest time.Time // the newest event: the time of this write
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, nil, func(tx *sql.Tx) error {
 		if err := lockHealth(ctx, tx); err != nil {
 			return err
 		}
@@ -580,17 +701,16 @@ func (s *Store) UpdateHealth(ctx context.Context, fn func([]gluenet.HealthRecord
 				latest = e.At
 			}
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM health`); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM health`); err != nil {
 			return err
 		}
 		if len(next) > 0 {
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"health"},
-				[]string{"scope", "key", "consecutive_failures", "ejections", "ejected_until", "last_failure", "last_success", "last_class"},
-				pgx.CopyFromSlice(len(next), func(i int) ([]any, error) {
-					r := next[i]
-					return []any{string(r.Scope), r.Key, r.ConsecutiveFailures, r.Ejections,
-						ts(r.EjectedUntil), ts(r.LastFailure), ts(r.LastSuccess), r.LastClass}, nil
-				})); err != nil {
+			if err := copyIn(ctx, tx, `COPY health (scope, key, consecutive_failures, ejections, ejected_until,
+					last_failure, last_success, last_class) FROM STDIN`, len(next), func(i int) []any {
+				r := next[i]
+				return []any{string(r.Scope), r.Key, r.ConsecutiveFailures, r.Ejections,
+					ts(r.EjectedUntil), ts(r.LastFailure), ts(r.LastSuccess), r.LastClass}
+			}); err != nil {
 				return fmt.Errorf("write records: %w", err)
 			}
 		}
@@ -603,9 +723,9 @@ func (s *Store) UpdateHealth(ctx context.Context, fn func([]gluenet.HealthRecord
 	return nil
 }
 
-func insertEvents(ctx context.Context, tx pgx.Tx, events []store.HealthEvent) error {
+func insertEvents(ctx context.Context, tx *sql.Tx, events []store.HealthEvent) error {
 	for _, e := range events {
-		if _, err := tx.Exec(ctx, `INSERT INTO health_events (at, scope, key, kind, class, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO health_events (at, scope, key, kind, class, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
 			ts(e.At), string(e.Scope), e.Key, string(e.Kind), e.Class, e.Detail); err != nil {
 			return fmt.Errorf("append health event: %w", err)
 		}
@@ -621,7 +741,7 @@ func (s *Store) ResetHealth(ctx context.Context, scope gluenet.Scope, key string
 	if scope == "" && key != "" {
 		return fmt.Errorf("reset health: key %q needs a scope", key)
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, nil, func(tx *sql.Tx) error {
 		if err := lockHealth(ctx, tx); err != nil {
 			return err
 		}
@@ -629,7 +749,7 @@ func (s *Store) ResetHealth(ctx context.Context, scope gluenet.Scope, key string
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM health WHERE ($1 = '' OR scope = $1) AND ($2 = '' OR key = $2)`,
+		if _, err := tx.ExecContext(ctx, `DELETE FROM health WHERE ($1 = '' OR scope = $1) AND ($2 = '' OR key = $2)`,
 			string(scope), key); err != nil {
 			return err
 		}
@@ -647,9 +767,7 @@ func (s *Store) HealthEvents(ctx context.Context, limit int) ([]store.HealthEven
 	if limit > 0 {
 		lim = &limit
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT at, scope, key, kind, class, detail FROM health_events
-		ORDER BY at DESC, id DESC LIMIT $1`, lim)
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.HealthEvent, error) {
+	out, err := queryAll(ctx, s.db, func(row rowScanner) (store.HealthEvent, error) {
 		var (
 			e           store.HealthEvent
 			scope, kind string
@@ -657,7 +775,8 @@ func (s *Store) HealthEvents(ctx context.Context, limit int) ([]store.HealthEven
 		err := row.Scan(&e.At, &scope, &e.Key, &kind, &e.Class, &e.Detail)
 		e.At, e.Scope, e.Kind = utc(e.At), gluenet.Scope(scope), store.HealthEventKind(kind)
 		return e, err
-	})
+	}, `SELECT at, scope, key, kind, class, detail FROM health_events
+		ORDER BY at DESC, id DESC LIMIT $1`, lim)
 	if err != nil {
 		return nil, fmt.Errorf("health events: %w", err)
 	}
@@ -671,7 +790,7 @@ func (s *Store) AddReservation(ctx context.Context, r gluenet.Reservation) error
 	if err := store.ValidateReservation(r); err != nil {
 		return fmt.Errorf("add reservation: %w", err)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO reservations (id, subnet_id, az, ips, job, run_id, baseline_free,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO reservations (id, subnet_id, az, ips, job, run_id, baseline_free,
 			created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (id) DO UPDATE SET subnet_id = excluded.subnet_id, az = excluded.az, ips = excluded.ips,
 			job = excluded.job, run_id = excluded.run_id, baseline_free = excluded.baseline_free,
@@ -686,9 +805,7 @@ func (s *Store) AddReservation(ctx context.Context, r gluenet.Reservation) error
 
 // Reservations implements store.Store.
 func (s *Store) Reservations(ctx context.Context, now time.Time) ([]gluenet.Reservation, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT id, subnet_id, az, ips, job, run_id, baseline_free, created_at, expires_at
-		FROM reservations WHERE expires_at > $1 ORDER BY created_at NULLS FIRST, id`, ts(now))
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (gluenet.Reservation, error) {
+	out, err := queryAll(ctx, s.db, func(row rowScanner) (gluenet.Reservation, error) {
 		var (
 			r       gluenet.Reservation
 			created *time.Time
@@ -696,7 +813,8 @@ func (s *Store) Reservations(ctx context.Context, now time.Time) ([]gluenet.Rese
 		err := row.Scan(&r.ID, &r.SubnetID, &r.AZ, &r.IPs, &r.Job, &r.RunID, &r.BaselineFree, &created, &r.ExpiresAt)
 		r.CreatedAt, r.ExpiresAt = fromNull(created), utc(r.ExpiresAt)
 		return r, err
-	})
+	}, `SELECT id, subnet_id, az, ips, job, run_id, baseline_free, created_at, expires_at
+		FROM reservations WHERE expires_at > $1 ORDER BY created_at NULLS FIRST, id`, ts(now))
 	if err != nil {
 		return nil, fmt.Errorf("reservations: %w", err)
 	}
@@ -705,7 +823,7 @@ func (s *Store) Reservations(ctx context.Context, now time.Time) ([]gluenet.Rese
 
 // ReleaseReservation implements store.Store.
 func (s *Store) ReleaseReservation(ctx context.Context, id string) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM reservations WHERE id = $1`, id); err != nil {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM reservations WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("release reservation %q: %w", id, err)
 	}
 	return nil
@@ -729,12 +847,12 @@ func (s *Store) maybePrune(ctx context.Context, now time.Time) {
 // try together one wins (the others wait for its row lock, then see the
 // new time and match nothing).
 func (s *Store) claimPrune(ctx context.Context, now time.Time, every time.Duration) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE maintenance SET done_at = $1 WHERE name = 'prune' AND done_at <= $2`,
-		ts(now), ts(now.Add(-every)))
+	n, err := affected(s.db.ExecContext(ctx, `UPDATE maintenance SET done_at = $1 WHERE name = 'prune' AND done_at <= $2`,
+		ts(now), ts(now.Add(-every))))
 	if err != nil {
 		return false, fmt.Errorf("claim prune: %w", err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return n == 1, nil
 }
 
 // Prune implements store.Store.
@@ -749,36 +867,35 @@ func (s *Store) Prune(ctx context.Context, o store.PruneOptions) (store.Pruned, 
 	var p store.Pruned
 	// count runs the SELECT COUNT on a dry run, else the DELETE, and
 	// stores how many rows it counted or deleted.
-	count := func(tx pgx.Tx, n *int, countSQL, deleteSQL string, args ...any) error {
+	count := func(tx *sql.Tx, n *int, countSQL, deleteSQL string, args ...any) error {
 		if o.DryRun {
-			return tx.QueryRow(ctx, countSQL, args...).Scan(n)
+			return tx.QueryRowContext(ctx, countSQL, args...).Scan(n)
 		}
-		tag, err := tx.Exec(ctx, deleteSQL, args...)
-		*n = int(tag.RowsAffected())
+		deleted, err := affected(tx.ExecContext(ctx, deleteSQL, args...))
+		*n = int(deleted)
 		return err
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, nil, func(tx *sql.Tx) error {
 		if !o.RunsFinishedBefore.IsZero() {
 			// FOR UPDATE: a run resumed meanwhile (SetRunStatus clears
 			// finished_at) waits for this transaction, and a run another
 			// prune holds is left to it.
-			rows, _ := tx.Query(ctx, `SELECT key FROM runs
+			keys, err := queryAll(ctx, tx, scanOne[string], `SELECT key FROM runs
 				WHERE finished_at IS NOT NULL AND finished_at < $1 AND status IN ($2, $3, $4)
 				ORDER BY finished_at, key LIMIT $5
 				FOR UPDATE SKIP LOCKED`,
 				ts(o.RunsFinishedBefore), string(store.RunSucceeded), string(store.RunFailed), string(store.RunInterrupted), limit)
-			keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
 			if err != nil {
 				return fmt.Errorf("select runs: %w", err)
 			}
 			if len(keys) > 0 {
 				p.Runs = len(keys)
-				if err := tx.QueryRow(ctx, `SELECT count(*) FROM attempts WHERE run_key = ANY($1)`, keys).Scan(&p.Attempts); err != nil {
+				if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM attempts WHERE run_key = ANY($1)`, pq.Array(keys)).Scan(&p.Attempts); err != nil {
 					return fmt.Errorf("count attempts: %w", err)
 				}
 				if !o.DryRun {
 					// Attempts and their states go with the run (ON DELETE CASCADE).
-					if _, err := tx.Exec(ctx, `DELETE FROM runs WHERE key = ANY($1)`, keys); err != nil {
+					if _, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE key = ANY($1)`, pq.Array(keys)); err != nil {
 						return fmt.Errorf("delete runs: %w", err)
 					}
 				}
@@ -815,10 +932,10 @@ func (s *Store) Prune(ctx context.Context, o store.PruneOptions) (store.Pruned, 
 // CachedSubnet implements store.Store.
 func (s *Store) CachedSubnet(ctx context.Context, connection string, now time.Time) (string, bool, error) {
 	var subnet string
-	err := s.pool.QueryRow(ctx, `SELECT subnet_id FROM subnet_cache WHERE connection = $1 AND expires_at > $2`,
+	err := s.db.QueryRowContext(ctx, `SELECT subnet_id FROM subnet_cache WHERE connection = $1 AND expires_at > $2`,
 		connection, ts(now)).Scan(&subnet)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, sql.ErrNoRows):
 		return "", false, nil
 	case err != nil:
 		return "", false, fmt.Errorf("cached subnet of %q: %w", connection, err)
@@ -831,7 +948,7 @@ func (s *Store) PutCachedSubnet(ctx context.Context, connection, subnetID string
 	if connection == "" || subnetID == "" || expires.IsZero() {
 		return fmt.Errorf("cache subnet: need a connection, a subnet and an expiry (got %q, %q, %v)", connection, subnetID, expires)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO subnet_cache (connection, subnet_id, expires_at) VALUES ($1, $2, $3)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO subnet_cache (connection, subnet_id, expires_at) VALUES ($1, $2, $3)
 		ON CONFLICT (connection) DO UPDATE SET subnet_id = excluded.subnet_id, expires_at = excluded.expires_at`,
 		connection, subnetID, ts(expires))
 	if err != nil {
@@ -846,8 +963,8 @@ func (s *Store) CachedSubnets(ctx context.Context, connections []string, now tim
 	if len(connections) == 0 {
 		return found, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT connection, subnet_id FROM subnet_cache
-		WHERE connection = ANY($1) AND expires_at > $2`, connections, ts(now))
+	rows, err := s.db.QueryContext(ctx, `SELECT connection, subnet_id FROM subnet_cache
+		WHERE connection = ANY($1) AND expires_at > $2`, pq.Array(connections), ts(now))
 	if err != nil {
 		return nil, fmt.Errorf("cached subnets: %w", err)
 	}
@@ -880,10 +997,10 @@ func (s *Store) PutCachedSubnets(ctx context.Context, subnets map[string]string,
 		conns = append(conns, c)
 		ids = append(ids, id)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO subnet_cache (connection, subnet_id, expires_at)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO subnet_cache (connection, subnet_id, expires_at)
 		SELECT c, i, $3 FROM unnest($1::text[], $2::text[]) AS u (c, i)
 		ON CONFLICT (connection) DO UPDATE SET subnet_id = excluded.subnet_id, expires_at = excluded.expires_at`,
-		conns, ids, ts(expires))
+		pq.Array(conns), pq.Array(ids), ts(expires))
 	if err != nil {
 		return fmt.Errorf("cache %d subnets: %w", len(subnets), err)
 	}
@@ -892,7 +1009,7 @@ func (s *Store) PutCachedSubnets(ctx context.Context, subnets map[string]string,
 
 // InvalidateCachedSubnet implements store.Store.
 func (s *Store) InvalidateCachedSubnet(ctx context.Context, connection string) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM subnet_cache WHERE connection = $1`, connection); err != nil {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM subnet_cache WHERE connection = $1`, connection); err != nil {
 		return fmt.Errorf("invalidate cached subnet of %q: %w", connection, err)
 	}
 	return nil
@@ -910,7 +1027,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 	// latest committed version, so of several machines racing for an
 	// expired lease exactly one takes it over.
 	var token int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO leases (name, holder, token, expires_at) VALUES ($1, $2, 1, $3)
+	err := s.db.QueryRowContext(ctx, `INSERT INTO leases (name, holder, token, expires_at) VALUES ($1, $2, 1, $3)
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, token = leases.token + 1,
 			expires_at = excluded.expires_at
 		WHERE leases.holder = '' OR leases.expires_at IS NULL OR leases.expires_at <= $4 OR leases.holder = excluded.holder
@@ -918,12 +1035,12 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 	if err == nil {
 		return store.Lease{Name: name, Holder: holder, Token: token, ExpiresAt: at(expires)}, true, nil
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
+	if !errors.Is(err, sql.ErrNoRows) {
 		return store.Lease{}, false, fmt.Errorf("acquire lease %q for %q: %w", name, holder, err)
 	}
 	l := store.Lease{Name: name}
 	var until *time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT holder, token, expires_at FROM leases WHERE name = $1`, name).
+	if err := s.db.QueryRowContext(ctx, `SELECT holder, token, expires_at FROM leases WHERE name = $1`, name).
 		Scan(&l.Holder, &l.Token, &until); err != nil {
 		return store.Lease{}, false, fmt.Errorf("acquire lease %q for %q: read the holder: %w", name, holder, err)
 	}
@@ -937,12 +1054,12 @@ func (s *Store) RenewLease(ctx context.Context, l store.Lease, ttl time.Duration
 		return store.Lease{}, fmt.Errorf("renew lease: %w", err)
 	}
 	expires := now.Add(ttl)
-	tag, err := s.pool.Exec(ctx, `UPDATE leases SET expires_at = $1 WHERE name = $2 AND holder = $3 AND token = $4`,
-		ts(expires), l.Name, l.Holder, l.Token)
+	n, err := affected(s.db.ExecContext(ctx, `UPDATE leases SET expires_at = $1 WHERE name = $2 AND holder = $3 AND token = $4`,
+		ts(expires), l.Name, l.Holder, l.Token))
 	if err != nil {
 		return store.Lease{}, fmt.Errorf("renew lease %q (token %d): %w", l.Name, l.Token, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return store.Lease{}, fmt.Errorf("renew lease %q (token %d): %w", l.Name, l.Token, store.ErrLeaseLost)
 	}
 	l.ExpiresAt = at(expires)
@@ -951,7 +1068,7 @@ func (s *Store) RenewLease(ctx context.Context, l store.Lease, ttl time.Duration
 
 // ReleaseLease implements store.Store.
 func (s *Store) ReleaseLease(ctx context.Context, l store.Lease) error {
-	if _, err := s.pool.Exec(ctx, `UPDATE leases SET holder = '', expires_at = NULL WHERE name = $1 AND holder = $2 AND token = $3`,
+	if _, err := s.db.ExecContext(ctx, `UPDATE leases SET holder = '', expires_at = NULL WHERE name = $1 AND holder = $2 AND token = $3`,
 		l.Name, l.Holder, l.Token); err != nil {
 		return fmt.Errorf("release lease %q (token %d): %w", l.Name, l.Token, err)
 	}
@@ -961,9 +1078,9 @@ func (s *Store) ReleaseLease(ctx context.Context, l store.Lease) error {
 // Encoding.
 
 // ts passes the zero time as NULL, and other times truncated to the
-// microsecond: pgx truncates in the binary format but sends nanoseconds in
-// the text format, which Postgres would round instead, so a time could
-// come back a microsecond later than the SQLite store returns it.
+// microsecond: lib/pq sends nanoseconds (in the text format), which
+// Postgres would round instead, so a time could come back a microsecond
+// later than the SQLite store returns it.
 func ts(t time.Time) any {
 	if t.IsZero() {
 		return nil

@@ -1,88 +1,21 @@
 package postgres
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/store"
+	"github.com/gluenet/gluenet/store/postgres/pgtest"
 	"github.com/gluenet/gluenet/store/storetest"
 )
-
-const dsnEnv = "GLUENET_TEST_POSTGRES_DSN"
-
-// testDSN returns the DSN of the test database. Without one the tests skip,
-// except in CI, where skipping would hide that the Postgres store is
-// untested.
-func testDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv(dsnEnv)
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is unset in CI: start Postgres with .ci/postgres.sh and export what it prints", dsnEnv)
-		}
-		t.Skipf("set %s to run the Postgres tests (.ci/postgres.sh starts a local server and prints it)", dsnEnv)
-	}
-	return dsn
-}
-
-// withSearchPath returns dsn with its search_path set to schema, in either
-// DSN form pgx accepts.
-func withSearchPath(t *testing.T, dsn, schema string) string {
-	t.Helper()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatalf("parse %s: %v", dsnEnv, err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " search_path=" + schema
-}
-
-// freshSchema creates an empty schema for one test, dropped when the test
-// ends, and returns a DSN whose connections use it. Tests in separate
-// schemas of one database cannot see each other.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	dsn := testDSN(t)
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	schema := "gluenet_test_" + hex.EncodeToString(b)
-	admin := func(ctx context.Context, sql string) {
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatalf("connect to %s: %v", dsnEnv, err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
-	admin(t.Context(), "CREATE SCHEMA "+schema)
-	t.Cleanup(func() {
-		// t.Context is already canceled when cleanups run.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		admin(ctx, "DROP SCHEMA "+schema+" CASCADE")
-	})
-	return withSearchPath(t, dsn, schema)
-}
 
 func openAt(t *testing.T, dsn string, opts ...Option) *Store {
 	t.Helper()
@@ -95,16 +28,16 @@ func openAt(t *testing.T, dsn string, opts ...Option) *Store {
 }
 
 func TestConformance(t *testing.T) {
-	testDSN(t)
-	storetest.Run(t, func(t *testing.T) store.Store { return openAt(t, freshSchema(t)) })
+	pgtest.DSN(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return openAt(t, pgtest.Schema(t)) })
 }
 
 // TestShared opens several pools on one schema, as gluenets on several
 // machines would.
 func TestShared(t *testing.T) {
-	testDSN(t)
+	pgtest.DSN(t)
 	storetest.RunShared(t, func(t *testing.T, n int) []store.Store {
-		dsn := freshSchema(t)
+		dsn := pgtest.Schema(t)
 		out := make([]store.Store, n)
 		for i := range out {
 			out[i] = openAt(t, dsn)
@@ -114,9 +47,9 @@ func TestShared(t *testing.T) {
 }
 
 func TestRetention(t *testing.T) {
-	testDSN(t)
+	pgtest.DSN(t)
 	storetest.RunRetention(t, func(t *testing.T, n int, r store.Retention) []store.Store {
-		dsn := freshSchema(t)
+		dsn := pgtest.Schema(t)
 		out := make([]store.Store, n)
 		for i := range out {
 			out[i] = openAt(t, dsn, WithRetention(r))
@@ -127,7 +60,7 @@ func TestRetention(t *testing.T) {
 
 func TestMigrations(t *testing.T) {
 	ctx := t.Context()
-	dsn := freshSchema(t)
+	dsn := pgtest.Schema(t)
 	v1 := &fstest.MapFile{Data: []byte(`CREATE TABLE a (x integer);`)}
 	v2 := &fstest.MapFile{Data: []byte(`CREATE TABLE b (x integer); INSERT INTO a VALUES (2);`)}
 	v3bad := &fstest.MapFile{Data: []byte(`CREATE TABLE c (x integer); INSERT INTO missing VALUES (1);`)}
@@ -166,22 +99,16 @@ func TestMigrations(t *testing.T) {
 			if s != nil {
 				s.Close()
 			}
-			conn, err := pgx.Connect(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close(ctx)
-			rows, _ := conn.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
-			versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+			db := pgtest.Connect(t, dsn)
+			versions, err := queryAll(ctx, db, scanOne[int], `SELECT version FROM schema_migrations ORDER BY version`)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if fmt.Sprint(versions) != st.versions {
 				t.Errorf("versions = %v, want %s", versions, st.versions)
 			}
-			rows, _ = conn.Query(ctx, `SELECT table_name::text FROM information_schema.tables
+			tables, err := queryAll(ctx, db, scanOne[string], `SELECT table_name::text FROM information_schema.tables
 				WHERE table_schema = current_schema() AND table_name <> 'schema_migrations' ORDER BY table_name`)
-			tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -197,7 +124,7 @@ func TestMigrations(t *testing.T) {
 // and the others find the work done.
 func TestConcurrentOpen(t *testing.T) {
 	ctx := t.Context()
-	dsn := freshSchema(t)
+	dsn := pgtest.Schema(t)
 	const n = 6
 	errs := make(chan error, n)
 	for range n {
@@ -214,13 +141,8 @@ func TestConcurrentOpen(t *testing.T) {
 			t.Errorf("concurrent Open: %v", err)
 		}
 	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	var count int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&count); err != nil {
+	if err := pgtest.Connect(t, dsn).QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&count); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := migrationFiles.ReadDir("migrations")
@@ -233,13 +155,23 @@ func TestConcurrentOpen(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
-	dsn := testDSN(t)
+	dsn := pgtest.DSN(t)
 	tests := []struct {
 		name, dsn, want string
 		hidden          string // must not appear in the error
+		dsnError        bool   // a *DSNError: the DSN is refused before connecting
 	}{
-		{"unparsable DSN", "postgres://gluenet:s3cret@[::1", "not a valid", "s3cret"},
-		{"missing schema", withSearchPath(t, dsn, "gluenet_no_such_schema"), "search_path", ""},
+		{"unparsable DSN", "postgres://gluenet:s3cret@[::1", "not a valid", "s3cret", true},
+		{"unparsable key=value DSN", "host=127.0.0.1 password='s3cret", "not a valid", "s3cret", true},
+		{"missing schema", pgtest.WithParam(t, dsn, "search_path", "gluenet_no_such_schema"), "search_path", "", false},
+		{"unreachable server", "postgres://gluenet:s3cret@127.0.0.1:1/gluenet?sslmode=disable&connect_timeout=10",
+			"open postgres state on 127.0.0.1:1/gluenet", "s3cret", false},
+		// pgx read these; lib/pq would pass them to the server as settings.
+		{"pgx's pool setting", pgtest.WithParam(t, dsn, "pool_min_conns", "2"), "pool_min_conns is not supported", "", true},
+		{"libpq's setting that lib/pq lacks", pgtest.WithParam(t, dsn, "channel_binding", "require"), "channel_binding is not supported", "", true},
+		{"pool_max_conns not a number", pgtest.WithParam(t, dsn, "pool_max_conns", "many"), `pool_max_conns="many"`, "", true},
+		{"pool_max_conns zero", pgtest.WithParam(t, dsn, "pool_max_conns", "0"), "at least 1", "", true},
+		{"pool_max_conn_idle_time not a duration", pgtest.WithParam(t, dsn, "pool_max_conn_idle_time", "soon"), "pool_max_conn_idle_time", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -254,13 +186,46 @@ func TestOpenErrors(t *testing.T) {
 			if tt.hidden != "" && strings.Contains(err.Error(), tt.hidden) {
 				t.Errorf("Open's error reveals %q: %v", tt.hidden, err)
 			}
+			var de *DSNError
+			if errors.As(err, &de) != tt.dsnError {
+				t.Errorf("Open: %v (%T); a *DSNError: %v, want %v", err, err, !tt.dsnError, tt.dsnError)
+			}
 		})
 	}
 }
 
+// TestDSN: what the DSN says beyond where to connect.
+func TestDSN(t *testing.T) {
+	dsn := pgtest.Schema(t)
+	t.Run("the pool", func(t *testing.T) {
+		if got, want := openAt(t, dsn).db.Stats().MaxOpenConnections, max(4, runtime.NumCPU()); got != want {
+			t.Errorf("default pool: %d connections, want %d (pgxpool's default)", got, want)
+		}
+		sized := pgtest.WithParam(t, pgtest.WithParam(t, pgtest.WithParam(t, dsn,
+			"pool_max_conns", "7"), "pool_max_conn_lifetime", "5m"), "pool_max_conn_idle_time", "1m")
+		if got := openAt(t, sized).db.Stats().MaxOpenConnections; got != 7 {
+			t.Errorf("pool_max_conns=7: %d connections", got)
+		}
+	})
+	t.Run("sslmode defaults to prefer", func(t *testing.T) {
+		// lib/pq's own default, require, fails on a server without SSL;
+		// libpq's and pgx's, prefer, falls back to a plain connection.
+		u, err := url.Parse(dsn)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			t.Skipf("%s is not a postgres:// URL", pgtest.DSNEnv)
+		}
+		q := u.Query()
+		q.Del("sslmode")
+		u.RawQuery = q.Encode()
+		t.Setenv("PGSSLMODE", "")
+		os.Unsetenv("PGSSLMODE")
+		openAt(t, u.String())
+	})
+}
+
 func TestResetHealthUsesClock(t *testing.T) {
 	at := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
-	s := openAt(t, freshSchema(t), WithClock(func() time.Time { return at }))
+	s := openAt(t, pgtest.Schema(t), WithClock(func() time.Time { return at }))
 	ctx := t.Context()
 	if err := s.UpdateHealth(ctx, func([]gluenet.HealthRecord) ([]gluenet.HealthRecord, []store.HealthEvent, error) {
 		return []gluenet.HealthRecord{{Scope: gluenet.ScopeAZ, Key: "az1", Ejections: 2, EjectedUntil: at.Add(time.Hour)}}, nil, nil
