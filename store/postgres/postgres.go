@@ -164,7 +164,7 @@ var unsupportedParams = []string{
 func poolFromDSN(cfg *pq.Config) (pool, error) {
 	for _, k := range unsupportedParams {
 		if _, ok := cfg.Runtime[k]; ok {
-			return pool{}, &DSNError{fmt.Sprintf("the DSN parameter %s is not supported: gluenet's Postgres driver is now lib/pq, which does not know it (pgx did); remove it", k)}
+			return pool{}, &DSNError{fmt.Sprintf("the DSN parameter %s is not supported by gluenet's Postgres driver (lib/pq): remove it", k)}
 		}
 	}
 	p := pool{maxConns: max(4, runtime.NumCPU()), maxLifetime: time.Hour, maxIdleTime: 30 * time.Minute}
