@@ -33,14 +33,16 @@ func (a *app) runsCommand() *cobra.Command {
 			if limit < 1 {
 				return usagef("--limit must be at least 1, got %d", limit)
 			}
-			st, _, err := openStore(cmd.Context(), s)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			runs, err := st.ListRuns(cmd.Context(), store.RunFilter{Job: s.Job, Limit: limit})
-			if err != nil {
-				return err
+			var runs []store.Run
+			if _, missing := missingState(s); !missing { // no state file: nothing recorded
+				st, _, err := openStore(cmd.Context(), s)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				if runs, err = st.ListRuns(cmd.Context(), store.RunFilter{Job: s.Job, Limit: limit}); err != nil {
+					return err
+				}
 			}
 			if out == "json" {
 				if runs == nil {
@@ -69,6 +71,9 @@ func (a *app) runsCommand() *cobra.Command {
 			out, s, err := a.prepare(cmd)
 			if err != nil {
 				return err
+			}
+			if path, missing := missingState(s); missing {
+				return usagef("no run with key %q: there is no state file at %s, so no run is recorded there (check --state or GLUENET_STATE, or --postgres-dsn)", args[0], path)
 			}
 			st, _, err := openStore(cmd.Context(), s)
 			if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/store/postgres"
 	"github.com/gluenet/gluenet/store/sqlite"
@@ -65,15 +66,32 @@ func statePath(s settings) (string, error) {
 // that does not exist yet: its subnet cache is then known to be empty
 // before the file is even created (store.Async.Fresh).
 func freshState(s settings) bool {
+	_, missing := missingState(s)
+	return missing
+}
+
+// missingState returns the settings' SQLite state file when it does not
+// exist yet. A command that only reads the state (status, resume, runs,
+// health) then knows there is nothing recorded, and says so, rather than
+// create an empty file (and its directory) where the user may have meant
+// another --state.
+func missingState(s settings) (string, bool) {
 	if s.PostgresDSN != "" {
-		return false
+		return "", false
 	}
 	path, err := statePath(s)
 	if err != nil {
-		return false
+		return "", false
 	}
 	_, err = os.Lstat(path)
-	return errors.Is(err, fs.ErrNotExist)
+	return path, errors.Is(err, fs.ErrNotExist)
+}
+
+// noRecordedRun is the usage error of a command given a run key while the
+// state file does not exist yet.
+func noRecordedRun(key, path string) error {
+	return usagef("%v %q: there is no state file at %s, so no run is recorded there (check --run-key, --state or GLUENET_STATE, or --postgres-dsn)",
+		executor.ErrUnknownKey, key, path)
 }
 
 func (a *app) healthCommand() *cobra.Command {
@@ -101,6 +119,14 @@ func (a *app) healthCommand() *cobra.Command {
 			}
 			if (scope != "" || key != "") && !reset {
 				return usagef("--scope and --key choose what --reset forgets; add --reset (gluenet health alone shows everything)")
+			}
+			if path, missing := missingState(s); missing {
+				// Nothing remembered yet, and nothing to forget.
+				if out == "json" {
+					return jsonOut(a, map[string]any{"state": path, "records": nonNilRecs(nil), "recent_events": []store.HealthEvent{}})
+				}
+				a.printHealth(path, nil, nil, time.Now())
+				return nil
 			}
 			st, where, err := openStore(cmd.Context(), s)
 			if err != nil {

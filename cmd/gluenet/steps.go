@@ -200,6 +200,9 @@ attempt.`,
 				return err
 			}
 			noSleep, _ := cmd.Flags().GetBool("no-sleep")
+			if path, missing := missingState(s); missing {
+				return noRecordedRun(key, path)
+			}
 			env, err := a.environment(cmd.Context(), cmd.Flags(), s, true)
 			if err != nil {
 				return err
@@ -260,6 +263,9 @@ anything, in the store or in AWS. An unknown key exits 2.`,
 				return err
 			}
 			offline, _ := cmd.Flags().GetBool("offline")
+			if path, missing := missingState(s); missing {
+				return noRecordedRun(key, path)
+			}
 			st, _, err := openStore(cmd.Context(), s)
 			if err != nil {
 				return err

@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +150,45 @@ func TestResumeNoSleepReturnsATimeWait(t *testing.T) {
 	}
 	if n := len(e.region.State().Runs); n != 2 {
 		t.Fatalf("%d runs, want 2", n)
+	}
+}
+
+// TestReadingCommandsDoNotCreateTheStateFile: status, resume, runs and
+// health on a state file that does not exist say there is nothing
+// recorded (or show nothing) and leave no file or directory behind, so
+// that a mistyped --state does not start a second, empty state.
+func TestReadingCommandsDoNotCreateTheStateFile(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "never")
+	state := filepath.Join(dir, "state.db")
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		message string // in stderr, or in stdout when the command succeeds
+	}{
+		{"status", []string{"status", "--run-key", "k1"}, exitUsage, "no state file at " + state},
+		{"status offline", []string{"status", "--run-key", "k1", "--offline", "--output", "json"}, exitUsage, `unknown run key "k1"`},
+		{"resume", []string{"resume", "--run-key", "k1", "--no-sleep"}, exitUsage, "no state file at " + state},
+		{"runs show", []string{"runs", "show", "k1"}, exitUsage, "no state file at " + state},
+		{"runs list", []string{"runs", "list", "--output", "json"}, exitOK, "[]"},
+		{"health", []string{"health"}, exitOK, "No health records"},
+		{"health json", []string{"health", "--output", "json"}, exitOK, `"records": []`},
+		{"health reset", []string{"health", "--reset"}, exitOK, "No health records"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, stderr := e.gluenet(ctx, append(tt.args, "--state", state)...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, stderr)
+			}
+			if where := map[bool]string{true: out, false: stderr}[code == exitOK]; !strings.Contains(where, tt.message) {
+				t.Errorf("output does not say %q:\nstdout: %s\nstderr: %s", tt.message, out, stderr)
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("%s exists after %v (stat: %v), want nothing created", dir, tt.args, err)
+			}
+		})
 	}
 }
