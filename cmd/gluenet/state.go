@@ -90,7 +90,7 @@ func missingState(s settings) (string, bool) {
 // noRecordedRun is the usage error of a command given a run key while the
 // state file does not exist yet.
 func noRecordedRun(key, path string) error {
-	return usagef("%v %q: there is no state file at %s, so no run is recorded there (check --run-key, --state or GLUENET_STATE, or --postgres-dsn)",
+	return usagef("%v %q: no run with this key is recorded: there is no state file at %s (check --run-key, --state or GLUENET_STATE, or --postgres-dsn)",
 		executor.ErrUnknownKey, key, path)
 }
 

@@ -166,12 +166,19 @@ func (a *app) stepError(err error, s settings) error {
 	return explainAWS(err, s, a.getenv)
 }
 
-func runKeyFlag(cmd *cobra.Command) (string, error) {
+// recordedRunKey is the --run-key of a command that works on a recorded
+// run (resume, status): a usage error when it is missing, or when the
+// settings' state file does not exist, so holds no run at all.
+func recordedRunKey(cmd *cobra.Command, s settings) (string, error) {
 	key, _ := cmd.Flags().GetString("run-key")
-	if strings.TrimSpace(key) == "" {
+	key = strings.TrimSpace(key)
+	if key == "" {
 		return "", usagef("give --run-key: the key `gluenet run --detach` printed (run_key)")
 	}
-	return strings.TrimSpace(key), nil
+	if path, missing := missingState(s); missing {
+		return "", noRecordedRun(key, path)
+	}
+	return key, nil
 }
 
 func (a *app) resumeCommand() *cobra.Command {
@@ -195,14 +202,11 @@ attempt.`,
 			if err != nil {
 				return err
 			}
-			key, err := runKeyFlag(cmd)
+			key, err := recordedRunKey(cmd, s)
 			if err != nil {
 				return err
 			}
 			noSleep, _ := cmd.Flags().GetBool("no-sleep")
-			if path, missing := missingState(s); missing {
-				return noRecordedRun(key, path)
-			}
 			env, err := a.environment(cmd.Context(), cmd.Flags(), s, true)
 			if err != nil {
 				return err
@@ -258,14 +262,11 @@ anything, in the store or in AWS. An unknown key exits 2.`,
 			if err != nil {
 				return err
 			}
-			key, err := runKeyFlag(cmd)
+			key, err := recordedRunKey(cmd, s)
 			if err != nil {
 				return err
 			}
 			offline, _ := cmd.Flags().GetBool("offline")
-			if path, missing := missingState(s); missing {
-				return noRecordedRun(key, path)
-			}
 			st, _, err := openStore(cmd.Context(), s)
 			if err != nil {
 				return err
