@@ -237,7 +237,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 	// wait for. A run's journal needs it first thing, so run waits here.
 	var st *store.Async
 	if s.Memory || journal {
-		fresh := freshState(s)
+		_, fresh := missingState(s)
 		st = store.OpenAsync(func() (store.Store, error) {
 			st, _, err := openStore(ctx, s)
 			return st, err

@@ -62,19 +62,12 @@ func statePath(s settings) (string, error) {
 	return path, nil
 }
 
-// freshState reports whether the settings' state store is a SQLite file
-// that does not exist yet: its subnet cache is then known to be empty
-// before the file is even created (store.Async.Fresh).
-func freshState(s settings) bool {
-	_, missing := missingState(s)
-	return missing
-}
-
 // missingState returns the settings' SQLite state file when it does not
-// exist yet. A command that only reads the state (status, resume, runs,
-// health) then knows there is nothing recorded, and says so, rather than
+// exist yet. A command that works on what is recorded (status, resume,
+// runs, health) then knows there is nothing, and says so, rather than
 // create an empty file (and its directory) where the user may have meant
-// another --state.
+// another --state; a plan or run knows its subnet cache is empty before
+// the file is even created (store.Async.Fresh).
 func missingState(s settings) (string, bool) {
 	if s.PostgresDSN != "" {
 		return "", false
