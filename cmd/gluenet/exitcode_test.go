@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
+
+	"github.com/gluenet/gluenet/store/postgres/pgtest"
 )
 
 // TestExitCodesFromTypes: configuration and usage problems exit 2 because
@@ -164,5 +167,48 @@ func TestAWSErrorPrintedOnce(t *testing.T) {
 	}
 	if !strings.Contains(out, "Result: error") || !strings.Contains(stderr, "Cannot reach the AWS endpoint") {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", out, stderr)
+	}
+}
+
+// TestPostgresStoreFailures: a Postgres server that refuses the login or
+// the database is a configuration problem (exit 2); one that cannot be
+// reached may pass (exit 4, which a scheduler may retry). Nothing is
+// started either way.
+func TestPostgresStoreFailures(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	ctx := context.Background()
+	unreachable := "postgres://gluenet:s3cret@127.0.0.1:1/gluenet?sslmode=disable"
+	type row struct {
+		name    string
+		args    []string
+		code    int
+		message string
+	}
+	tests := []row{
+		{"unreachable: runs list", []string{"runs", "list", "--postgres-dsn", unreachable}, exitAWS, "connection refused"},
+		{"unreachable: run", []string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--postgres-dsn", unreachable}, exitAWS, "open postgres state on 127.0.0.1:1/gluenet"},
+		{"unreachable: plan", []string{"plan", "--job", job, "--connections", conn1 + "," + conn2, "--postgres-dsn", unreachable}, exitAWS, "connection refused"},
+	}
+	if os.Getenv("GLUENET_TEST_POSTGRES_DSN") != "" || os.Getenv("CI") == "true" { // pgtest.DSN fails in CI without it
+		u, err := url.Parse(pgtest.DSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.UserPassword(u.User.Username(), "not-the-password")
+		tests = append(tests, row{"wrong password: run", []string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--postgres-dsn", u.String()}, exitUsage, "Check the user, password and database"})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, stderr := e.gluenet(ctx, tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, stderr)
+			}
+			if !strings.Contains(stderr, tt.message) || strings.Contains(stderr, "s3cret") || strings.Contains(stderr, "not-the-password") {
+				t.Errorf("stderr should say %q and no password:\n%s", tt.message, stderr)
+			}
+			if n := len(e.region.State().Runs); n != 0 {
+				t.Errorf("%d Glue runs started, want none", n)
+			}
+		})
 	}
 }

@@ -211,12 +211,13 @@ func isTerminal(w io.Writer) bool {
 func exitCode(err error) int {
 	var ue *usageError
 	var ae *awsError
+	var re *unreachableError
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted
-	case errors.As(err, &ae):
+	case errors.As(err, &ae), errors.As(err, &re):
 		return exitAWS
 	}
 	return exitInternal

@@ -31,7 +31,17 @@ func openStore(ctx context.Context, s settings) (store.Store, string, error) {
 			// problem (exit 2), found before connecting.
 			return nil, "", &usageError{err: err, msg: fmt.Sprintf("open the Postgres state store: %v\nFix the DSN given with --postgres-dsn, GLUENET_POSTGRES_DSN or state: {postgres_dsn: ...}.", err)}
 		}
-		if err != nil {
+		var ce *postgres.ConnectError
+		switch {
+		case errors.As(err, &ce) && ce.Refused:
+			// The server answered and said no: only the DSN or the
+			// server's settings can mend it (exit 2).
+			return nil, "", &usageError{err: err, msg: fmt.Sprintf("open the Postgres state store: %v\nCheck the user, password and database of the DSN given with --postgres-dsn, GLUENET_POSTGRES_DSN or state: {postgres_dsn: ...}.", err)}
+		case errors.As(err, &ce) && !errors.Is(err, context.Canceled):
+			// Not reached, or it failed: it may pass (exit 4, which a
+			// scheduler may retry, as it would an AWS endpoint's).
+			return nil, "", &unreachableError{err: fmt.Errorf("open the Postgres state store: %w", err)}
+		case err != nil:
 			return nil, "", fmt.Errorf("open the Postgres state store: %w", err)
 		}
 		return st, "postgres", nil
@@ -48,6 +58,14 @@ func openStore(ctx context.Context, s settings) (store.Store, string, error) {
 	}
 	return st, path, nil
 }
+
+// unreachableError is a service gluenet needs, other than AWS, that could
+// not be reached or failed: the Postgres state store. It exits 4, like an
+// AWS endpoint that does not answer.
+type unreachableError struct{ err error }
+
+func (e *unreachableError) Error() string { return e.err.Error() }
+func (e *unreachableError) Unwrap() error { return e.err }
 
 // statePath is the SQLite state file the settings name: --state or
 // GLUENET_STATE, else the default under the user's state directory.

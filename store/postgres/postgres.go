@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -125,15 +126,43 @@ func open(ctx context.Context, dsn string, migrations fs.FS, opts []Option) (*St
 	}
 	// Connect now, so that an unreachable server or a refused login fails
 	// Open with what went wrong.
-	err = db.PingContext(ctx)
-	if err == nil {
-		err = s.migrate(ctx, migrations)
-	}
-	if err != nil {
+	addr := fmt.Sprintf("%s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
+	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open postgres state on %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, err)
+		return nil, &ConnectError{Addr: addr, Refused: refusedLogin(err), Err: err}
+	}
+	if err := s.migrate(ctx, migrations); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres state on %s: %w", addr, err)
 	}
 	return s, nil
+}
+
+// ConnectError is Open's error when it could not connect to the server.
+// Refused: the server answered and refused the login or the database (a
+// wrong user or password, a database that does not exist, a client
+// address pg_hba.conf does not allow), which only a change of the DSN or
+// of the server's settings mends; otherwise the server could not be
+// reached or failed, which may pass.
+type ConnectError struct {
+	Addr    string // host:port/database, never the password
+	Refused bool
+	Err     error
+}
+
+func (e *ConnectError) Error() string { return fmt.Sprintf("open postgres state on %s: %v", e.Addr, e.Err) }
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// refusedLogin reports whether err is the server refusing the connection
+// itself: SQLSTATE class 28 (invalid authorization specification) or
+// 3D000 (invalid catalog name: no such database).
+func refusedLogin(err error) bool {
+	var pe *pq.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	code := string(pe.Code)
+	return strings.HasPrefix(code, "28") || code == "3D000"
 }
 
 // pool sizes the connection pool.

@@ -156,22 +156,32 @@ func TestConcurrentOpen(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	dsn := pgtest.DSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongPassword, noDatabase := *u, *u
+	wrongPassword.User = url.UserPassword(u.User.Username(), "not-the-password")
+	noDatabase.Path = "/gluenet_no_such_database"
 	tests := []struct {
 		name, dsn, want string
 		hidden          string // must not appear in the error
 		dsnError        bool   // a *DSNError: the DSN is refused before connecting
+		connect         string // a *ConnectError: "refused" or "unreachable"
 	}{
-		{"unparsable DSN", "postgres://gluenet:s3cret@[::1", "not a valid", "s3cret", true},
-		{"unparsable key=value DSN", "host=127.0.0.1 password='s3cret", "not a valid", "s3cret", true},
-		{"missing schema", pgtest.WithParam(t, dsn, "search_path", "gluenet_no_such_schema"), "search_path", "", false},
+		{"unparsable DSN", "postgres://gluenet:s3cret@[::1", "not a valid", "s3cret", true, ""},
+		{"unparsable key=value DSN", "host=127.0.0.1 password='s3cret", "not a valid", "s3cret", true, ""},
+		{"missing schema", pgtest.WithParam(t, dsn, "search_path", "gluenet_no_such_schema"), "search_path", "", false, ""},
 		{"unreachable server", "postgres://gluenet:s3cret@127.0.0.1:1/gluenet?sslmode=disable&connect_timeout=10",
-			"open postgres state on 127.0.0.1:1/gluenet", "s3cret", false},
+			"open postgres state on 127.0.0.1:1/gluenet", "s3cret", false, "unreachable"},
+		{"wrong password", wrongPassword.String(), "password authentication failed", "not-the-password", false, "refused"},
+		{"no such database", noDatabase.String(), "gluenet_no_such_database", "", false, "refused"},
 		// pgx read these; lib/pq would pass them to the server as settings.
-		{"pgx's pool setting", pgtest.WithParam(t, dsn, "pool_min_conns", "2"), "pool_min_conns is not supported", "", true},
-		{"libpq's setting that lib/pq lacks", pgtest.WithParam(t, dsn, "channel_binding", "require"), "channel_binding is not supported", "", true},
-		{"pool_max_conns not a number", pgtest.WithParam(t, dsn, "pool_max_conns", "many"), `pool_max_conns="many"`, "", true},
-		{"pool_max_conns zero", pgtest.WithParam(t, dsn, "pool_max_conns", "0"), "at least 1", "", true},
-		{"pool_max_conn_idle_time not a duration", pgtest.WithParam(t, dsn, "pool_max_conn_idle_time", "soon"), "pool_max_conn_idle_time", "", true},
+		{"pgx's pool setting", pgtest.WithParam(t, dsn, "pool_min_conns", "2"), "pool_min_conns is not supported", "", true, ""},
+		{"libpq's setting that lib/pq lacks", pgtest.WithParam(t, dsn, "channel_binding", "require"), "channel_binding is not supported", "", true, ""},
+		{"pool_max_conns not a number", pgtest.WithParam(t, dsn, "pool_max_conns", "many"), `pool_max_conns="many"`, "", true, ""},
+		{"pool_max_conns zero", pgtest.WithParam(t, dsn, "pool_max_conns", "0"), "at least 1", "", true, ""},
+		{"pool_max_conn_idle_time not a duration", pgtest.WithParam(t, dsn, "pool_max_conn_idle_time", "soon"), "pool_max_conn_idle_time", "", true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,6 +199,14 @@ func TestOpenErrors(t *testing.T) {
 			var de *DSNError
 			if errors.As(err, &de) != tt.dsnError {
 				t.Errorf("Open: %v (%T); a *DSNError: %v, want %v", err, err, !tt.dsnError, tt.dsnError)
+			}
+			var ce *ConnectError
+			got := ""
+			if errors.As(err, &ce) {
+				got = map[bool]string{true: "refused", false: "unreachable"}[ce.Refused]
+			}
+			if got != tt.connect {
+				t.Errorf("Open: %v (%T): connect error %q, want %q", err, err, got, tt.connect)
 			}
 		})
 	}

@@ -260,7 +260,7 @@ class GluenetJobOperator(BaseOperator):
         if code == EXIT_RUN_FAILED:
             raise AirflowException(f"gluenet: the Glue job run failed after all its attempts (exit 3): {_summary(result, msg)}")
         if code == EXIT_AWS:
-            raise AirflowException(f"gluenet: AWS error (exit 4, retryable): {msg}")
+            raise AirflowException(f"gluenet: AWS or state store error (exit 4, retryable): {msg}")
         if code == EXIT_INTERRUPTED:
             raise AirflowException(f"gluenet: interrupted (exit 130): {msg}")
         raise AirflowException(f"gluenet exited with code {code}: {msg}")
