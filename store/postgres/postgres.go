@@ -150,7 +150,9 @@ type ConnectError struct {
 	Err     error
 }
 
-func (e *ConnectError) Error() string { return fmt.Sprintf("open postgres state on %s: %v", e.Addr, e.Err) }
+func (e *ConnectError) Error() string {
+	return fmt.Sprintf("open postgres state on %s: %v", e.Addr, e.Err)
+}
 func (e *ConnectError) Unwrap() error { return e.Err }
 
 // refusedLogin reports whether err is the server refusing the connection
