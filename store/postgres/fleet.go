@@ -10,6 +10,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/gluenet/gluenet/store"
+	"github.com/gluenet/gluenet/store/internal/sqlrows"
 )
 
 // AttemptsOf implements store.Fleet.
@@ -35,7 +36,7 @@ func (s *Store) AttemptsOf(ctx context.Context, keys []string) (map[string][]sto
 
 // attemptsOf adds the attempts of the runs keys, with their states, to out.
 func attemptsOf(ctx context.Context, q querier, keys []string, out map[string][]store.Attempt) error {
-	got, err := queryAll(ctx, q, func(row rowScanner) (store.Attempt, error) {
+	got, err := sqlrows.All(ctx, q, func(row rowScanner) (store.Attempt, error) {
 		var (
 			a              store.Attempt
 			plan           *string
@@ -113,7 +114,7 @@ func (s *Store) AddSubnetSamples(ctx context.Context, samples []store.SubnetSamp
 
 // SubnetSamples implements store.Fleet.
 func (s *Store) SubnetSamples(ctx context.Context, since time.Time) ([]store.SubnetSample, error) {
-	out, err := queryAll(ctx, s.db, func(row rowScanner) (store.SubnetSample, error) {
+	out, err := sqlrows.All(ctx, s.db, func(row rowScanner) (store.SubnetSample, error) {
 		var x store.SubnetSample
 		err := row.Scan(&x.At, &x.SubnetID, &x.AZ, &x.FreeIPs, &x.ReservedIPs)
 		x.At = utc(x.At)

@@ -43,6 +43,7 @@ import (
 	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/store/internal/autoprune"
 	"github.com/gluenet/gluenet/store/internal/migrate"
+	"github.com/gluenet/gluenet/store/internal/sqlrows"
 )
 
 //go:embed migrations/*.sql
@@ -246,7 +247,7 @@ func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
 		)`); err != nil {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
-		applied, err := queryAll(ctx, tx, scanOne[int], `SELECT version FROM schema_migrations ORDER BY version`)
+		applied, err := sqlrows.All(ctx, tx, sqlrows.One[int], `SELECT version FROM schema_migrations ORDER BY version`)
 		if err != nil {
 			return fmt.Errorf("read schema_migrations: %w", err)
 		}
@@ -274,17 +275,12 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // SQL plumbing.
 
-// querier is what *sql.DB and *sql.Tx share.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// rowScanner is a *sql.Row or *sql.Rows.
-type rowScanner interface {
-	Scan(dest ...any) error
-}
+// querier is what *sql.DB and *sql.Tx share; rowScanner a *sql.Row or
+// *sql.Rows.
+type (
+	querier    = sqlrows.Querier
+	rowScanner = sqlrows.Scanner
+)
 
 // readOnly is the transaction of reads that must see one snapshot.
 var readOnly = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
@@ -302,35 +298,6 @@ func (s *Store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) 
 		return err
 	}
 	return tx.Commit()
-}
-
-// queryAll runs a query and scans each row with scan. No row is an empty,
-// non-nil slice.
-func queryAll[T any](ctx context.Context, q querier, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []T{}
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// scanOne scans a row of one column.
-func scanOne[T any](row rowScanner) (T, error) {
-	var v T
-	err := row.Scan(&v)
-	return v, err
 }
 
 // affected is how many rows the statement that returned res and err
@@ -441,7 +408,7 @@ func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, e
 	if f.Limit > 0 {
 		limit = &f.Limit
 	}
-	out, err := queryAll(ctx, s.db, scanRun, `SELECT `+runColumns+` FROM runs
+	out, err := sqlrows.All(ctx, s.db, scanRun, `SELECT `+runColumns+` FROM runs
 		WHERE ($1 = '' OR job = $1) AND ($2::timestamptz IS NULL OR created_at < $2)
 			AND ($4::timestamptz IS NULL OR created_at >= $4) AND ($5 = '' OR status = $5)
 		ORDER BY created_at DESC, key DESC
@@ -670,7 +637,7 @@ func (s *Store) PutRunState(ctx context.Context, rs store.RunState) (int64, erro
 // Health.
 
 func readHealth(ctx context.Context, q querier, scope gluenet.Scope, key string) ([]gluenet.HealthRecord, error) {
-	return queryAll(ctx, q, func(row rowScanner) (gluenet.HealthRecord, error) {
+	return sqlrows.All(ctx, q, func(row rowScanner) (gluenet.HealthRecord, error) {
 		var (
 			r                       gluenet.HealthRecord
 			sc                      string
@@ -798,7 +765,7 @@ func (s *Store) HealthEvents(ctx context.Context, limit int) ([]store.HealthEven
 	if limit > 0 {
 		lim = &limit
 	}
-	out, err := queryAll(ctx, s.db, func(row rowScanner) (store.HealthEvent, error) {
+	out, err := sqlrows.All(ctx, s.db, func(row rowScanner) (store.HealthEvent, error) {
 		var (
 			e           store.HealthEvent
 			scope, kind string
@@ -836,7 +803,7 @@ func (s *Store) AddReservation(ctx context.Context, r gluenet.Reservation) error
 
 // Reservations implements store.Store.
 func (s *Store) Reservations(ctx context.Context, now time.Time) ([]gluenet.Reservation, error) {
-	out, err := queryAll(ctx, s.db, func(row rowScanner) (gluenet.Reservation, error) {
+	out, err := sqlrows.All(ctx, s.db, func(row rowScanner) (gluenet.Reservation, error) {
 		var (
 			r       gluenet.Reservation
 			created *time.Time
@@ -911,7 +878,7 @@ func (s *Store) Prune(ctx context.Context, o store.PruneOptions) (store.Pruned, 
 			// FOR UPDATE: a run resumed meanwhile (SetRunStatus clears
 			// finished_at) waits for this transaction, and a run another
 			// prune holds is left to it.
-			keys, err := queryAll(ctx, tx, scanOne[string], `SELECT key FROM runs
+			keys, err := sqlrows.All(ctx, tx, sqlrows.One[string], `SELECT key FROM runs
 				WHERE finished_at IS NOT NULL AND finished_at < $1 AND status IN ($2, $3, $4)
 				ORDER BY finished_at, key LIMIT $5
 				FOR UPDATE SKIP LOCKED`,
@@ -990,24 +957,12 @@ func (s *Store) PutCachedSubnet(ctx context.Context, connection, subnetID string
 
 // CachedSubnets implements store.Store.
 func (s *Store) CachedSubnets(ctx context.Context, connections []string, now time.Time) (map[string]string, error) {
-	found := make(map[string]string, len(connections))
 	if len(connections) == 0 {
-		return found, nil
+		return map[string]string{}, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT connection, subnet_id FROM subnet_cache
+	found, err := sqlrows.Pairs(ctx, s.db, `SELECT connection, subnet_id FROM subnet_cache
 		WHERE connection = ANY($1) AND expires_at > $2`, pq.Array(connections), ts(now))
 	if err != nil {
-		return nil, fmt.Errorf("cached subnets: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var conn, subnet string
-		if err := rows.Scan(&conn, &subnet); err != nil {
-			return nil, fmt.Errorf("cached subnets: %w", err)
-		}
-		found[conn] = subnet
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cached subnets: %w", err)
 	}
 	return found, nil

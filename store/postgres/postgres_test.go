@@ -13,6 +13,7 @@ import (
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/store"
+	"github.com/gluenet/gluenet/store/internal/sqlrows"
 	"github.com/gluenet/gluenet/store/postgres/pgtest"
 	"github.com/gluenet/gluenet/store/storetest"
 )
@@ -100,14 +101,14 @@ func TestMigrations(t *testing.T) {
 				s.Close()
 			}
 			db := pgtest.Connect(t, dsn)
-			versions, err := queryAll(ctx, db, scanOne[int], `SELECT version FROM schema_migrations ORDER BY version`)
+			versions, err := sqlrows.All(ctx, db, sqlrows.One[int], `SELECT version FROM schema_migrations ORDER BY version`)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if fmt.Sprint(versions) != st.versions {
 				t.Errorf("versions = %v, want %s", versions, st.versions)
 			}
-			tables, err := queryAll(ctx, db, scanOne[string], `SELECT table_name::text FROM information_schema.tables
+			tables, err := sqlrows.All(ctx, db, sqlrows.One[string], `SELECT table_name::text FROM information_schema.tables
 				WHERE table_schema = current_schema() AND table_name <> 'schema_migrations' ORDER BY table_name`)
 			if err != nil {
 				t.Fatal(err)

@@ -38,6 +38,7 @@ import (
 	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/store/internal/autoprune"
 	"github.com/gluenet/gluenet/store/internal/migrate"
+	"github.com/gluenet/gluenet/store/internal/sqlrows"
 )
 
 //go:embed migrations/*.sql
@@ -169,7 +170,7 @@ func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
 	if err != nil {
 		return err
 	}
-	if applied, err := queryInts(ctx, s.db, `SELECT version FROM schema_migrations ORDER BY version`); err == nil {
+	if applied, err := sqlrows.All(ctx, s.db, sqlrows.One[int], `SELECT version FROM schema_migrations ORDER BY version`); err == nil {
 		if pending, err := migrate.Pending(all, applied); err == nil && len(pending) == 0 {
 			return nil
 		}
@@ -197,7 +198,7 @@ func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
 		)`); err != nil {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
-		applied, err := queryInts(ctx, tx, `SELECT version FROM schema_migrations ORDER BY version`)
+		applied, err := sqlrows.All(ctx, tx, sqlrows.One[int], `SELECT version FROM schema_migrations ORDER BY version`)
 		if err != nil {
 			return fmt.Errorf("read schema_migrations: %w", err)
 		}
@@ -296,11 +297,7 @@ func (s *Store) inReadTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return fn(tx)
 }
 
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+type querier = sqlrows.Querier
 
 // Runs.
 
@@ -969,7 +966,7 @@ func (s *Store) Prune(ctx context.Context, o store.PruneOptions) (store.Pruned, 
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if !o.RunsFinishedBefore.IsZero() {
-			keys, err := queryStrings(ctx, tx, `SELECT key FROM runs
+			keys, err := sqlrows.All(ctx, tx, sqlrows.One[string], `SELECT key FROM runs
 				WHERE finished_at IS NOT NULL AND finished_at < ? AND status IN (?, ?, ?)
 				ORDER BY finished_at, key LIMIT ?`,
 				o.RunsFinishedBefore.UnixMicro(), string(store.RunSucceeded), string(store.RunFailed), string(store.RunInterrupted), limit)
@@ -1057,28 +1054,16 @@ func (s *Store) PutCachedSubnet(ctx context.Context, connection, subnetID string
 // CachedSubnets implements store.Store. The names go in as one JSON array
 // parameter, so that any number of them makes one statement.
 func (s *Store) CachedSubnets(ctx context.Context, connections []string, now time.Time) (map[string]string, error) {
-	found := make(map[string]string, len(connections))
 	if len(connections) == 0 {
-		return found, nil
+		return map[string]string{}, nil
 	}
 	names, err := json.Marshal(connections)
 	if err != nil {
 		return nil, fmt.Errorf("cached subnets: %w", err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT connection, subnet_id FROM subnet_cache
+	found, err := sqlrows.Pairs(ctx, s.db, `SELECT connection, subnet_id FROM subnet_cache
 		WHERE connection IN (SELECT value FROM json_each(?)) AND expires_at > ?`, string(names), now.UnixMicro())
 	if err != nil {
-		return nil, fmt.Errorf("cached subnets: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var conn, subnet string
-		if err := rows.Scan(&conn, &subnet); err != nil {
-			return nil, fmt.Errorf("cached subnets: %w", err)
-		}
-		found[conn] = subnet
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("cached subnets: %w", err)
 	}
 	return found, nil
@@ -1239,38 +1224,4 @@ func jsonText(b json.RawMessage) any {
 		return nil
 	}
 	return string(b)
-}
-
-func queryInts(ctx context.Context, q querier, query string, args ...any) ([]int, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
-func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }

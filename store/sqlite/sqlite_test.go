@@ -16,6 +16,7 @@ import (
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/store"
+	"github.com/gluenet/gluenet/store/internal/sqlrows"
 	"github.com/gluenet/gluenet/store/storetest"
 )
 
@@ -415,14 +416,14 @@ func TestMigrations(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer raw.Close()
-			versions, err := queryInts(ctx, raw, `SELECT version FROM schema_migrations ORDER BY version`)
+			versions, err := sqlrows.All(ctx, raw, sqlrows.One[int], `SELECT version FROM schema_migrations ORDER BY version`)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if fmt.Sprint(versions) != st.versions {
 				t.Errorf("versions = %v, want %s", versions, st.versions)
 			}
-			tables, err := queryStrings(ctx, raw, `SELECT name FROM sqlite_master
+			tables, err := sqlrows.All(ctx, raw, sqlrows.One[string], `SELECT name FROM sqlite_master
 				WHERE type = 'table' AND name NOT IN ('schema_migrations', 'sqlite_sequence') ORDER BY name`)
 			if err != nil {
 				t.Fatal(err)
@@ -437,7 +438,7 @@ func TestMigrations(t *testing.T) {
 func TestRealMigrationsApply(t *testing.T) {
 	ctx := t.Context()
 	s := openAt(t, filepath.Join(t.TempDir(), "state.db"))
-	versions, err := queryInts(ctx, s.db, `SELECT version FROM schema_migrations ORDER BY version`)
+	versions, err := sqlrows.All(ctx, s.db, sqlrows.One[int], `SELECT version FROM schema_migrations ORDER BY version`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +467,7 @@ func TestRealMigrationsApply(t *testing.T) {
 		}
 	}
 	s2 := openAt(t, path)
-	n, err := queryInts(ctx, s2.db, `SELECT COUNT(*) FROM schema_migrations`)
+	n, err := sqlrows.All(ctx, s2.db, sqlrows.One[int], `SELECT COUNT(*) FROM schema_migrations`)
 	if err != nil {
 		t.Fatal(err)
 	}
