@@ -144,6 +144,20 @@ type Plan struct {
 	// Others are the job's connections that are not candidates, in the
 	// job's order: they keep their place after the ranked ones.
 	Others []string `json:"other_connections,omitempty"`
+	// UnderCapacity is set when the run was started although no healthy
+	// candidate had free IPs for its whole need (see UnderCapacity).
+	UnderCapacity *UnderCapacity `json:"under_capacity,omitempty"`
+}
+
+// UnderCapacity records a run started with fewer free IPs than it needs:
+// Glue then starts it with fewer workers than asked, or not at all.
+type UnderCapacity struct {
+	// Needed is the IPs the run needs at full capacity.
+	Needed int `json:"needed"`
+	// FreeAtStart is the free IPs (EC2's count minus reservations) of
+	// Subnet, the first connection's subnet, when the run was started.
+	FreeAtStart int    `json:"free_at_start"`
+	Subnet      string `json:"subnet"`
 }
 
 // FullOrder is the whole connection list as it is written into the job:
