@@ -95,6 +95,9 @@ type Simulation struct {
 	APICalls int `json:"api_calls"`
 	// End is when the last run ended, since the start.
 	End time.Duration `json:"end"`
+	// AdmitWait is the variant's admission wait: the bound lets the
+	// oracle wait as long.
+	AdmitWait time.Duration `json:"-"`
 }
 
 // Simulate runs one variant of the scenario on one seed.
@@ -110,7 +113,7 @@ func Simulate(ctx context.Context, sc *Scenario, v Variant, seed int64, sdk bool
 	if err := e.run(ctx); err != nil {
 		return nil, fmt.Errorf("simulate %s, seed %d: %w", v.Name, seed, err)
 	}
-	sim := &Simulation{Variant: v.Name, Seed: seed, APICalls: e.region.Stats().TotalCalls(), End: e.now().Sub(epoch)}
+	sim := &Simulation{Variant: v.Name, Seed: seed, APICalls: e.region.Stats().TotalCalls(), End: e.now().Sub(epoch), AdmitWait: v.Admission.Wait}
 	sim.Outcomes = outcomes(e)
 	sim.Metrics = measure(sim.Outcomes)
 	return sim, nil

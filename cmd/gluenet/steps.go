@@ -84,7 +84,7 @@ func stepOut(st executor.Status, code int) stepJSON {
 	}
 	if w := st.Wait; w != nil && !st.Done {
 		out.Wait = &stepWait{For: string(w.For), GlueRunID: w.GlueRunID}
-		if w.For == executor.WaitTime {
+		if w.For == executor.WaitTime || w.For == executor.WaitRoom {
 			out.Wait.Until = rfc3339(w.Until)
 		} else {
 			out.Wait.CheckAt = rfc3339(w.CheckAt)
@@ -118,6 +118,8 @@ func (a *app) printStep(format string, st executor.Status, s settings) error {
 		fmt.Fprintf(a.stdout, "; exit code %d\n", code)
 	case out.Wait.For == string(executor.WaitRun):
 		fmt.Fprintf(a.stdout, "\nWaiting for Glue run %s (%s); check again at %s: gluenet resume --run-key %s\n", out.GlueRunID, dash(out.State), out.NextCheckAt, out.RunKey)
+	case out.Wait.For == string(executor.WaitRoom):
+		fmt.Fprintf(a.stdout, "\nNot started yet, %s; look again at %s: gluenet resume --run-key %s\n", out.Why, out.NextCheckAt, out.RunKey)
 	default:
 		fmt.Fprintf(a.stdout, "\nNext attempt at %s", out.NextCheckAt)
 		if out.Why != "" {

@@ -1,0 +1,92 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gluenet/gluenet/admit"
+	"github.com/gluenet/gluenet/classify"
+	"github.com/gluenet/gluenet/policy"
+)
+
+// ClassNoRoom is the class of a run that waited for room for its whole
+// need, found none in time, and was not started (--when-short fail).
+const ClassNoRoom classify.Class = "no-room"
+
+// errNoRoom: under the reservations lock, the re-ranked plan has no room
+// for the run any more (a launch that went first took it): wait instead
+// of starting short.
+var errNoRoom = errors.New("no room for the whole run after re-ranking")
+
+// admit decides, before an attempt starts, whether it waits for room: a
+// healthy candidate with free IPs (EC2's count minus reservations) for the
+// run's whole need. While it waits it holds no lease and no reservation
+// and changes nothing in AWS; each Step looks again (one DescribeSubnets,
+// the subnets cached) and starts as soon as there is room, or when the
+// wait runs out (then the spec's WhenShort decides). It returns the wait,
+// or nil to start now; a is updated with the fresh plan.
+func (x *stepper) admit(ctx context.Context, a *policy.Action) (*Wait, error) {
+	cfg, cur := x.spec().Admission, x.rec.current()
+	if !cfg.Enabled() || cur.Admitted || !cur.StartingAt.IsZero() || a.Plan == nil {
+		return nil, nil
+	}
+	if !cur.AdmitSince.IsZero() && cur.AdmittedAt.IsZero() {
+		// Waiting for room: look again.
+		plan, err := x.e.discover(ctx, x.spec(), cur.Seed)
+		if err != nil {
+			return nil, err
+		}
+		x.apply(policy.Discovered{Plan: plan})
+		a.Plan = x.s.Current().Plan
+		cur = x.rec.current()
+	}
+	if admit.Room(*a.Plan) != nil {
+		if !cur.AdmitSince.IsZero() {
+			cur.AdmittedAt = x.e.now()
+			x.e.log().Info("room for the whole run appeared: starting", "run_key", x.key, "attempt", cur.Number,
+				"waited", x.e.now().Sub(cur.AdmitSince).Round(time.Second).String())
+		}
+		return nil, nil
+	}
+	return x.waitForRoom(a)
+}
+
+// waitForRoom starts or continues the attempt's wait for room, or ends it
+// when it ran out: nil to start short, NoRoom applied to fail.
+func (x *stepper) waitForRoom(a *policy.Action) (*Wait, error) {
+	cfg, cur, now := x.spec().Admission, x.rec.current(), x.e.now()
+	if cur.AdmitSince.IsZero() {
+		cur.AdmitSince, cur.AdmitUntil = now, now.Add(cfg.Wait)
+	}
+	cur.AdmittedAt = time.Time{}
+	if now.Before(cur.AdmitUntil) {
+		cur.Why = admit.Waiting(*a.Plan, cur.AdmitUntil)
+		x.e.log().Info(cur.Why, "run_key", x.key, "attempt", cur.Number, "until", cur.AdmitUntil.UTC().Format(time.RFC3339))
+		next := now.Add(x.spec().PollInterval)
+		if next.After(cur.AdmitUntil) {
+			next = cur.AdmitUntil
+		}
+		cur.RoomCheckAt = next
+		return &Wait{For: WaitRoom, Until: next}, nil
+	}
+	cur.Admitted, cur.AdmittedAt = true, now
+	waited := now.Sub(cur.AdmitSince).Round(time.Second)
+	short := admit.Short(*a.Plan)
+	if cfg.WhenShort == admit.FailShort {
+		msg := fmt.Sprintf("no healthy subnet had room for the run's %d IPs after waiting %s for room (--admit-wait); not started (--when-short fail)",
+			a.Plan.Need.IPs, waited)
+		if short != nil {
+			msg = fmt.Sprintf("no healthy subnet had room for the run's %d IPs after waiting %s for room (--admit-wait): the best, %s, had %d; not started (--when-short fail)",
+				short.Needed, waited, short.Subnet, short.FreeAtStart)
+		}
+		x.e.log().Error(msg, "run_key", x.key, "attempt", cur.Number)
+		x.apply(policy.NoRoom{Class: ClassNoRoom, Err: msg})
+		x.rec.ErrClass = ClassNoRoom
+		return nil, nil
+	}
+	x.e.log().Warn("no room for the whole run after waiting for it: starting with what there is (--when-short start)",
+		"run_key", x.key, "attempt", cur.Number, "waited", waited.String())
+	return nil, nil
+}
