@@ -151,6 +151,14 @@ func Short(p gluenet.Plan) *gluenet.UnderCapacity {
 	return &gluenet.UnderCapacity{Needed: p.Need.IPs, FreeAtStart: *f.Free, Subnet: f.SubnetID}
 }
 
+// Round rounds a wait for people: to the second, or to 10ms under 10s.
+func Round(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Second)
+}
+
 // Waiting says, in words, why a run waits and until when at most:
 // "waiting for room: needs 40 IPs, best healthy subnet subnet-1 has 31
 // (9 reserved for runs starting), waiting until 12:45:00 UTC at most".

@@ -46,7 +46,7 @@ func (x *stepper) admit(ctx context.Context, a *policy.Action) (*Wait, error) {
 		if !cur.AdmitSince.IsZero() {
 			cur.AdmittedAt = x.e.now()
 			x.e.log().Info("room for the whole run appeared: starting", "run_key", x.key, "attempt", cur.Number,
-				"waited", x.e.now().Sub(cur.AdmitSince).Round(time.Second).String())
+				"waited", admit.Round(x.e.now().Sub(cur.AdmitSince)).String())
 		}
 		return nil, nil
 	}
@@ -72,14 +72,13 @@ func (x *stepper) waitForRoom(a *policy.Action) (*Wait, error) {
 		return &Wait{For: WaitRoom, Until: next}, nil
 	}
 	cur.Admitted, cur.AdmittedAt = true, now
-	waited := now.Sub(cur.AdmitSince).Round(time.Second)
-	short := admit.Short(*a.Plan)
+	waited := admit.Round(now.Sub(cur.AdmitSince))
 	if cfg.WhenShort == admit.FailShort {
 		msg := fmt.Sprintf("no healthy subnet had room for the run's %d IPs after waiting %s for room (--admit-wait); not started (--when-short fail)",
 			a.Plan.Need.IPs, waited)
-		if short != nil {
-			msg = fmt.Sprintf("no healthy subnet had room for the run's %d IPs after waiting %s for room (--admit-wait): the best, %s, had %d; not started (--when-short fail)",
-				short.Needed, waited, short.Subnet, short.FreeAtStart)
+		if best := admit.Best(*a.Plan); best != nil && best.Free != nil {
+			msg = fmt.Sprintf("no healthy subnet had room for the run's %d IPs after waiting %s for room (--admit-wait): the best, %s, had %d free; not started (--when-short fail)",
+				a.Plan.Need.IPs, waited, best.SubnetID, *best.Free)
 		}
 		x.e.log().Error(msg, "run_key", x.key, "attempt", cur.Number)
 		x.apply(policy.NoRoom{Class: ClassNoRoom, Err: msg})

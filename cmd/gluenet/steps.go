@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gluenet/gluenet"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -109,6 +110,11 @@ func (a *app) printStep(format string, st executor.Status, s settings) error {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", at.Attempt, strings.Join(at.Order, ","), dash(at.RunID), dash(at.State), dash(at.ErrorMessage))
 	}
 	tw.Flush()
+	for _, at := range out.Attempts {
+		if at.UnderCapacity != nil {
+			fmt.Fprintf(a.stdout, "Attempt %d %s\n", at.Attempt, underCapacityText(*at.UnderCapacity))
+		}
+	}
 	switch {
 	case out.Done:
 		fmt.Fprintf(a.stdout, "\nDone: %s", out.Result)
@@ -128,6 +134,12 @@ func (a *app) printStep(format string, st executor.Status, s settings) error {
 		fmt.Fprintf(a.stdout, ": gluenet resume --run-key %s\n", out.RunKey)
 	}
 	return nil
+}
+
+// underCapacityText says that an attempt started short, with the figures.
+func underCapacityText(u gluenet.UnderCapacity) string {
+	return fmt.Sprintf("started UNDER CAPACITY: it needed %d IPs, %s had %d free at the start (Glue starts such a run with fewer workers)",
+		u.Needed, u.Subnet, u.FreeAtStart)
 }
 
 // detach is `run --detach`: record the run and step it once (rank, apply,
