@@ -50,6 +50,12 @@ type Config struct {
 	Wait time.Duration
 	// WhenShort is what happens when the wait runs out ("" means start).
 	WhenShort WhenShort
+	// Predict bounds the wait by when room is expected, from the runs in
+	// flight and each job's recent durations: a run waits until then plus
+	// a margin, and not at all when no run's end is expected to make room
+	// within Wait. Without it a run waits up to Wait whenever there is no
+	// room.
+	Predict bool
 }
 
 // DefaultConfig is gluenet's default admission.
@@ -86,11 +92,12 @@ func ParseWhenShort(s string) (WhenShort, error) {
 type configJSON struct {
 	Wait      string    `json:"wait"`
 	WhenShort WhenShort `json:"when_short,omitempty"`
+	Predict   bool      `json:"predict,omitempty"`
 }
 
 // MarshalJSON writes the wait as a duration string ("10m0s").
 func (c Config) MarshalJSON() ([]byte, error) {
-	return json.Marshal(configJSON{Wait: c.Wait.String(), WhenShort: c.WhenShort})
+	return json.Marshal(configJSON{Wait: c.Wait.String(), WhenShort: c.WhenShort, Predict: c.Predict})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -103,7 +110,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("admission wait: %w", err)
 	}
-	*c = Config{Wait: d, WhenShort: j.WhenShort}
+	*c = Config{Wait: d, WhenShort: j.WhenShort, Predict: j.Predict}
 	return nil
 }
 
@@ -159,10 +166,15 @@ func Round(d time.Duration) time.Duration {
 	return d.Round(time.Second)
 }
 
+// Margin is what a predicted wait adds to the time room is expected: the
+// prediction's error, and the poll that sees the room.
+func Margin(poll time.Duration) time.Duration { return max(time.Minute, 2*poll) }
+
 // Waiting says, in words, why a run waits and until when at most:
 // "waiting for room: needs 40 IPs, best healthy subnet subnet-1 has 31
-// (9 reserved for runs starting), waiting until 12:45:00 UTC at most".
-func Waiting(p gluenet.Plan, until time.Time) string {
+// (9 reserved for runs starting), room expected ~12:40:00 UTC when 2
+// runs in flight end, waiting until 12:45:00 UTC at most".
+func Waiting(p gluenet.Plan, until time.Time, fc Forecast) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "waiting for room: needs %d IPs", p.Need.IPs)
 	if best := Best(p); best != nil && best.Free != nil {
@@ -172,6 +184,9 @@ func Waiting(p gluenet.Plan, until time.Time) string {
 		}
 	} else {
 		b.WriteString(", no healthy subnet's free IPs are known")
+	}
+	if !fc.At.IsZero() {
+		fmt.Fprintf(&b, ", room expected ~%s in %s when %d run(s) in flight end", fc.At.UTC().Format("15:04:05 MST"), fc.Subnet, fc.Flights)
 	}
 	fmt.Fprintf(&b, ", waiting until %s at most", until.UTC().Format("15:04:05 MST"))
 	return b.String()

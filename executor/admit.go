@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/admit"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/policy"
@@ -50,19 +51,45 @@ func (x *stepper) admit(ctx context.Context, a *policy.Action) (*Wait, error) {
 		}
 		return nil, nil
 	}
-	return x.waitForRoom(a)
+	return x.waitForRoom(ctx, a)
+}
+
+// noRoomExpected is the reason of an attempt that does not wait because
+// prediction expects no room within the wait.
+const noRoomExpected = "no room for the whole run, and the runs in flight are not expected to make room within --admit-wait"
+
+// predict bounds a new wait for room by the forecast: until room is
+// expected plus a margin, or no wait at all when the runs in flight are
+// not expected to make room within it. With nothing to go on (no run in
+// flight holds IPs in a healthy candidate) the wait stays as it is.
+func (x *stepper) predict(ctx context.Context, plan gluenet.Plan, cur *attemptRecord) {
+	fc := x.forecast(ctx, plan, cur.AdmitUntil)
+	cur.Forecast = fc
+	switch {
+	case !fc.Known:
+	case fc.Earliest.IsZero() || fc.Earliest.After(cur.AdmitUntil):
+		cur.AdmitUntil, cur.Why = cur.AdmitSince, noRoomExpected
+		x.e.log().Info(noRoomExpected, "run_key", x.key, "attempt", cur.Number)
+	case !fc.Unsure && !fc.At.IsZero():
+		if until := fc.At.Add(admit.Margin(x.spec().PollInterval)); until.Before(cur.AdmitUntil) {
+			cur.AdmitUntil = until
+		}
+	}
 }
 
 // waitForRoom starts or continues the attempt's wait for room, or ends it
 // when it ran out: nil to start short, NoRoom applied to fail.
-func (x *stepper) waitForRoom(a *policy.Action) (*Wait, error) {
+func (x *stepper) waitForRoom(ctx context.Context, a *policy.Action) (*Wait, error) {
 	cfg, cur, now := x.spec().Admission, x.rec.current(), x.e.now()
 	if cur.AdmitSince.IsZero() {
 		cur.AdmitSince, cur.AdmitUntil = now, now.Add(cfg.Wait)
+		if cfg.Predict {
+			x.predict(ctx, *a.Plan, cur)
+		}
 	}
 	cur.AdmittedAt = time.Time{}
 	if now.Before(cur.AdmitUntil) {
-		cur.Why = admit.Waiting(*a.Plan, cur.AdmitUntil)
+		cur.Why = admit.Waiting(*a.Plan, cur.AdmitUntil, cur.Forecast)
 		x.e.log().Info(cur.Why, "run_key", x.key, "attempt", cur.Number, "until", cur.AdmitUntil.UTC().Format(time.RFC3339))
 		next := now.Add(x.spec().PollInterval)
 		if next.After(cur.AdmitUntil) {
@@ -83,6 +110,11 @@ func (x *stepper) waitForRoom(a *policy.Action) (*Wait, error) {
 		x.e.log().Error(msg, "run_key", x.key, "attempt", cur.Number)
 		x.apply(policy.NoRoom{Class: ClassNoRoom, Err: msg})
 		x.rec.ErrClass = ClassNoRoom
+		return nil, nil
+	}
+	if cur.Why == noRoomExpected {
+		x.e.log().Warn("no room for the whole run, and none expected within --admit-wait from the runs in flight: starting with what there is (--when-short start)",
+			"run_key", x.key, "attempt", cur.Number)
 		return nil, nil
 	}
 	x.e.log().Warn("no room for the whole run after waiting for it: starting with what there is (--when-short start)",

@@ -49,6 +49,10 @@ const ClassLost classify.Class = "lost"
 // StateLost is the state recorded for such an attempt.
 const StateLost = "LOST"
 
+// StateWaiting is the state of a run that Glue queued (job run queuing):
+// it waits for concurrency or resources, and holds no IPs yet.
+const StateWaiting = "WAITING"
+
 // Errors the executor returns; test with errors.Is.
 var (
 	// ErrUnknownKey: no run with this key is recorded.
@@ -607,7 +611,7 @@ func (e *Executor) step(ctx context.Context, key string) (Status, error) {
 				err = x.start(ctx, io, a)
 				if errors.Is(err, errNoRoom) {
 					a.Plan = x.s.Current().Plan
-					w, err = x.waitForRoom(&a)
+					w, err = x.waitForRoom(io, &a)
 				}
 			}
 			if err == nil && (w != nil || x.s.Phase != policy.PhaseWait) {
@@ -808,7 +812,7 @@ func (e *Executor) Plan(ctx context.Context, spec Spec) (gluenet.Plan, error) {
 	}
 	if room := admit.Room(plan); spec.Admission.Enabled() && room == nil {
 		plan.Notes = append(plan.Notes, fmt.Sprintf("a run now would wait for room, up to %s (--admit-wait): %s",
-			spec.Admission.Wait, strings.TrimPrefix(admit.Waiting(plan, e.now().Add(spec.Admission.Wait)), "waiting for room: ")))
+			spec.Admission.Wait, strings.TrimPrefix(admit.Waiting(plan, e.now().Add(spec.Admission.Wait), admit.Forecast{}), "waiting for room: ")))
 	} else if short := admit.Short(plan); short != nil {
 		plan.Notes = append(plan.Notes, fmt.Sprintf("a run now would start under capacity: it needs %d IPs, %s has %d free",
 			short.Needed, short.Subnet, short.FreeAtStart))

@@ -97,7 +97,9 @@ type attemptRecord struct {
 	AdmittedAt time.Time `json:"admitted_at,omitzero"`
 	// RoomCheckAt is when a wait for room looks again.
 	RoomCheckAt time.Time `json:"room_check_at,omitzero"`
-	Admitted    bool      `json:"admitted,omitempty"`
+	// Forecast is the prediction made when the wait began.
+	Forecast admit.Forecast `json:"forecast,omitzero"`
+	Admitted bool           `json:"admitted,omitempty"`
 }
 
 type planRecord struct {

@@ -75,7 +75,10 @@ func gluenetVariant(strat string) Variant {
 // withWait is v with another admission wait, named v.Name+"+waitN" (N in
 // minutes).
 func withWait(v Variant, wait time.Duration) Variant {
-	v.Name = fmt.Sprintf("%s+wait%s", v.Name, minutes(wait))
+	v.Name = fmt.Sprintf("%s+wait%s", strings.TrimSuffix(v.Name, "+predict"), minutes(wait))
+	if v.Admission.Predict {
+		v.Name += "+predict"
+	}
 	v.Admission.Wait = wait
 	if v.Admission.WhenShort == "" {
 		v.Admission.WhenShort = admit.DefaultWhenShort
@@ -125,6 +128,18 @@ func VariantNames() []string {
 // registered strategy name S works as "gluenet-S" (with memory) and
 // "post-S" (without, Airflow retries).
 func LookupVariant(name string) (Variant, error) {
+	if base, ok := strings.CutSuffix(name, "+predict"); ok {
+		v, err := LookupVariant(base)
+		if err != nil {
+			return Variant{}, err
+		}
+		if !v.Admission.Enabled() {
+			return Variant{}, fmt.Errorf("strategy %q: +predict bounds a wait for room, and %s does not wait", name, base)
+		}
+		v.Name, v.Admission.Predict = name, true
+		v.Description += "; the wait is bounded by when room is predicted"
+		return v, nil
+	}
 	if base, n, ok := strings.Cut(name, "+wait"); ok {
 		m, err := strconv.ParseFloat(n, 64)
 		if err != nil || m < 0 || math.IsInf(m, 0) {

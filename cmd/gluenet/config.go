@@ -51,6 +51,7 @@ type fileConfig struct {
 type admissionFile struct {
 	Wait      string `yaml:"wait"`
 	WhenShort string `yaml:"when_short"`
+	Predict   *bool  `yaml:"predict"`
 }
 
 type retryFile struct {
@@ -462,6 +463,9 @@ func (s *settings) applyFile(fc fileConfig) error {
 			return err
 		}
 	}
+	if fc.Admission.Predict != nil {
+		s.Admission.Predict = *fc.Admission.Predict
+	}
 	if fc.Admission.WhenShort != "" {
 		if s.Admission.WhenShort, err = parseWhenShort("admission.when_short", fc.Admission.WhenShort); err != nil {
 			return err
@@ -557,6 +561,13 @@ func (s *settings) applyEnv(getenv env) error {
 		}
 		s.Admission.Wait = d
 	}
+	if v, ok := getenv("GLUENET_ADMIT_PREDICT"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return usagef("GLUENET_ADMIT_PREDICT=%q: give true or false", v)
+		}
+		s.Admission.Predict = b
+	}
 	if v, ok := getenv("GLUENET_WHEN_SHORT"); ok {
 		w, err := parseWhenShort("GLUENET_WHEN_SHORT", v)
 		if err != nil {
@@ -616,6 +627,9 @@ func (s *settings) applyFlags(f *pflag.FlagSet) error {
 		if s.Admission.Wait, err = parseAdmitWait("--admit-wait", v); err != nil {
 			return err
 		}
+	}
+	if changed(f, "admit-predict") {
+		s.Admission.Predict, _ = f.GetBool("admit-predict")
 	}
 	if changed(f, "when-short") {
 		v, _ := f.GetString("when-short")
