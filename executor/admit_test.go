@@ -222,3 +222,31 @@ func TestAdmissionSeesLaunchesThatWentFirst(t *testing.T) {
 		t.Fatalf("%d starts, want 1", starts)
 	}
 }
+
+// TestQueuedRunHoldsNoReservation: a run Glue queued (WAITING) holds no
+// IPs, so its reservation is released when the executor sees it queued.
+func TestQueuedRunHoldsNoReservation(t *testing.T) {
+	ctx := context.Background()
+	cloud := newFakeCloud(10, map[string]int{"a": 50, "b": 3})
+	clock := &fakeClock{now: testEpoch}
+	mem := &fakeMemory{}
+	ex := newTestExecutor(cloud, NewMemJournal(), clock, mem)
+	if _, err := ex.Begin(ctx, "k", admitSpec(10*time.Minute, admit.StartShort)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ex.Step(ctx, "k")
+	if err != nil || st.Wait.For != WaitRun {
+		t.Fatalf("start: %+v, %v", st, err)
+	}
+	if res, _ := mem.Reservations(ctx, clock.Now()); len(res) != 1 || res[0].IPs != 10 {
+		t.Fatalf("reservations after the start: %+v", res)
+	}
+	cloud.end(st.GlueRunID, StateWaiting)
+	clock.Set(st.Wait.At())
+	if st, err = ex.Step(ctx, "k"); err != nil || st.State != StateWaiting || st.Done {
+		t.Fatalf("poll: %+v, %v", st, err)
+	}
+	if res, _ := mem.Reservations(ctx, clock.Now()); len(res) != 0 {
+		t.Fatalf("a queued run still reserves IPs: %+v", res)
+	}
+}

@@ -349,6 +349,15 @@ func (x *stepper) poll(ctx context.Context, a policy.Action) (changed, ended boo
 		return true, true
 	case info.State != cur.State:
 		logState(x, a, info.State, "", cur.State)
+		if info.State == StateWaiting && cur.Reservation != "" && e.Memory != nil {
+			// Glue queued the run: it holds no IPs while it waits, so its
+			// reservation must not hold them either.
+			if err := e.Memory.Release(ctx, []string{cur.Reservation, spec.Job + "/" + a.RunID}); err != nil {
+				e.log().Warn("could not release the IP reservation of a queued run", "err", err)
+			} else {
+				cur.Reservation = ""
+			}
+		}
 		x.apply(policy.StateChanged{State: info.State})
 		x.journalAttempt(ctx, store.Attempt{Number: a.Attempt, Phase: store.PhaseStarted, States: []store.StateChange{{State: info.State, At: now}}})
 		return true, false
