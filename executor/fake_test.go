@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -29,9 +30,62 @@ type fakeCloud struct {
 	// discoveries counts Discover calls.
 	discoveries int
 	// onStart, when set, is called with every StartJobRun (under the
-	// fake's lock).
-	onStart func(in StartInput) error
+	// fake's lock); started says whether the run was created all the same
+	// (a response lost on the way back).
+	onStart func(in StartInput) (started bool, err error)
+	// fail makes the named call ("JobNeeds", "Discover", "ApplyOrder",
+	// "RestoreOrder", "GetRun", "StopRun", "FindRun") fail with the error
+	// for its next n calls (n < 0: always).
+	fail map[string]failure
+	// calls counts the calls by name.
+	calls map[string]int
+	// ends, when set, says how the n-th run started (from 1) ends: the
+	// first GetRun after its start reads that state and message.
+	ends func(n int) (state, msg string)
 }
+
+type failure struct {
+	err error
+	n   int
+}
+
+// failing returns the injected error of the call, if any, and counts it.
+// The caller holds f.mu.
+func (f *fakeCloud) failing(name string) error {
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[name]++
+	fl, ok := f.fail[name]
+	if !ok || fl.n == 0 {
+		return nil
+	}
+	if fl.n > 0 {
+		fl.n--
+		f.fail[name] = fl
+	}
+	return fl.err
+}
+
+func (f *fakeCloud) failNext(name string, err error, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail == nil {
+		f.fail = map[string]failure{}
+	}
+	f.fail[name] = failure{err: err, n: n}
+}
+
+func (f *fakeCloud) called(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[name]
+}
+
+// verdictErr is an error that says how the fake cloud classifies it.
+type verdictErr struct{ v classify.Verdict }
+
+func (e verdictErr) Error() string { return "injected " + string(e.v.Class) + " error" }
 
 func newFakeCloud(need int, free map[string]int) *fakeCloud {
 	return &fakeCloud{need: need, free: free, runs: map[string]RunInfo{}}
@@ -40,6 +94,9 @@ func newFakeCloud(need int, free map[string]int) *fakeCloud {
 func (f *fakeCloud) JobNeeds(_ context.Context, job string, override int) (JobInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.failing("JobNeeds"); err != nil {
+		return JobInfo{}, err
+	}
 	n := f.need
 	if override > 0 {
 		n = override
@@ -51,6 +108,9 @@ func (f *fakeCloud) Discover(_ context.Context, conns []string) ([]gluenet.Candi
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.discoveries++
+	if err := f.failing("Discover"); err != nil {
+		return nil, err
+	}
 	out := make([]gluenet.Candidate, 0, len(conns))
 	for _, c := range conns {
 		out = append(out, gluenet.Candidate{Connection: c, SubnetID: "subnet-" + c, AZ: "az-" + c, FreeIPs: f.free[c], Checked: true})
@@ -67,6 +127,9 @@ func (f *fakeCloud) setFree(conn string, n int) {
 func (f *fakeCloud) ApplyOrder(_ context.Context, job string, candidates, ranked []string) (Applied, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.failing("ApplyOrder"); err != nil {
+		return Applied{}, err
+	}
 	before := slices.Clone(f.order)
 	f.order = gluenet.JobOrder(ranked, candidates, f.order)
 	f.updates++
@@ -76,6 +139,9 @@ func (f *fakeCloud) ApplyOrder(_ context.Context, job string, candidates, ranked
 func (f *fakeCloud) RestoreOrder(_ context.Context, job string, before []string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.failing("RestoreOrder"); err != nil {
+		return err
+	}
 	f.order = slices.Clone(before)
 	f.updates++
 	return nil
@@ -84,14 +150,21 @@ func (f *fakeCloud) RestoreOrder(_ context.Context, job string, before []string)
 func (f *fakeCloud) StartRun(_ context.Context, job string, in StartInput) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.failing("StartRun")
+	var err error
+	started := true
 	if f.onStart != nil {
-		if err := f.onStart(in); err != nil {
-			return "", err
-		}
+		started, err = f.onStart(in)
+	}
+	if !started {
+		return "", err
 	}
 	f.starts = append(f.starts, in)
 	id := fmt.Sprintf("jr_%d", len(f.starts))
 	f.runs[id] = RunInfo{State: "RUNNING", Arguments: in.Arguments}
+	if err != nil {
+		return "", err
+	}
 	return id, nil
 }
 
@@ -106,9 +179,18 @@ func (f *fakeCloud) end(id, state string) {
 func (f *fakeCloud) GetRun(_ context.Context, job, runID string) (RunInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.failing("GetRun"); err != nil {
+		return RunInfo{}, err
+	}
 	r, ok := f.runs[runID]
 	if !ok {
-		return RunInfo{}, fmt.Errorf("no run %s", runID)
+		return RunInfo{}, verdictErr{classify.Verdict{Class: classify.NotFound, Fatal: true}}
+	}
+	if f.ends != nil && r.State == "RUNNING" {
+		var n int
+		fmt.Sscanf(runID, "jr_%d", &n)
+		r.State, r.ErrorMessage = f.ends(n)
+		f.runs[runID] = r
 	}
 	return r, nil
 }
@@ -116,6 +198,9 @@ func (f *fakeCloud) GetRun(_ context.Context, job, runID string) (RunInfo, error
 func (f *fakeCloud) StopRun(_ context.Context, job, runID string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.failing("StopRun"); err != nil {
+		return err
+	}
 	f.stops = append(f.stops, runID)
 	return nil
 }
@@ -123,6 +208,9 @@ func (f *fakeCloud) StopRun(_ context.Context, job, runID string) error {
 func (f *fakeCloud) FindRun(_ context.Context, job, arg, value string, since time.Time) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.failing("FindRun"); err != nil {
+		return "", err
+	}
 	for id, r := range f.runs {
 		if r.Arguments[arg] == value {
 			return id, nil
@@ -134,6 +222,10 @@ func (f *fakeCloud) FindRun(_ context.Context, job, arg, value string, since tim
 func (f *fakeCloud) ForgetSubnet(context.Context, string) {}
 
 func (f *fakeCloud) Classify(err error) classify.Verdict {
+	var v verdictErr
+	if errors.As(err, &v) {
+		return v.v
+	}
 	return classify.Verdict{Class: classify.Unknown, Fatal: true, Reason: err.Error()}
 }
 
