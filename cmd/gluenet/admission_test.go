@@ -92,3 +92,46 @@ func TestAdmissionFlagsRefuseBadValues(t *testing.T) {
 		}
 	}
 }
+
+// TestDetachWaitsForRoom: the step-wise commands wait for room as run
+// does: run --detach records the wait (nothing started), status shows it,
+// and resume starts the run once a subnet has room, then finishes it.
+func TestDetachWaitsForRoom(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	for s, n := range map[string]int{subnet1: 5, subnet2: 3} {
+		if err := e.region.Exhaust(s, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	step := func(args ...string) stepJSON {
+		t.Helper()
+		code, out, stderr := e.gluenet(ctx, append(args, "--output", "json")...)
+		var st stepJSON
+		if err := json.Unmarshal([]byte(out), &st); err != nil || code != 0 {
+			t.Fatalf("%v: exit %d, %v:\n%s\n%s", args, code, err, out, stderr)
+		}
+		return st
+	}
+	st := step(append([]string{"run", "--detach", "--job", job, "--connections", conn1 + "," + conn2, "--workers", "10",
+		"--admit-wait", "10m", "--run-key", "room-1"}, fast...)...)
+	if st.Done || st.Wait == nil || st.Wait.For != "room" || !strings.HasPrefix(st.Why, "waiting for room: needs 10 IPs") || st.GlueRunID != "" {
+		t.Fatalf("run --detach: %+v", st)
+	}
+	if n := len(e.region.State().Runs); n != 0 {
+		t.Fatalf("%d Glue runs started while waiting for room", n)
+	}
+	if st = step("status", "--run-key", "room-1"); st.Wait == nil || st.Wait.For != "room" {
+		t.Fatalf("status: %+v", st)
+	}
+	if err := e.region.Exhaust(subnet1, 40); err != nil {
+		t.Fatal(err)
+	}
+	st = step("resume", "--run-key", "room-1")
+	if st.GlueRunID == "" {
+		t.Fatalf("resume did not start the run once there was room: %+v", st)
+	}
+	if st.Attempts[0].UnderCapacity != nil {
+		t.Errorf("started short although a subnet had room: %+v", st.Attempts[0].UnderCapacity)
+	}
+}
