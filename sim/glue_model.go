@@ -923,7 +923,9 @@ func (r *Region) glueRetry(ru *run) {
 	if ru.state != stateFailed || ru.hidden || !ok || ru.attempt >= j.spec.maxRetries {
 		return
 	}
-	next, aerr := r.startJobRun(startRunInput{JobName: ru.job, Arguments: ru.args, retryOf: ru})
+	// The retry queues as the failed run did.
+	queuing := ru.queuing
+	next, aerr := r.startJobRun(startRunInput{JobName: ru.job, Arguments: ru.args, JobRunQueuingEnabled: &queuing, retryOf: ru})
 	if aerr != nil {
 		r.log.Info("Glue could not retry the run", "run", ru.id, "job", ru.job, "error", aerr.msg)
 		return

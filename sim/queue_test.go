@@ -272,6 +272,20 @@ func TestQueuedRunEnds(t *testing.T) {
 		})
 	}
 
+	t.Run("Glue's retry queues as the run did", func(t *testing.T) {
+		e := newEnv(t, queueScenario(t, ""))
+		e.setJob(t, "big", func(u *gluetypes.JobUpdate) { u.MaxRetries = 1 })
+		if err := e.r.Exhaust(qSubA, 1); err != nil {
+			t.Fatal(err)
+		}
+		id := e.startRun(t, "big", aws.Bool(true))
+		e.at(16 * time.Minute)
+		retry := e.runRecord(t, id+"_attempt_1")
+		if first := e.runRecord(t, id); first.State != stateFailed || retry.State != stateWaiting || retry.StateDetail != waitResourceUnavailable {
+			t.Errorf("run %s, its retry %s %q; want FAILED, then WAITING %q", first.State, retry.State, retry.StateDetail, waitResourceUnavailable)
+		}
+	})
+
 	t.Run("stopped while waiting", func(t *testing.T) {
 		e := newEnv(t, queueScenario(t, "job_run_queuing: true"))
 		if err := e.r.Exhaust(qSubA, 1); err != nil {
