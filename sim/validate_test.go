@@ -110,6 +110,8 @@ func TestLogsValidationError(t *testing.T) {
 	}{
 		{"GetLogEvents without logStreamName", "Logs_20140328.GetLogEvents", `{"logGroupName":"/aws-glue/jobs/output"}`,
 			"InvalidParameterException", "1 validation error detected: Value null at 'logStreamName' failed to satisfy constraint: Member must not be null"},
+		{"GetLogEvents with an empty logStreamName", "Logs_20140328.GetLogEvents", `{"logGroupName":"/aws-glue/jobs/output","logStreamName":""}`,
+			"InvalidParameterException", "1 validation error detected: Value '' at 'logStreamName' failed to satisfy constraint: Member must have length greater than or equal to 1"},
 		{"Glue keeps ValidationException", "AWSGlue.GetJob", `{}`,
 			"ValidationException", "1 validation error detected: Value null at 'jobName'"},
 	}
