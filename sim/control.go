@@ -68,6 +68,8 @@ type RunState struct {
 	CompletedOn    *time.Time `json:"completed_on,omitempty"`
 	Error          string     `json:"error,omitempty"`
 	JobDeleted     bool       `json:"job_deleted,omitempty"`
+	// StateDetail is Glue's reason while the run is WAITING (queue.go).
+	StateDetail string `json:"state_detail,omitempty"`
 }
 
 // FaultsState is the API faults in force.
@@ -113,6 +115,7 @@ func (r *Region) State() State {
 			ID: ru.id, Job: ru.job, State: ru.state, Connection: ru.connection, SubnetID: ru.subnetID,
 			AZ: ru.az, RequestedIPs: ru.ipsWanted, AllocatedIPs: len(ru.enis), DriverIP: ru.driverIP,
 			StartedOn: ru.startedOn, Error: ru.errorMessage, JobDeleted: ru.hidden, JobConnections: ru.jobConnections,
+			StateDetail: ru.stateDetail,
 		}
 		if !ru.completedOn.IsZero() {
 			c := ru.completedOn

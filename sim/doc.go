@@ -23,8 +23,14 @@
 //   - Glue's choice at StartJobRun: the first connection of the job, in its
 //     order, whose subnet exists, whose AZ passes the health check and which
 //     has at least two free IPs. The run takes min(workers, free) IPs; fewer
-//     than asked is an under-capacity start, said in its output log. If no
+//     than asked is an under-capacity start, said in its output log, and
+//     its work lasts longer (glue.under_capacity_slowdown). If no
 //     connection qualifies the run fails quickly with Glue's message.
+//   - Glue's job run queuing (JobRunQueuingEnabled on the job or the run,
+//     or glue.job_run_queuing): a run that cannot start is WAITING with
+//     the documented StateDetail, holds no IPs, starts in submission order
+//     when room appears and fails after glue.max_queue_wait (queue.go,
+//     docs/sim-queuing.md).
 //   - ENI lag: a run's ENIs show in DescribeSubnets a scenario-set time after
 //     the start; until then EC2 reports the old count while Glue's own
 //     placement already sees the IPs taken. Linger: IPs come back a set time
