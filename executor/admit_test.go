@@ -242,9 +242,17 @@ func TestQueuedRunHoldsNoReservation(t *testing.T) {
 		t.Fatalf("reservations after the start: %+v", res)
 	}
 	cloud.end(st.GlueRunID, StateWaiting)
+	cloud.mu.Lock()
+	r := cloud.runs[st.GlueRunID]
+	r.StateDetail = "Resource unavailable"
+	cloud.runs[st.GlueRunID] = r
+	cloud.mu.Unlock()
 	clock.Set(st.Wait.At())
 	if st, err = ex.Step(ctx, "k"); err != nil || st.State != StateWaiting || st.Done {
 		t.Fatalf("poll: %+v, %v", st, err)
+	}
+	if st.Why != "Glue queued the run (job run queuing): Resource unavailable" {
+		t.Errorf("why = %q, want Glue's reason", st.Why)
 	}
 	if res, _ := mem.Reservations(ctx, clock.Now()); len(res) != 0 {
 		t.Fatalf("a queued run still reserves IPs: %+v", res)

@@ -349,6 +349,12 @@ func (x *stepper) poll(ctx context.Context, a policy.Action) (changed, ended boo
 		return true, true
 	case info.State != cur.State:
 		logState(x, a, info.State, "", cur.State)
+		if info.State == StateWaiting {
+			cur.Why = "Glue queued the run (job run queuing)"
+			if info.StateDetail != "" {
+				cur.Why += ": " + info.StateDetail
+			}
+		}
 		if info.State == StateWaiting && cur.Reservation != "" && e.Memory != nil {
 			// Glue queued the run: it holds no IPs while it waits, so its
 			// reservation must not hold them either.

@@ -8,6 +8,8 @@ import (
 	"os"
 	"reflect"
 	"testing"
+
+	"github.com/gluenet/gluenet/sim"
 )
 
 // TestAdmitWaitZeroIsTheBehaviourBefore: with admission off
@@ -126,5 +128,22 @@ func TestBoundLetsTheOracleWait(t *testing.T) {
 }
 
 // beforeShape puts the region's model back to what it was before
-// admission, where it has changed since.
-func beforeShape(sc *Scenario) {}
+// admission, where it has changed since: runs that start short last as
+// long as full ones (glue.under_capacity_slowdown: none).
+func beforeShape(sc *Scenario) {
+	var base *sim.Scenario
+	if sc.Region.Inline != nil {
+		c := *sc.Region.Inline
+		base = &c
+	} else {
+		src, err := sim.BuiltinScenarioSource(sc.Region.Name)
+		if err != nil {
+			panic(err)
+		}
+		if base, err = sim.ParseScenario(src); err != nil {
+			panic(err)
+		}
+	}
+	base.Glue.UnderCapacitySlowdown = sim.SlowdownNone
+	sc.Region = RegionRef{Inline: base}
+}

@@ -20,7 +20,7 @@ func TestShortStartIsNeverSilent(t *testing.T) {
 	}
 	ctx := context.Background()
 	code, out, stderr := e.gluenet(ctx, append([]string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--workers", "10",
-		"--admit-wait", "0", "--run-key", "short-1", "--output", "json", "--log-level", "warn"}, fast...)...)
+		"--strategy", "capacity", "--admit-wait", "0", "--run-key", "short-1", "--output", "json", "--log-level", "warn"}, fast...)...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s %s", code, out, stderr)
 	}
