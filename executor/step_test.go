@@ -151,7 +151,9 @@ func TestEveryCallFailing(t *testing.T) {
 				}
 			}},
 		{name: "job code failure: not retried", setup: func(e env) {
-			e.cloud.ends = func(int) (string, string) { return "FAILED", "ZeroDivisionError: division by zero. Error Category: UNCLASSIFIED_ERROR; Traceback (most recent call last)" }
+			e.cloud.ends = func(int) (string, string) {
+				return "FAILED", "ZeroDivisionError: division by zero. Error Category: UNCLASSIFIED_ERROR; Traceback (most recent call last)"
+			}
 		}, result: policy.ResultFailed, starts: 1},
 		{name: "interrupted while running: the run is stopped, StopRun fails once", setup: func(e env) {
 			e.cloud.failNext("StopRun", transientErr, 1)
