@@ -76,6 +76,7 @@ type stateFile struct {
 	KeepRuns         string `yaml:"keep_runs"`
 	KeepHealthEvents string `yaml:"keep_health_events"`
 	PruneEvery       string `yaml:"prune_every"`
+	Timeout          string `yaml:"timeout"`
 }
 
 // settings is the resolved configuration of one command: defaults, then the
@@ -100,6 +101,7 @@ type settings struct {
 	StatePath        string
 	PostgresDSN      string
 	Retention        store.Retention // what the state store keeps, and how often it prunes
+	StateTimeout     time.Duration   // bounds each state store operation, its retries included
 	Health           health.Config
 	// Memory turns health memory and reservations on.
 	Memory bool
@@ -116,6 +118,7 @@ func defaultSettings() settings {
 		Health:       health.DefaultConfig(),
 		Memory:       true,
 		Retention:    store.DefaultRetention(),
+		StateTimeout: store.DefaultTimeout,
 	}
 }
 
@@ -451,6 +454,11 @@ func (s *settings) applyFile(fc fileConfig) error {
 	}
 	setStr(&s.StatePath, fc.State.Path)
 	setStr(&s.PostgresDSN, fc.State.PostgresDSN)
+	if fc.State.Timeout != "" {
+		if s.StateTimeout, err = parseDuration("state.timeout", fc.State.Timeout); err != nil {
+			return err
+		}
+	}
 	for _, k := range []struct {
 		name, v string
 		dst     *time.Duration
@@ -521,6 +529,13 @@ func (s *settings) applyEnv(getenv env) error {
 			}
 			*k.dst = d
 		}
+	}
+	if v, ok := getenv("GLUENET_STATE_TIMEOUT"); ok {
+		d, err := parseDuration("GLUENET_STATE_TIMEOUT", v)
+		if err != nil {
+			return err
+		}
+		s.StateTimeout = d
 	}
 	if v, ok := getenv("GLUENET_CALL_TIMEOUT"); ok {
 		d, err := parseDuration("GLUENET_CALL_TIMEOUT", v)
@@ -621,6 +636,9 @@ func (s *settings) validate(needJob bool) error {
 	}
 	if s.LockTTL < 0 {
 		return usagef("lock TTL must not be negative, got %s", s.LockTTL)
+	}
+	if s.StateTimeout <= 0 {
+		return usagef("state timeout (GLUENET_STATE_TIMEOUT, state: {timeout:}) must be positive, got %s", s.StateTimeout)
 	}
 	if s.CallTimeout <= 0 {
 		return usagef("call timeout (--call-timeout, GLUENET_CALL_TIMEOUT, call_timeout:) must be positive, got %s", s.CallTimeout)
