@@ -19,7 +19,7 @@ type fakeStore struct {
 }
 
 func (f *fakeStore) GetRun(ctx context.Context, _ string) (Run, error) { return f.getRun(ctx) }
-func (f *fakeStore) PutAttempt(ctx context.Context, _ Attempt) error  { return f.putAttempt(ctx) }
+func (f *fakeStore) PutAttempt(ctx context.Context, _ Attempt) error   { return f.putAttempt(ctx) }
 
 var (
 	errBusy = errors.New("database is locked (SQLITE_BUSY)")
