@@ -59,6 +59,7 @@ func (a *app) prepare(cmd *cobra.Command) (string, settings, error) {
 		return "", settings{}, err
 	}
 	s, err := resolve(cmd.Flags(), a.getenv)
+	s.StateLog = a.log // the state store's slow-wait warnings go where gluenet's logs go
 	return out, s, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"reflect"
 	"slices"
@@ -102,6 +103,7 @@ type settings struct {
 	PostgresDSN      string
 	Retention        store.Retention // what the state store keeps, and how often it prunes
 	StateTimeout     time.Duration   // bounds each state store operation, its retries included
+	StateLog         *slog.Logger    // for the state store's warnings; nil: slog.Default()
 	Health           health.Config
 	// Memory turns health memory and reservations on.
 	Memory bool

@@ -72,7 +72,7 @@ func openStore(ctx context.Context, s settings) (store.Store, string, error) {
 // store call ends even where the executor writes on a context that outlives
 // the signal.
 func stateGuard(ctx context.Context, s settings, name string, classify func(error) store.Fault) store.GuardOptions {
-	return store.GuardOptions{Name: name, Classify: classify, Timeout: s.StateTimeout, Stop: ctx.Done()}
+	return store.GuardOptions{Name: name, Classify: classify, Timeout: s.StateTimeout, Stop: ctx.Done(), Log: s.StateLog}
 }
 
 // isUnavailable reports whether err is a state store that did not answer
