@@ -229,3 +229,29 @@ func TestStoreRestartUnderWaitingRuns(t *testing.T) {
 	}
 }
 
+
+// TestStatusOfAVanishedGlueRun: after the region restarted (a new region,
+// which knows no run), status reports the recorded Glue run as lost and
+// exits 0, as resume treats it, instead of exit 2 "no such job".
+func TestStatusOfAVanishedGlueRun(t *testing.T) {
+	e := newSimEnv(t, func(sc *sim.Scenario) { sc.TimeScale = 1 }, nil) // the run stays RUNNING
+	ctx := t.Context()
+	code, out, errb := e.gluenet(ctx, "run", "--detach", "--job", job, "--connections", conn1, "--run-key", "vanished", "--output", "json")
+	if code != exitOK {
+		t.Fatalf("detach: exit %d\n%s\n%s", code, out, errb)
+	}
+	runID := decodeStep(t, out).GlueRunID
+	if runID == "" {
+		t.Fatalf("detach recorded no Glue run: %s", out)
+	}
+	restarted := newSimEnv(t, nil, nil)
+	restarted.state = e.state
+	code, out, errb = restarted.gluenet(ctx, "status", "--run-key", "vanished", "--output", "json")
+	if code != exitOK {
+		t.Fatalf("status: exit %d, want 0\n%s\n%s", code, out, errb)
+	}
+	st := decodeStep(t, out)
+	if st.GlueRunID != runID || st.State != "LOST" || !strings.Contains(st.Why, "gluenet resume --run-key vanished") {
+		t.Errorf("status = %+v, want run %s LOST with a why naming resume", st, runID)
+	}
+}
