@@ -229,7 +229,6 @@ func TestStoreRestartUnderWaitingRuns(t *testing.T) {
 	}
 }
 
-
 // TestStatusOfAVanishedGlueRun: after the region restarted (a new region,
 // which knows no run), status reports the recorded Glue run as lost and
 // exits 0, as resume treats it, instead of exit 2 "no such job".
