@@ -51,7 +51,7 @@ func TestDescribe(t *testing.T) {
 	for dsn, want := range map[string]string{
 		"postgres://u:secret@db.example:5433/gluenet?sslmode=disable": "postgres db.example:5433/gluenet",
 		"host=db.example dbname=g password=secret":                    "postgres db.example:5432/g",
-		"postgres://[bad":                                             "postgres",
+		"postgres://[bad": "postgres",
 	} {
 		if got := Describe(dsn); got != want {
 			t.Errorf("Describe(%q) = %q, want %q", dsn, got, want)
@@ -124,4 +124,3 @@ func TestGuardedWritesOutlastTerminatedConnections(t *testing.T) {
 		t.Errorf("health = %+v, %v; want %d failures counted", recs, err, writers)
 	}
 }
-
