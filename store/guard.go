@@ -144,7 +144,7 @@ var _ Store = (*Guarded)(nil)
 func Open(ctx context.Context, o GuardOptions, open func(ctx context.Context) (Store, error)) (*Guarded, error) {
 	o.defaults()
 	g := &Guarded{o: o}
-	st, err := attempt(ctx, g, "open", time.Now(), open)
+	st, err := attempt(ctx, g, "open", time.Now(), nil, open)
 	if err != nil {
 		return nil, err
 	}
@@ -155,11 +155,13 @@ func Open(ctx context.Context, o GuardOptions, open func(ctx context.Context) (S
 // do runs fn under the guard (see Guard).
 func do[T any](ctx context.Context, g *Guarded, op string, fn func(ctx context.Context) (T, error)) (T, error) {
 	start := time.Now()
+	var last error // the previous attempt's error, retried
 	for n := 1; ; n++ {
-		v, err := attempt(ctx, g, op, start, fn)
+		v, err := attempt(ctx, g, op, start, last, fn)
 		if err == nil || g.o.Classify(err) != FaultRetry {
 			return v, err
 		}
+		last = err
 		wait := g.o.Backoff(n)
 		if time.Since(start)+wait >= g.o.Timeout {
 			return v, &UnavailableError{Store: g.o.Name, Op: op, Waited: time.Since(start), Err: err}
@@ -180,9 +182,10 @@ func do[T any](ctx context.Context, g *Guarded, op string, fn func(ctx context.C
 
 // attempt runs fn once, in its own goroutine, and returns what it returns,
 // or an *UnavailableError at the operation's deadline (start+Timeout, or
-// Grace after Stop) if it has not returned by then; fn's context is then
-// cancelled and fn left to end on its own.
-func attempt[T any](ctx context.Context, g *Guarded, op string, start time.Time, fn func(ctx context.Context) (T, error)) (T, error) {
+// Grace after Stop) if it has not returned by then, wrapping last, the
+// error of the attempt before; fn's context is then cancelled and fn left
+// to end on its own.
+func attempt[T any](ctx context.Context, g *Guarded, op string, start time.Time, last error, fn func(ctx context.Context) (T, error)) (T, error) {
 	type result struct {
 		v   T
 		err error
@@ -224,6 +227,9 @@ func attempt[T any](ctx context.Context, g *Guarded, op string, start time.Time,
 			err := fmt.Errorf("no answer (%w)", context.DeadlineExceeded)
 			if g.o.Stop != nil && stop == nil {
 				err = ErrStopped
+			}
+			if last != nil {
+				err = fmt.Errorf("%w; before that: %w", err, last)
 			}
 			return zero, &UnavailableError{Store: g.o.Name, Op: op, Waited: time.Since(start), Err: err}
 		}

@@ -6,16 +6,15 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/lib/pq"
 
-	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/store/postgres/pgtest"
+	"github.com/gluenet/gluenet/store/storetest"
 )
 
 func TestClassify(t *testing.T) {
@@ -75,12 +74,7 @@ func TestGuardedWritesOutlastTerminatedConnections(t *testing.T) {
 	s := openAt(t, dsn)
 	g := store.Guard(s, store.GuardOptions{Name: Describe(dsn), Classify: Classify, Timeout: time.Minute})
 	const writers = 8
-	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range writers {
-		if _, _, err := g.BeginRun(ctx, store.Run{Key: fmt.Sprintf("run-%d", i), Job: "job", CreatedAt: now}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.BeginRuns(t, g, writers)
 	// Only this test's connections: the server is shared.
 	admin := pgtest.Connect(t, pgtest.DSN(t))
 	var killed int
@@ -90,37 +84,5 @@ func TestGuardedWritesOutlastTerminatedConnections(t *testing.T) {
 	if killed == 0 {
 		t.Fatal("no connection of the store to terminate")
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 2*writers)
-	for i := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- g.PutAttempt(ctx, store.Attempt{RunKey: fmt.Sprintf("run-%d", i), Number: 1, GlueRunID: fmt.Sprintf("jr_%d", i)})
-			errs <- g.UpdateHealth(ctx, func(recs []gluenet.HealthRecord) ([]gluenet.HealthRecord, []store.HealthEvent, error) {
-				if len(recs) == 0 {
-					recs = []gluenet.HealthRecord{{Scope: gluenet.ScopeSubnet, Key: "subnet-a"}}
-				}
-				recs[0].ConsecutiveFailures++
-				return recs, nil, nil
-			})
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("guarded write: %v", err)
-		}
-	}
-	for i := range writers {
-		as, err := g.Attempts(ctx, fmt.Sprintf("run-%d", i))
-		if err != nil || len(as) != 1 || as[0].GlueRunID != fmt.Sprintf("jr_%d", i) {
-			t.Errorf("run-%d: attempts %+v, %v; want its one attempt recorded", i, as, err)
-		}
-	}
-	recs, err := g.Health(ctx)
-	if err != nil || len(recs) != 1 || recs[0].ConsecutiveFailures != writers {
-		t.Errorf("health = %+v, %v; want %d failures counted", recs, err, writers)
-	}
+	storetest.Writers(t, writers, func(int) store.Store { return g })(g)
 }

@@ -198,29 +198,11 @@ func TestProcesses(t *testing.T) {
 // TestIsBusy: the error of a BEGIN IMMEDIATE that finds the write lock
 // taken is what begin retries.
 func TestIsBusy(t *testing.T) {
-	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "state.db")
 	openAt(t, path)
-	holder, err := sql.Open("sqlite", path+"?_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close()
-	tx, err := holder.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
+	holdWriteLock(t, path)
 	// No busy timeout: the second writer fails at once.
-	other, err := sql.Open("sqlite", path+"?_txlock=immediate&_busy_timeout=0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	_, err = other.BeginTx(ctx, nil)
-	if err == nil {
-		t.Fatal("a second BEGIN IMMEDIATE succeeded while the first holds the lock")
-	}
+	err := busyError(t, path)
 	if !isBusy(err) {
 		t.Errorf("isBusy(%v) = false, want true", err)
 	}
