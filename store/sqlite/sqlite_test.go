@@ -482,3 +482,19 @@ func TestResetHealthUsesClock(t *testing.T) {
 		t.Errorf("reset event = %+v, want one at %v mentioning 2 ejections", ev, at)
 	}
 }
+
+// TestOpensAnEarlierStateFile: a state file written by the store before
+// store/internal/sqldb (testdata/state-v4.db, schema version 4, written by
+// the compatwrite program described in docs/state.md) opens and reads back
+// every record as written.
+func TestOpensAnEarlierStateFile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "state-v4.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "state.db")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckCompatRecords(t, openAt(t, path, WithRetention(store.Retention{})))
+}
