@@ -144,7 +144,8 @@ var _ Store = (*Guarded)(nil)
 func Open(ctx context.Context, o GuardOptions, open func(ctx context.Context) (Store, error)) (*Guarded, error) {
 	o.defaults()
 	g := &Guarded{o: o}
-	st, err := attempt(ctx, g, "open", time.Now(), nil, open)
+	var warned bool
+	st, err := attempt(ctx, g, "open", time.Now(), nil, &warned, open)
 	if err != nil {
 		return nil, err
 	}
@@ -155,9 +156,12 @@ func Open(ctx context.Context, o GuardOptions, open func(ctx context.Context) (S
 // do runs fn under the guard (see Guard).
 func do[T any](ctx context.Context, g *Guarded, op string, fn func(ctx context.Context) (T, error)) (T, error) {
 	start := time.Now()
-	var last error // the previous attempt's error, retried
+	var (
+		last   error // the previous attempt's error, retried
+		warned bool  // the wait was logged
+	)
 	for n := 1; ; n++ {
-		v, err := attempt(ctx, g, op, start, last, fn)
+		v, err := attempt(ctx, g, op, start, last, &warned, fn)
 		if err == nil || g.o.Classify(err) != FaultRetry {
 			return v, err
 		}
@@ -165,6 +169,10 @@ func do[T any](ctx context.Context, g *Guarded, op string, fn func(ctx context.C
 		wait := g.o.Backoff(n)
 		if time.Since(start)+wait >= g.o.Timeout {
 			return v, &UnavailableError{Store: g.o.Name, Op: op, Waited: time.Since(start), Err: err}
+		}
+		if !warned && time.Since(start) >= g.o.SlowAfter {
+			warned = true
+			g.warnSlow(ctx, op, start, err)
 		}
 		g.o.Log.DebugContext(ctx, "state store busy or away; retrying", "store", g.o.Name, "op", op, "attempt", n, "err", err)
 		t := time.NewTimer(wait)
@@ -184,8 +192,10 @@ func do[T any](ctx context.Context, g *Guarded, op string, fn func(ctx context.C
 // or an *UnavailableError at the operation's deadline (start+Timeout, or
 // Grace after Stop) if it has not returned by then, wrapping last, the
 // error of the attempt before; fn's context is then cancelled and fn left
-// to end on its own.
-func attempt[T any](ctx context.Context, g *Guarded, op string, start time.Time, last error, fn func(ctx context.Context) (T, error)) (T, error) {
+// to end on its own. The first attempt of an operation to wait past
+// SlowAfter logs it, and sets *warned.
+func attempt[T any](ctx context.Context, g *Guarded, op string, start time.Time, last error, warned *bool,
+	fn func(ctx context.Context) (T, error)) (T, error) {
 	type result struct {
 		v   T
 		err error
@@ -199,10 +209,13 @@ func attempt[T any](ctx context.Context, g *Guarded, op string, start time.Time,
 	}()
 	deadline := time.NewTimer(g.o.Timeout - time.Since(start))
 	defer deadline.Stop()
-	slow := time.NewTimer(g.o.SlowAfter - time.Since(start))
-	defer slow.Stop()
+	var slowC <-chan time.Time
+	if !*warned {
+		slow := time.NewTimer(g.o.SlowAfter - time.Since(start))
+		defer slow.Stop()
+		slowC = slow.C
+	}
 	stop := g.o.Stop
-	warned := false
 	var zero T
 	for {
 		select {
@@ -210,14 +223,13 @@ func attempt[T any](ctx context.Context, g *Guarded, op string, start time.Time,
 			if r.err != nil && g.o.Classify(r.err) == FaultFull {
 				return r.v, &UnavailableError{Store: g.o.Name, Op: op, Waited: time.Since(start), Full: true, Err: r.err}
 			}
-			if warned && r.err == nil {
+			if *warned && r.err == nil {
 				g.o.Log.InfoContext(ctx, "the state store answered", "store", g.o.Name, "op", op, "waited", time.Since(start).Round(time.Millisecond))
 			}
 			return r.v, r.err
-		case <-slow.C:
-			warned = true
-			g.o.Log.WarnContext(ctx, "waiting for the state store", "store", g.o.Name, "op", op,
-				"waited", time.Since(start).Round(time.Millisecond), "gives_up_after", g.o.Timeout)
+		case <-slowC:
+			*warned, slowC = true, nil
+			g.warnSlow(ctx, op, start, last)
 		case <-stop:
 			stop = nil
 			if g.o.Grace < g.o.Timeout-time.Since(start) {
@@ -234,6 +246,16 @@ func attempt[T any](ctx context.Context, g *Guarded, op string, start time.Time,
 			return zero, &UnavailableError{Store: g.o.Name, Op: op, Waited: time.Since(start), Err: err}
 		}
 	}
+}
+
+// warnSlow logs that op has waited for the store since start; err is its
+// last error, if any.
+func (g *Guarded) warnSlow(ctx context.Context, op string, start time.Time, err error) {
+	attrs := []any{"store", g.o.Name, "op", op, "waited", time.Since(start).Round(time.Millisecond), "gives_up_after", g.o.Timeout}
+	if err != nil {
+		attrs = append(attrs, "err", err)
+	}
+	g.o.Log.WarnContext(ctx, "waiting for the state store", attrs...)
 }
 
 // none is the value of operations that return only an error.
