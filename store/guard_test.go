@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -210,5 +211,26 @@ func TestGuardOpen(t *testing.T) {
 	var ue *UnavailableError
 	if !errors.As(err, &ue) || ue.Op != "open" {
 		t.Fatalf("err = %v, want an UnavailableError for open", err)
+	}
+}
+
+// TestGuardWarnsOnceWhileRetrying: a store that keeps failing at once is
+// logged once per operation, naming the store and the last error, not
+// once per retry.
+func TestGuardWarnsOnceWhileRetrying(t *testing.T) {
+	t.Parallel()
+	warned := make(warnings, 1000)
+	f := &fakeStore{putAttempt: func(context.Context) error { return errBusy }}
+	g := Guard(f, guardOpts(GuardOptions{Timeout: 50 * time.Millisecond, SlowAfter: time.Millisecond, Log: slog.New(warned)}))
+	if err := g.PutAttempt(t.Context(), Attempt{}); !isUnavailable(err) {
+		t.Fatalf("err = %v, want an UnavailableError", err)
+	}
+	close(warned)
+	var got []string
+	for w := range warned {
+		got = append(got, w)
+	}
+	if want := []string{"waiting for the state store sqlite /tmp/state.db"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("warnings %q, want %q", got, want)
 	}
 }
