@@ -178,22 +178,7 @@ func (s *Store) migrate(ctx context.Context, migrations fs.FS) error {
 			return nil
 		}
 	}
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = OFF`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	defer func() {
-		// Back to the DSN's setting before the connection returns to the
-		// pool; a connection that cannot be restored is not reused.
-		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`); err != nil {
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-	}()
-	return sqldb.InTx(ctx, dialect, conn, func(tx *sql.Tx) error {
+	return s.inTxSynchronous(ctx, "OFF", func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER PRIMARY KEY,
 			name       TEXT NOT NULL,
@@ -310,20 +295,7 @@ func (s *Store) PutCachedSubnets(ctx context.Context, subnets map[string]string,
 	// committed with synchronous=NORMAL, atomic, safe from a crash, but not
 	// synced until the next synced commit or checkpoint, so that a cold
 	// decision does not wait for an fsync to write it.
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("cache subnets: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
-		return fmt.Errorf("cache subnets: %w", err)
-	}
-	defer func() {
-		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`); err != nil {
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-		}
-	}()
-	return sqldb.InTx(ctx, dialect, conn, func(tx *sql.Tx) error {
+	err := s.inTxSynchronous(ctx, "NORMAL", func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO subnet_cache (connection, subnet_id, expires_at) VALUES (?, ?, ?)
 			ON CONFLICT (connection) DO UPDATE SET subnet_id = excluded.subnet_id, expires_at = excluded.expires_at`)
 		if err != nil {
@@ -337,6 +309,33 @@ func (s *Store) PutCachedSubnets(ctx context.Context, subnets map[string]string,
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("cache subnets: %w", err)
+	}
+	return nil
+}
+
+// inTxSynchronous runs fn in a write transaction on a connection of its
+// own whose synchronous pragma is level (OFF or NORMAL) for the
+// transaction: a commit that stays atomic and safe from a crash, whose
+// durability against power loss waits for the next synced commit.
+func (s *Store) inTxSynchronous(ctx context.Context, level string, fn func(tx *sql.Tx) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = `+level); err != nil {
+		return err
+	}
+	defer func() {
+		// Back to the DSN's setting before the connection returns to the
+		// pool; a connection that cannot be restored is not reused.
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	return sqldb.InTx(ctx, dialect, conn, fn)
 }
 
 // Encoding.
