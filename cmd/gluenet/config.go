@@ -457,7 +457,7 @@ func (s *settings) applyFile(fc fileConfig) error {
 	setStr(&s.StatePath, fc.State.Path)
 	setStr(&s.PostgresDSN, fc.State.PostgresDSN)
 	if fc.State.Timeout != "" {
-		if s.StateTimeout, err = parseDuration("state.timeout", fc.State.Timeout); err != nil {
+		if s.StateTimeout, err = parseStateTimeout("state.timeout", fc.State.Timeout); err != nil {
 			return err
 		}
 	}
@@ -533,7 +533,7 @@ func (s *settings) applyEnv(getenv env) error {
 		}
 	}
 	if v, ok := getenv("GLUENET_STATE_TIMEOUT"); ok {
-		d, err := parseDuration("GLUENET_STATE_TIMEOUT", v)
+		d, err := parseStateTimeout("GLUENET_STATE_TIMEOUT", v)
 		if err != nil {
 			return err
 		}
@@ -639,9 +639,6 @@ func (s *settings) validate(needJob bool) error {
 	if s.LockTTL < 0 {
 		return usagef("lock TTL must not be negative, got %s", s.LockTTL)
 	}
-	if s.StateTimeout <= 0 {
-		return usagef("state timeout (GLUENET_STATE_TIMEOUT, state: {timeout:}) must be positive, got %s", s.StateTimeout)
-	}
 	if s.CallTimeout <= 0 {
 		return usagef("call timeout (--call-timeout, GLUENET_CALL_TIMEOUT, call_timeout:) must be positive, got %s", s.CallTimeout)
 	}
@@ -683,6 +680,15 @@ func parseDuration(what, v string) (time.Duration, error) {
 		return 0, usagef("%s: %q is not a duration; write it like 30s, 5m or 1h30m", what, v)
 	}
 	return d, nil
+}
+
+// parseStateTimeout reads the state store's timeout: a positive duration.
+func parseStateTimeout(what, v string) (time.Duration, error) {
+	d, err := parseDuration(what, v)
+	if err == nil && d <= 0 {
+		err = usagef("%s: %q: the state store's timeout must be positive, such as 30s or 2m", what, v)
+	}
+	return d, err
 }
 
 func setStr(dst *string, v string) {
