@@ -63,6 +63,7 @@ func (a *app) prepare(cmd *cobra.Command) (string, settings, error) {
 		return "", settings{}, err
 	}
 	s, err := resolve(cmd.Flags(), a.getenv)
+	s.StateLog = a.log // the state store's slow-wait warnings go where gluenet's logs go
 	return out, s, err
 }
 
@@ -181,6 +182,9 @@ func (a *app) finish(rep runner.Report, s settings) error {
 	case policy.ResultInterrupted:
 		a.exit = exitInterrupted
 	default:
+		if isUnavailable(rep.Err) {
+			return storeLost(rep.Err, rep.RunKey, glueRun.get())
+		}
 		if rep.Err != nil {
 			return explainAWS(rep.Err, s, a.getenv)
 		}
@@ -386,6 +390,9 @@ func explainAWS(err error, s settings, getenv env) error {
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return err
+	}
+	if isUnavailable(err) {
+		return storeLost(err, "", runningRun{}) // the state store, not AWS
 	}
 	var missing *gluenet.MissingConnectionsError
 	if errors.As(err, &missing) {

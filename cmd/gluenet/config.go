@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/gluenet/gluenet/admit"
 	"io"
+	"log/slog"
 	"os"
 	"reflect"
 	"slices"
@@ -85,6 +86,7 @@ type stateFile struct {
 	KeepRuns         string `yaml:"keep_runs"`
 	KeepHealthEvents string `yaml:"keep_health_events"`
 	PruneEvery       string `yaml:"prune_every"`
+	Timeout          string `yaml:"timeout"`
 }
 
 // settings is the resolved configuration of one command: defaults, then the
@@ -109,6 +111,8 @@ type settings struct {
 	StatePath        string
 	PostgresDSN      string
 	Retention        store.Retention // what the state store keeps, and how often it prunes
+	StateTimeout     time.Duration   // bounds each state store operation, its retries included
+	StateLog         *slog.Logger    // for the state store's warnings; nil: slog.Default()
 	Health           health.Config
 	// Memory turns health memory and reservations on.
 	Memory bool
@@ -127,6 +131,7 @@ func defaultSettings() settings {
 		Health:       health.DefaultConfig(),
 		Memory:       true,
 		Retention:    store.DefaultRetention(),
+		StateTimeout: store.DefaultTimeout,
 		Admission:    admit.DefaultConfig(),
 	}
 }
@@ -476,6 +481,11 @@ func (s *settings) applyFile(fc fileConfig) error {
 	}
 	setStr(&s.StatePath, fc.State.Path)
 	setStr(&s.PostgresDSN, fc.State.PostgresDSN)
+	if fc.State.Timeout != "" {
+		if s.StateTimeout, err = parseStateTimeout("state.timeout", fc.State.Timeout); err != nil {
+			return err
+		}
+	}
 	for _, k := range []struct {
 		name, v string
 		dst     *time.Duration
@@ -546,6 +556,13 @@ func (s *settings) applyEnv(getenv env) error {
 			}
 			*k.dst = d
 		}
+	}
+	if v, ok := getenv("GLUENET_STATE_TIMEOUT"); ok {
+		d, err := parseStateTimeout("GLUENET_STATE_TIMEOUT", v)
+		if err != nil {
+			return err
+		}
+		s.StateTimeout = d
 	}
 	if v, ok := getenv("GLUENET_CALL_TIMEOUT"); ok {
 		d, err := parseDuration("GLUENET_CALL_TIMEOUT", v)
@@ -745,6 +762,15 @@ func parseDuration(what, v string) (time.Duration, error) {
 		return 0, usagef("%s: %q is not a duration; write it like 30s, 5m or 1h30m", what, v)
 	}
 	return d, nil
+}
+
+// parseStateTimeout reads the state store's timeout: a positive duration.
+func parseStateTimeout(what, v string) (time.Duration, error) {
+	d, err := parseDuration(what, v)
+	if err == nil && d <= 0 {
+		err = usagef("%s: %q: the state store's timeout must be positive, such as 30s or 2m", what, v)
+	}
+	return d, err
 }
 
 func setStr(dst *string, v string) {

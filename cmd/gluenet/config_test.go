@@ -279,3 +279,43 @@ state: {keep_runs: 7d, keep_health_events: "0", prune_every: 10m}
 		}
 	}
 }
+
+func TestResolveStateTimeout(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "gluenet.yaml")
+	os.WriteFile(cfg, []byte("state: {timeout: 45s}\n"), 0o600)
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"default", nil, nil, store.DefaultTimeout, false},
+		{"file", []string{"--config", cfg}, nil, 45 * time.Second, false},
+		{"env beats file", []string{"--config", cfg}, map[string]string{"GLUENET_STATE_TIMEOUT": "2m"}, 2 * time.Minute, false},
+		{"not a duration", nil, map[string]string{"GLUENET_STATE_TIMEOUT": "soon"}, 0, true},
+		{"not positive", nil, map[string]string{"GLUENET_STATE_TIMEOUT": "0s"}, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := &app{}
+			cmd := a.runCommand()
+			cmd.Flags().String("config", "", "")
+			if err := cmd.Flags().Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			s, err := resolve(cmd.Flags(), func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			if tt.wantErr {
+				if exitCode(err) != exitUsage {
+					t.Fatalf("err = %v, want a usage error", err)
+				}
+				return
+			}
+			if err != nil || s.StateTimeout != tt.want {
+				t.Fatalf("state timeout %s, %v; want %s", s.StateTimeout, err, tt.want)
+			}
+		})
+	}
+}

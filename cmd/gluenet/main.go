@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/gluenet/gluenet/awsclient"
+	"github.com/gluenet/gluenet/store"
 )
 
 // Exit codes, each distinct and documented in the README.
@@ -215,9 +216,9 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled), errors.Is(err, store.ErrStopped):
 		return exitInterrupted
-	case errors.As(err, &ae), errors.As(err, &re):
+	case errors.As(err, &ae), errors.As(err, &re), isUnavailable(err):
 		return exitAWS
 	}
 	return exitInternal

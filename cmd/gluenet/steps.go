@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/policy"
@@ -300,10 +301,20 @@ anything, in the store or in AWS. An unknown key exits 2.`,
 				}
 				defer env.Close()
 				live, err := env.runner.Cloud.GetRun(cmd.Context(), status.Job, status.GlueRunID)
-				if err != nil {
+				switch {
+				case err != nil && awsclient.Classify(err).Class == classify.NotFound:
+					// Glue no longer knows the run (the region restarted; on
+					// AWS, a run past its retention): it is lost, as resume
+					// finds, not a job that does not exist.
+					status.State = executor.StateLost
+					status.Why = fmt.Sprintf("Glue has no run %s of job %s: `gluenet resume --run-key %s` looks for it by its marker and settles the attempt",
+						status.GlueRunID, status.Job, key)
+					a.log.Warn("the recorded Glue run is lost", "run_key", key, "run_id", status.GlueRunID, "err", err)
+				case err != nil:
 					return explainAWS(err, s, a.getenv)
+				default:
+					status.State = live.State
 				}
-				status.State = live.State
 			}
 			return a.printStep(out, status, s)
 		},
