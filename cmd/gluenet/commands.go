@@ -163,7 +163,7 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 	}
 	addRankFlags(cmd.Flags())
 	addRunFlags(cmd.Flags())
-	cmd.Flags().Bool("detach", false, "rank, apply, start and record the run, print where it stands and exit 0; continue it with `gluenet resume --run-key K`")
+	cmd.Flags().Bool("detach", false, "rank, apply, start and record the run, print where it stands and exit 0; continue it with: gluenet resume --run-key K")
 	return cmd
 }
 

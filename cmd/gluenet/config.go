@@ -608,6 +608,9 @@ func (s *settings) validate(needJob bool) error {
 	}
 	s.Connections = conns
 	if _, err := strategy.Lookup(s.Strategy); err != nil {
+		if near := suggestName(s.Strategy, strategy.Names()); near != "" {
+			return usagef("%v; did you mean %s?", err, near)
+		}
 		return usagef("%v", err)
 	}
 	if s.Strategy == "prefer-az" && len(s.PreferAZ) == 0 {
