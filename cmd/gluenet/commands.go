@@ -137,6 +137,9 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 			}
 			defer env.Close()
 			env.config.RunKey = runKey(cmd.Flags(), a.getenv, s.Job)
+			if err := checkNewRun(cmd.Context(), env, s, a.getenv); err != nil {
+				return err
+			}
 			a.log.Info("run key", "run_key", env.config.RunKey)
 			if detach, _ := cmd.Flags().GetBool("detach"); detach {
 				return a.detach(cmd.Context(), out, env, s)
@@ -167,6 +170,24 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 	return cmd
 }
 
+// checkNewRun refuses a new run key whose job Glue does not know (a
+// misspelt --job) or whose size gluenet cannot tell, before the run is
+// recorded: a command refused before anything started is not a run, so it
+// stays out of "runs list", the fleet view and its metrics. It costs one
+// GetJob, and only for a key not recorded yet.
+func checkNewRun(ctx context.Context, env *runEnv, s settings, getenv env) error {
+	if env.runner.Journal == nil || env.client == nil {
+		return nil
+	}
+	if _, err := env.runner.Journal.GetRun(ctx, env.config.RunKey); !errors.Is(err, store.ErrNotFound) {
+		return nil // a recorded key goes on as recorded; a store error, Begin reports
+	}
+	if _, err := env.client.JobNeeds(ctx, s.Job, s.NeedIPs); err != nil {
+		return explainAWS(err, s, getenv)
+	}
+	return nil
+}
+
 // finish maps a run's result to the exit code.
 func (a *app) finish(rep runner.Report, s settings) error {
 	switch rep.Result {
@@ -192,6 +213,7 @@ const defaultMaxAttempts = awsclient.DefaultMaxAttempts
 // runEnv is what plan and run need: a runner and its config.
 type runEnv struct {
 	runner *runner.Runner
+	client *awsclient.Client
 	config runner.Config
 	close  []func()
 	store  *store.Async // nil without a state store
@@ -292,7 +314,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		Rand:  rand.New(rand.NewPCG(seed, seed>>1)),
 		Log:   a.log,
 	}
-	re := &runEnv{runner: r, config: rc, store: st}
+	re := &runEnv{runner: r, client: client, config: rc, store: st}
 	if st != nil {
 		re.close = append(re.close, func() { st.Close() })
 		if s.Memory {
@@ -386,6 +408,9 @@ func explainAWS(err error, s settings, getenv env) error {
 	if errors.As(err, &missing) {
 		return usagef("%v", missing)
 	}
+	if errors.Is(err, awsclient.ErrNoRegion) {
+		return &usageError{err: err, msg: "no AWS region: give --region (e.g. --region us-east-1), set AWS_REGION, put region: in the config file, or set a region in the AWS profile"}
+	}
 	if errors.Is(err, awsclient.ErrNeedUnknown) || errors.Is(err, executor.ErrRunKeyJob) {
 		return &usageError{err: err, msg: err.Error()}
 	}
@@ -400,7 +425,7 @@ func explainAWS(err error, s settings, getenv env) error {
 		}
 		return usagef("%v\n%s (check --endpoint-url, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_GLUE, AWS_ENDPOINT_URL_EC2 and the profile's endpoint_url).", err, v.Reason)
 	case classify.NotFound:
-		return &usageError{err: err, msg: fmt.Sprintf("%v\nCheck the job name and the region: no such job %q in %s.", err, s.Job, regionInEffect(s, getenv))}
+		return &usageError{err: err, msg: fmt.Sprintf("no such job %q in %s: check the job name (`aws glue list-jobs` lists them) and the region. Nothing was changed.\n(Glue said: %v)", s.Job, regionInEffect(s, getenv), err)}
 	case classify.Credentials:
 		return &awsError{err: err, msg: fmt.Sprintf("%v\nNo usable AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with a role.", err)}
 	case classify.Network:
