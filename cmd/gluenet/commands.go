@@ -440,10 +440,20 @@ func (a *app) iamPolicyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "iam-policy",
 		Short: "Print the least-privilege IAM policy gluenet needs for a job and its connections",
+		Long: `iam-policy prints the IAM policy document gluenet needs to rank, run and
+watch one job over its candidate connections, as JSON to attach to a role, or
+with --output table as a summary to read. Region and account are * (any)
+unless --region and --account (or region: in the config file) give them:
+the region AWS_REGION names for this shell need not be the runner's.`,
 		Example: `  gluenet iam-policy --job AirflowBlogJob --connections MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2 \
-      --account 123456789012 --region us-east-1 --logs`,
+      --account 123456789012 --region us-east-1 --logs
+  gluenet iam-policy --job AirflowBlogJob --connections MWAA-Glue-Blog-Subnet1 --output table`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, _ := cmd.Flags().GetString("output")
+			if o != "table" && o != "json" {
+				return usagef("--output %q: use json (the policy document) or table", o)
+			}
 			s, err := resolve(cmd.Flags(), a.getenv)
 			if err != nil {
 				return err
@@ -459,14 +469,16 @@ func (a *app) iamPolicyCommand() *cobra.Command {
 			role, _ := cmd.Flags().GetString("role-arn")
 			part, _ := cmd.Flags().GetString("partition")
 			logs, _ := cmd.Flags().GetBool("logs")
-			region := s.Region
-			if region == "" {
-				region, _ = a.getenv("AWS_REGION")
-			}
+			// Only --region or the config file's region: a policy is for
+			// the runner's role, and this shell's AWS_REGION need not be
+			// the runner's region.
 			p, err := buildIAMPolicy(iamInput{Job: strings.TrimSpace(s.Job), Connections: conns, Partition: part,
-				Region: region, Account: account, RoleARN: role, Logs: logs})
+				Region: s.Region, Account: account, RoleARN: role, Logs: logs})
 			if err != nil {
 				return err
+			}
+			if o == "table" {
+				return writeIAMTable(a.stdout, p)
 			}
 			return writeIAMPolicy(a.stdout, p)
 		},
@@ -478,6 +490,7 @@ func (a *app) iamPolicyCommand() *cobra.Command {
 	f.String("role-arn", "", "the job's IAM role, which gluenet passes to Glue on UpdateJob (default: the post's AWSGlueServiceRole* convention)")
 	f.String("partition", "aws", "AWS partition: aws, aws-cn, aws-us-gov")
 	f.Bool("logs", false, "also allow reading the job's CloudWatch logs (for --follow-logs)")
+	f.String("output", "json", "output format: json (the policy document) or table (a summary)")
 	return cmd
 }
 
