@@ -58,3 +58,26 @@ func TestDetachUsage(t *testing.T) {
 		t.Errorf("run --help has no --detach:\n%s", out.String())
 	}
 }
+
+// TestQuietOnTerminal: plan's table at a terminal comes without the info
+// lines that repeat it; piped, as JSON, with --log-level, or for run, they
+// stay.
+func TestQuietOnTerminal(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		command, output   string
+		terminal, setting bool
+		want              bool
+	}{
+		{"plan", "table", true, false, true},
+		{"plan", "table", false, false, false},
+		{"plan", "table", true, true, false},
+		{"plan", "json", true, false, false},
+		{"run", "table", true, false, false},
+	}
+	for _, tt := range tests {
+		if got := quietOnTerminal(tt.command, tt.output, tt.terminal, tt.setting); got != tt.want {
+			t.Errorf("quietOnTerminal(%+v) = %v, want %v", tt, got, tt.want)
+		}
+	}
+}

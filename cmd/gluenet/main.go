@@ -184,8 +184,11 @@ func (a *app) setupLogging(cmd *cobra.Command) error {
 		// unless --log-level asks for more (info shows the post's lines).
 		lv = slog.LevelWarn
 	}
-	opts := &slog.HandlerOptions{Level: lv}
 	a.console = &console{w: a.stderr, tty: isTerminal(a.stderr)}
+	if o := cmd.Flags().Lookup("output"); o != nil && quietOnTerminal(cmd.Name(), o.Value.String(), a.console.tty && isTerminal(a.stdout), cmd.Flags().Changed("log-level")) {
+		lv = slog.LevelWarn
+	}
+	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "auto":
 		if a.console.tty {
@@ -201,6 +204,14 @@ func (a *app) setupLogging(cmd *cobra.Command) error {
 		return usagef("--log-format %q: use auto, text or json", format)
 	}
 	return nil
+}
+
+// quietOnTerminal says whether a command's info lines would only repeat
+// the table it prints for a person at a terminal: plan's ranking lines
+// ("ranked the connections", "Good connections", "Usable connections") are
+// its table. Piped or redirected, and with --log-level, they stay.
+func quietOnTerminal(command, output string, terminal, levelSet bool) bool {
+	return command == "plan" && output == "table" && terminal && !levelSet
 }
 
 func isTerminal(w io.Writer) bool {
