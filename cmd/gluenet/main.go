@@ -167,6 +167,7 @@ starts the run, watches it, and on failure re-ranks and retries with backoff.`,
 	pf.String("state", "", "SQLite state file (env GLUENET_STATE; default $XDG_STATE_HOME/gluenet/state.db)")
 	pf.String("postgres-dsn", "", "keep state in PostgreSQL instead, shared by many machines (env GLUENET_POSTGRES_DSN)")
 	root.AddCommand(a.planCommand(), a.runCommand(), a.iamPolicyCommand(), a.demoCommand(), a.simCommand(), a.healthCommand(), a.runsCommand(), a.labCommand(), a.resumeCommand(), a.statusCommand(), a.serveCommand())
+	root.AddCommand(a.versionCommand())
 	root.SetFlagErrorFunc(flagError)
 	a.registerCompletions(root)
 	return root
