@@ -1,7 +1,8 @@
 // Command gluenet runs AWS Glue jobs inside a VPC and picks, at run time and
 // again on every retry, which network connection (subnet) each run uses.
 //
-// See the README for the commands, flags, configuration and exit codes.
+// The README says what it is for; docs/reference.md lists the commands'
+// settings, output and exit codes.
 package main
 
 import (
@@ -21,7 +22,7 @@ import (
 	"github.com/gluenet/gluenet/awsclient"
 )
 
-// Exit codes, each distinct and documented in the README.
+// Exit codes, each distinct and documented in docs/reference.md.
 const (
 	exitOK          = 0   // success
 	exitInternal    = 1   // a bug or an unexpected failure

@@ -17,7 +17,7 @@ import (
 )
 
 // stepJSON is the documented JSON output of `run --detach`, `resume` and
-// `status` (see the README): an external scheduler codes against it.
+// `status` (see docs/steps.md): an external scheduler codes against it.
 type stepJSON struct {
 	RunKey      string                   `json:"run_key"`
 	Job         string                   `json:"job"`
