@@ -137,11 +137,22 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 			}
 			defer env.Close()
 			env.config.RunKey = runKey(cmd.Flags(), a.getenv, s.Job)
-			if err := checkNewRun(cmd.Context(), env, s, a.getenv); err != nil {
-				return err
+			detach, _ := cmd.Flags().GetBool("detach")
+			if err := checkNewRun(cmd.Context(), env, s); err != nil {
+				explained := explainAWS(err, s, a.getenv)
+				if ue := (*usageError)(nil); errors.As(explained, &ue) || detach {
+					return explained
+				}
+				// Not the command's fault (AWS unreachable, say): report
+				// it as run reports an error, still without a record.
+				rep := runner.Report{Job: s.Job, RunKey: env.config.RunKey, Result: policy.ResultError, Error: err.Error(), Err: err}
+				if err := a.printReport(out, rep); err != nil {
+					return err
+				}
+				return a.finish(rep, s)
 			}
 			a.log.Info("run key", "run_key", env.config.RunKey)
-			if detach, _ := cmd.Flags().GetBool("detach"); detach {
+			if detach {
 				return a.detach(cmd.Context(), out, env, s)
 			}
 			env.config.FollowLogs, _ = cmd.Flags().GetBool("follow-logs")
@@ -170,22 +181,20 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 	return cmd
 }
 
-// checkNewRun refuses a new run key whose job Glue does not know (a
-// misspelt --job) or whose size gluenet cannot tell, before the run is
-// recorded: a command refused before anything started is not a run, so it
-// stays out of "runs list", the fleet view and its metrics. It costs one
-// GetJob, and only for a key not recorded yet.
-func checkNewRun(ctx context.Context, env *runEnv, s settings, getenv env) error {
+// checkNewRun reads the job of a new run key before the run is recorded,
+// so that a run refused before anything started (a misspelt --job, a job
+// whose size gluenet cannot tell, AWS out of reach) is not a run: it stays
+// out of "runs list", the fleet view and its metrics. It costs one GetJob,
+// and only for a key not recorded yet; it returns GetJob's error as is.
+func checkNewRun(ctx context.Context, env *runEnv, s settings) error {
 	if env.runner.Journal == nil || env.client == nil {
 		return nil
 	}
 	if _, err := env.runner.Journal.GetRun(ctx, env.config.RunKey); !errors.Is(err, store.ErrNotFound) {
 		return nil // a recorded key goes on as recorded; a store error, Begin reports
 	}
-	if _, err := env.client.JobNeeds(ctx, s.Job, s.NeedIPs); err != nil {
-		return explainAWS(err, s, getenv)
-	}
-	return nil
+	_, err := env.client.JobNeeds(ctx, s.Job, s.NeedIPs)
+	return err
 }
 
 // finish maps a run's result to the exit code.
