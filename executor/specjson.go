@@ -34,3 +34,19 @@ func (s *Spec) UnmarshalJSON(b []byte) error {
 	s.PollInterval = time.Duration(j.PollInterval)
 	return nil
 }
+
+// CurrentInputs rewrites a run's recorded inputs (store.Run.Inputs, a
+// Spec) in today's JSON shape: runs recorded by earlier builds carry the
+// policy in Go's field names and durations in nanoseconds. Inputs that are
+// not a spec are returned as they are.
+func CurrentInputs(in json.RawMessage) json.RawMessage {
+	var sp Spec
+	if len(in) == 0 || json.Unmarshal(in, &sp) != nil {
+		return in
+	}
+	out, err := json.Marshal(sp)
+	if err != nil {
+		return in
+	}
+	return out
+}

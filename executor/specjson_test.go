@@ -46,3 +46,19 @@ func TestSpecJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestCurrentInputs: recorded inputs in the old shape come out in the new
+// one; anything that is not a spec comes out untouched.
+func TestCurrentInputs(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"old shape", `{"job":"J","connections":[],"strategy":"s","min_ips":2,"policy":{"MaxAttempts":1,"InitialDelay":1000000000},"classify":{},"poll_interval":2000000000,"start":{}}`,
+			`"poll_interval":"2s"`},
+		{"not a spec", `[1,2]`, `[1,2]`},
+		{"empty", ``, ``},
+	}
+	for _, tt := range tests {
+		if got := string(CurrentInputs(json.RawMessage(tt.in))); !strings.Contains(got, tt.want) || (tt.want == "" && got != "") {
+			t.Errorf("%s: got %s, want it to contain %s", tt.name, got, tt.want)
+		}
+	}
+}

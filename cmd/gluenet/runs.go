@@ -50,7 +50,7 @@ func (a *app) runsCommand() *cobra.Command {
 					runs = []store.Run{}
 				}
 				for i := range runs {
-					runs[i].Inputs = currentInputs(runs[i].Inputs)
+					runs[i].Inputs = executor.CurrentInputs(runs[i].Inputs)
 				}
 				return jsonOut(a, runs)
 			}
@@ -99,7 +99,7 @@ func (a *app) runsCommand() *cobra.Command {
 				if attempts == nil {
 					attempts = []store.Attempt{}
 				}
-				run.Inputs = currentInputs(run.Inputs)
+				run.Inputs = executor.CurrentInputs(run.Inputs)
 				return jsonOut(a, map[string]any{"run": run, "attempts": attempts})
 			}
 			fmt.Fprintf(a.stdout, "Run %s of job %s: %s\n", run.Key, run.Job, run.Status)
@@ -227,20 +227,4 @@ only counts.`,
 	f.Bool("dry-run", false, "only count what would be deleted")
 	f.String("output", "table", "output format: table or json")
 	return cmd
-}
-
-// currentInputs rewrites a run's recorded inputs in today's JSON shape
-// (snake_case, durations as strings): runs recorded by earlier builds carry
-// the policy in Go's field names and durations in nanoseconds. Inputs that
-// are not a spec are left as they are.
-func currentInputs(in json.RawMessage) json.RawMessage {
-	var sp executor.Spec
-	if len(in) == 0 || json.Unmarshal(in, &sp) != nil {
-		return in
-	}
-	out, err := json.Marshal(sp)
-	if err != nil {
-		return in
-	}
-	return out
 }
