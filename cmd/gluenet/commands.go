@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gluenet/gluenet/admit"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -33,6 +34,9 @@ func addRankFlags(f *pflag.FlagSet) {
 	f.StringSlice("prefer-az", nil, "preferred Availability Zones for the prefer-az strategy, most preferred first")
 	f.String("output", "table", "output format: table or json")
 	f.Bool("no-memory", false, "rank on free IPs alone, without health memory and in-flight reservations (the post's behaviour)")
+	f.String("admit-wait", admit.DefaultWait.String(), "when no healthy subnet has free IPs for the whole run, wait up to this long for room before starting (0: start at once) (env GLUENET_ADMIT_WAIT)")
+	f.Bool("admit-predict", false, "bound the wait for room by when the runs in flight are expected to make room (shorter waits, more short starts: docs/admission.md) (env GLUENET_ADMIT_PREDICT)")
+	f.String("when-short", string(admit.DefaultWhenShort), "when the wait for room runs out: start (with the IPs there are: fewer workers) or fail (exit 3, nothing started) (env GLUENET_WHEN_SHORT)")
 }
 
 func addRunFlags(f *pflag.FlagSet) {
@@ -305,6 +309,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		Classify:     classify.Options{RetryJobFailures: s.RetryJobFailures},
 		PollInterval: s.PollInterval,
 		Start:        executor.StartInput{Arguments: s.Arguments},
+		Admission:    s.Admission,
 	}
 	if err := startOverrides(f, &rc); err != nil {
 		if st != nil {

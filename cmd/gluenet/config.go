@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/gluenet/gluenet/admit"
 	"io"
 	"os"
 	"reflect"
@@ -43,6 +44,14 @@ type fileConfig struct {
 	Jobs         map[string]jobFile `yaml:"jobs"`
 	State        stateFile          `yaml:"state"`
 	Health       healthFile         `yaml:"health"`
+	Admission    admissionFile      `yaml:"admission"`
+}
+
+// admissionFile is capacity-aware admission (see package admit).
+type admissionFile struct {
+	Wait      string `yaml:"wait"`
+	WhenShort string `yaml:"when_short"`
+	Predict   *bool  `yaml:"predict"`
 }
 
 type retryFile struct {
@@ -103,6 +112,8 @@ type settings struct {
 	Health           health.Config
 	// Memory turns health memory and reservations on.
 	Memory bool
+	// Admission is capacity-aware admission: wait for room before a start.
+	Admission admit.Config
 }
 
 func defaultSettings() settings {
@@ -116,6 +127,7 @@ func defaultSettings() settings {
 		Health:       health.DefaultConfig(),
 		Memory:       true,
 		Retention:    store.DefaultRetention(),
+		Admission:    admit.DefaultConfig(),
 	}
 }
 
@@ -446,6 +458,19 @@ func (s *settings) applyFile(fc fileConfig) error {
 	if h.Enabled != nil {
 		s.Memory = *h.Enabled
 	}
+	if fc.Admission.Wait != "" {
+		if s.Admission.Wait, err = parseAdmitWait("admission.wait", fc.Admission.Wait); err != nil {
+			return err
+		}
+	}
+	if fc.Admission.Predict != nil {
+		s.Admission.Predict = *fc.Admission.Predict
+	}
+	if fc.Admission.WhenShort != "" {
+		if s.Admission.WhenShort, err = parseWhenShort("admission.when_short", fc.Admission.WhenShort); err != nil {
+			return err
+		}
+	}
 	if err := s.Health.Validate(); err != nil {
 		return usagef("config file: health: %v", err)
 	}
@@ -529,6 +554,27 @@ func (s *settings) applyEnv(getenv env) error {
 		}
 		s.CallTimeout = d
 	}
+	if v, ok := getenv("GLUENET_ADMIT_WAIT"); ok {
+		d, err := parseAdmitWait("GLUENET_ADMIT_WAIT", v)
+		if err != nil {
+			return err
+		}
+		s.Admission.Wait = d
+	}
+	if v, ok := getenv("GLUENET_ADMIT_PREDICT"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return usagef("GLUENET_ADMIT_PREDICT=%q: give true or false", v)
+		}
+		s.Admission.Predict = b
+	}
+	if v, ok := getenv("GLUENET_WHEN_SHORT"); ok {
+		w, err := parseWhenShort("GLUENET_WHEN_SHORT", v)
+		if err != nil {
+			return err
+		}
+		s.Admission.WhenShort = w
+	}
 	if v, ok := getenv("GLUENET_ATTEMPTS"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -574,6 +620,21 @@ func (s *settings) applyFlags(f *pflag.FlagSet) error {
 			if *dst, err = parseDuration("--"+name, v); err != nil {
 				return err
 			}
+		}
+	}
+	if changed(f, "admit-wait") {
+		v, _ := f.GetString("admit-wait")
+		if s.Admission.Wait, err = parseAdmitWait("--admit-wait", v); err != nil {
+			return err
+		}
+	}
+	if changed(f, "admit-predict") {
+		s.Admission.Predict, _ = f.GetBool("admit-predict")
+	}
+	if changed(f, "when-short") {
+		v, _ := f.GetString("when-short")
+		if s.Admission.WhenShort, err = parseWhenShort("--when-short", v); err != nil {
+			return err
 		}
 	}
 	if changed(f, "no-memory") {
@@ -658,6 +719,27 @@ func cleanConnections(in []string) ([]string, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// parseAdmitWait reads an admission wait: a duration, 0 to turn waiting
+// for room off.
+func parseAdmitWait(what, v string) (time.Duration, error) {
+	if strings.TrimSpace(v) == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d < 0 {
+		return 0, usagef("%s %q: give how long a run may wait for room, such as 10m, or 0 to start at once", what, v)
+	}
+	return d, nil
+}
+
+func parseWhenShort(what, v string) (admit.WhenShort, error) {
+	w, err := admit.ParseWhenShort(v)
+	if err != nil {
+		return "", usagef("%s %q: give start (start the run with the IPs there are) or fail (exit 3 without starting it)", what, v)
+	}
+	return w, nil
 }
 
 func parseDuration(what, v string) (time.Duration, error) {

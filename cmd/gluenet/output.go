@@ -99,6 +99,11 @@ func (a *app) printReport(format string, rep runner.Report) error {
 		tw.Flush()
 		fmt.Fprintln(a.stdout)
 	}
+	for _, at := range rep.Attempts {
+		if at.UnderCapacity != nil {
+			fmt.Fprintf(a.stdout, "Attempt %d %s\n\n", at.Attempt, underCapacityText(*at.UnderCapacity))
+		}
+	}
 	fmt.Fprintf(a.stdout, "Result: %s", rep.Result)
 	if detail := resultDetail(rep); detail != "" {
 		fmt.Fprintf(a.stdout, " (%s)", detail)

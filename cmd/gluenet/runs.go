@@ -125,6 +125,9 @@ func (a *app) runsCommand() *cobra.Command {
 				if len(at.Plan) > 0 && json.Unmarshal(at.Plan, &p) == nil {
 					fmt.Fprintf(a.stdout, "\nAttempt %d ranking (%s):\n", at.Number, p.Strategy)
 					a.placementTable(p.Placements)
+					if u := p.UnderCapacity; u != nil {
+						fmt.Fprintf(a.stdout, "Attempt %d %s\n", at.Number, underCapacityText(*u))
+					}
 				}
 			}
 			return nil

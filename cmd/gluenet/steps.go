@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gluenet/gluenet"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -85,7 +86,7 @@ func stepOut(st executor.Status, code int) stepJSON {
 	}
 	if w := st.Wait; w != nil && !st.Done {
 		out.Wait = &stepWait{For: string(w.For), GlueRunID: w.GlueRunID}
-		if w.For == executor.WaitTime {
+		if w.For == executor.WaitTime || w.For == executor.WaitRoom {
 			out.Wait.Until = rfc3339(w.Until)
 		} else {
 			out.Wait.CheckAt = rfc3339(w.CheckAt)
@@ -110,6 +111,11 @@ func (a *app) printStep(format string, st executor.Status, s settings) error {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", at.Attempt, strings.Join(at.Order, ","), dash(at.RunID), dash(at.State), dash(at.ErrorMessage))
 	}
 	tw.Flush()
+	for _, at := range out.Attempts {
+		if at.UnderCapacity != nil {
+			fmt.Fprintf(a.stdout, "Attempt %d %s\n", at.Attempt, underCapacityText(*at.UnderCapacity))
+		}
+	}
 	switch {
 	case out.Done:
 		fmt.Fprintf(a.stdout, "\nDone: %s", out.Result)
@@ -121,6 +127,8 @@ func (a *app) printStep(format string, st executor.Status, s settings) error {
 		fmt.Fprintf(a.stdout, "\nGlue run %s has ended (%s), which the journal does not know yet: gluenet resume --run-key %s records it, then finishes or retries\n", out.GlueRunID, out.State, out.RunKey)
 	case out.Wait.For == string(executor.WaitRun):
 		fmt.Fprintf(a.stdout, "\nWaiting for Glue run %s (%s); check again at %s: gluenet resume --run-key %s\n", out.GlueRunID, dash(out.State), out.NextCheckAt, out.RunKey)
+	case out.Wait.For == string(executor.WaitRoom):
+		fmt.Fprintf(a.stdout, "\nNot started yet, %s; look again at %s: gluenet resume --run-key %s\n", out.Why, out.NextCheckAt, out.RunKey)
 	default:
 		fmt.Fprintf(a.stdout, "\nNext attempt at %s", out.NextCheckAt)
 		if out.Why != "" {
@@ -129,6 +137,12 @@ func (a *app) printStep(format string, st executor.Status, s settings) error {
 		fmt.Fprintf(a.stdout, ": gluenet resume --run-key %s\n", out.RunKey)
 	}
 	return nil
+}
+
+// underCapacityText says that an attempt started short, with the figures.
+func underCapacityText(u gluenet.UnderCapacity) string {
+	return fmt.Sprintf("started UNDER CAPACITY: it needed %d IPs, %s had %d free at the start (Glue starts such a run with fewer workers)",
+		u.Needed, u.Subnet, u.FreeAtStart)
 }
 
 // detach is `run --detach`: record the run and step it once (rank, apply,
