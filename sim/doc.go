@@ -69,6 +69,9 @@
 //	POST    /_sim/errors       {"service":"ec2","rate":0.1}                  answer a share of calls with HTTP 500
 //	POST    /_sim/latency      {"service":"*","latency":"20ms"}              add wall-clock latency to every call
 //	POST    /_sim/exhaust      {"subnet_id":"subnet-...","leave_free":3}     background ENIs so that leave_free IPs stay free
+//	POST    /_sim/reset        -                                             undo every fault in force: zones healthy, no throttle,
+//	                                                                         errors or latency, background ENIs as the scenario's;
+//	                                                                         answers {"ok":true,"undone":["zone us-east-1a down -> healthy",...]}
 //	GET     /_sim/stats        -                                             calls per service and operation, throttled, errors
 //	POST    /_sim/stats/reset  -                                             set the counters back to zero
 //

@@ -171,12 +171,12 @@ func loadFile(path string) (fileConfig, error) {
 		return fc, usagef("config file %s, line %d: want keys such as `job:` and `connections:`, not %s", path, doc.Line, nodeKind(doc))
 	}
 	if err := checkNode(doc, reflect.TypeFor[fileConfig](), ""); err != nil {
-		return fc, usagef("config file %s, %v (the README's configuration section lists the keys)", path, err)
+		return fc, usagef("config file %s, %v (docs/reference.md lists the keys)", path, err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-		return fc, usagef("config file %s: %v (see the README's configuration section for the keys)", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		return fc, usagef("config file %s: %v (docs/reference.md lists the keys)", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	return fc, nil
 }
@@ -686,6 +686,9 @@ func (s *settings) validate(needJob bool) error {
 	}
 	s.Connections = conns
 	if _, err := strategy.Lookup(s.Strategy); err != nil {
+		if near := suggestName(s.Strategy, strategy.Names()); near != "" {
+			return usagef("%v; did you mean %s?", err, near)
+		}
 		return usagef("%v", err)
 	}
 	if s.Strategy == "prefer-az" && len(s.PreferAZ) == 0 {

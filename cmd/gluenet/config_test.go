@@ -126,16 +126,33 @@ func TestIAMPolicyGolden(t *testing.T) {
 		{"iam-policy-default", []string{"iam-policy", "--job", "AirflowBlogJob", "--connections", "MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2"}},
 		{"iam-policy-full", []string{"iam-policy", "--job", "AirflowBlogJob", "--connections", "MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2",
 			"--account", "123456789012", "--region", "us-east-1", "--logs", "--role-arn", "arn:aws:iam::123456789012:role/service-role/AWSGlueServiceRole-Blog"}},
+		{"iam-policy-table", []string{"iam-policy", "--job", "AirflowBlogJob", "--connections", "MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2",
+			"--account", "123456789012", "--region", "us-east-1", "--logs", "--output", "table"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var out, errb strings.Builder
-			code := execute(t.Context(), tt.args, &out, &errb, func(string) (string, bool) { return "", false })
+			// AWS_REGION is this shell's, not the runner's: only --region
+			// fills the policy's region in.
+			getenv := func(k string) (string, bool) {
+				if k == "AWS_REGION" {
+					return "eu-west-3", true
+				}
+				return "", false
+			}
+			code := execute(t.Context(), tt.args, &out, &errb, getenv)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errb.String())
 			}
-			golden := filepath.Join("testdata", tt.name+".json")
+			if strings.Contains(out.String(), "eu-west-3") {
+				t.Errorf("the policy took its region from AWS_REGION:\n%s", out.String())
+			}
+			ext := ".json"
+			if strings.HasSuffix(tt.name, "-table") {
+				ext = ".txt"
+			}
+			golden := filepath.Join("testdata", tt.name+ext)
 			if *update {
 				os.MkdirAll("testdata", 0o755)
 				os.WriteFile(golden, []byte(out.String()), 0o644)

@@ -1,7 +1,8 @@
 // Command gluenet runs AWS Glue jobs inside a VPC and picks, at run time and
 // again on every retry, which network connection (subnet) each run uses.
 //
-// See the README for the commands, flags, configuration and exit codes.
+// The README says what it is for; docs/reference.md lists the commands'
+// settings, output and exit codes.
 package main
 
 import (
@@ -22,7 +23,7 @@ import (
 	"github.com/gluenet/gluenet/store"
 )
 
-// Exit codes, each distinct and documented in the README.
+// Exit codes, each distinct and documented in docs/reference.md.
 const (
 	exitOK          = 0   // success
 	exitInternal    = 1   // a bug or an unexpected failure
@@ -168,6 +169,8 @@ starts the run, watches it, and on failure re-ranks and retries with backoff.`,
 	pf.String("state", "", "SQLite state file (env GLUENET_STATE; default $XDG_STATE_HOME/gluenet/state.db)")
 	pf.String("postgres-dsn", "", "keep state in PostgreSQL instead, shared by many machines (env GLUENET_POSTGRES_DSN)")
 	root.AddCommand(a.planCommand(), a.runCommand(), a.iamPolicyCommand(), a.demoCommand(), a.simCommand(), a.healthCommand(), a.runsCommand(), a.labCommand(), a.resumeCommand(), a.statusCommand(), a.serveCommand())
+	root.AddCommand(a.versionCommand())
+	root.SetFlagErrorFunc(flagError)
 	a.registerCompletions(root)
 	return root
 }
@@ -184,8 +187,11 @@ func (a *app) setupLogging(cmd *cobra.Command) error {
 		// unless --log-level asks for more (info shows the post's lines).
 		lv = slog.LevelWarn
 	}
-	opts := &slog.HandlerOptions{Level: lv}
 	a.console = &console{w: a.stderr, tty: isTerminal(a.stderr)}
+	if o := cmd.Flags().Lookup("output"); o != nil && quietOnTerminal(cmd.Name(), o.Value.String(), a.console.tty && isTerminal(a.stdout), cmd.Flags().Changed("log-level")) {
+		lv = slog.LevelWarn
+	}
+	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "auto":
 		if a.console.tty {
@@ -201,6 +207,14 @@ func (a *app) setupLogging(cmd *cobra.Command) error {
 		return usagef("--log-format %q: use auto, text or json", format)
 	}
 	return nil
+}
+
+// quietOnTerminal says whether a command's info lines would only repeat
+// the table it prints for a person at a terminal: plan's ranking lines
+// ("ranked the connections", "Good connections", "Usable connections") are
+// its table. Piped or redirected, and with --log-level, they stay.
+func quietOnTerminal(command, output string, terminal, levelSet bool) bool {
+	return command == "plan" && output == "table" && terminal && !levelSet
 }
 
 func isTerminal(w io.Writer) bool {

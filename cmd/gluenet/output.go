@@ -11,7 +11,7 @@ import (
 	"github.com/gluenet/gluenet/runner"
 )
 
-// planJSON is the documented JSON output of `gluenet plan` (see the README).
+// planJSON is the documented JSON output of `gluenet plan` (docs/reference.md).
 type planJSON struct {
 	Job         string              `json:"job"`
 	Strategy    string              `json:"strategy"`

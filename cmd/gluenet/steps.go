@@ -15,10 +15,11 @@ import (
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/policy"
+	"github.com/gluenet/gluenet/store"
 )
 
 // stepJSON is the documented JSON output of `run --detach`, `resume` and
-// `status` (see the README): an external scheduler codes against it.
+// `status` (see docs/steps.md): an external scheduler codes against it.
 type stepJSON struct {
 	RunKey      string                   `json:"run_key"`
 	Job         string                   `json:"job"`
@@ -123,6 +124,8 @@ func (a *app) printStep(format string, st executor.Status, s settings) error {
 			fmt.Fprintf(a.stdout, " (%s)", out.Error)
 		}
 		fmt.Fprintf(a.stdout, "; exit code %d\n", code)
+	case out.Wait.For == string(executor.WaitRun) && classify.Terminal(out.State):
+		fmt.Fprintf(a.stdout, "\nGlue run %s has ended (%s), which the journal does not know yet: gluenet resume --run-key %s records it, then finishes or retries\n", out.GlueRunID, out.State, out.RunKey)
 	case out.Wait.For == string(executor.WaitRun):
 		fmt.Fprintf(a.stdout, "\nWaiting for Glue run %s (%s); check again at %s: gluenet resume --run-key %s\n", out.GlueRunID, dash(out.State), out.NextCheckAt, out.RunKey)
 	case out.Wait.For == string(executor.WaitRoom):
@@ -315,6 +318,25 @@ anything, in the store or in AWS. An unknown key exits 2.`,
 				default:
 					status.State = live.State
 				}
+				// The attempt's row says the same as the footer: the
+				// journal's state is older than Glue's (after a second
+				// Ctrl-C, say, it never saw the run stop).
+				for i := range status.Attempts {
+					if at := &status.Attempts[i]; at.RunID == status.GlueRunID {
+						at.State = status.State
+						if live.ErrorMessage != "" {
+							at.ErrorMessage = live.ErrorMessage
+						}
+					}
+				}
+			}
+			if w := status.Wait; w != nil && w.For == executor.WaitRun {
+				// When resume is due: one poll interval after the journal
+				// last saw the run change, as run --detach and resume
+				// print it; now if that is past.
+				if attempts, err := st.Attempts(cmd.Context(), key); err == nil {
+					w.CheckAt = nextPoll(attempts, status.GlueRunID, status.PollInterval, time.Now())
+				}
 			}
 			return a.printStep(out, status, s)
 		},
@@ -324,6 +346,24 @@ anything, in the store or in AWS. An unknown key exits 2.`,
 	f.Bool("offline", false, "only the state store: do not ask Glue for the run's live state")
 	f.String("output", "table", "output format: table or json")
 	return cmd
+}
+
+// nextPoll is when a run waiting on Glue run runID is next due for a
+// check: one poll interval after the journal last saw that run change state
+// (run --detach and resume say the same when they record it), or now when
+// that time has passed or nothing was recorded.
+func nextPoll(attempts []store.Attempt, runID string, poll time.Duration, now time.Time) time.Time {
+	for i := len(attempts) - 1; i >= 0; i-- {
+		at := attempts[i]
+		if at.GlueRunID != runID || len(at.States) == 0 {
+			continue
+		}
+		if due := at.States[len(at.States)-1].At.Add(poll); due.After(now) {
+			return due
+		}
+		break
+	}
+	return now
 }
 
 type wallClock struct{}
