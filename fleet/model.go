@@ -84,6 +84,9 @@ type Subnet struct {
 	EjectedUntil          time.Time `json:"ejected_until,omitzero"`
 	// ZoneEjected is true when the subnet's AZ is ejected.
 	ZoneEjected bool `json:"zone_ejected"`
+	// Stale is true when the last observation is older than the window:
+	// FreeIPs is old news.
+	Stale bool `json:"stale"`
 }
 
 // Zone is the current view of one Availability Zone.
@@ -162,6 +165,7 @@ type View struct {
 
 	mu    sync.Mutex
 	memos map[string]memo
+	tally *tally // under mu
 }
 
 // memo is a result read from the store at a time.
@@ -326,6 +330,9 @@ type snapshot struct {
 	samples      []store.SubnetSample
 	reservations []gluenet.Reservation
 	health       []gluenet.HealthRecord
+	// since is the window's start; counts the tally's counts then.
+	since  time.Time
+	counts *counts
 }
 
 // load returns the store's state now, or the one read within CacheTTL.
@@ -358,7 +365,23 @@ func (v *View) read(ctx context.Context, now time.Time) (*snapshot, error) {
 	if sn.health, err = v.R.Health(ctx); err != nil {
 		return nil, err
 	}
+	sn.since = since
+	if v.tally == nil {
+		v.tally = newTally()
+	}
+	if err := v.tally.update(ctx, v.R, sn, since); err != nil {
+		return nil, err
+	}
+	sn.counts = v.tally.counts()
 	return sn, nil
+}
+
+// Prime reads the store once: it seeds the counters of /metrics with the
+// store's whole history (gluenet serve calls it at start, so that the
+// first scrape does not pay for it and a broken store stops serve).
+func (v *View) Prime(ctx context.Context) error {
+	_, err := v.load(ctx)
+	return err
 }
 
 // History returns the free-IP observations within the window, oldest
@@ -465,6 +488,13 @@ func (sn *snapshot) fleet() Fleet {
 		}
 	}
 	last := map[string]Observation{}
+	if sn.counts != nil {
+		// Every subnet ever observed: one nothing observed within the
+		// window stays, marked stale.
+		for id, o := range sn.counts.subnets {
+			last[id] = o
+		}
+	}
 	for _, o := range hist { // oldest first: the last one wins
 		last[o.SubnetID] = o
 	}
@@ -472,7 +502,7 @@ func (sn *snapshot) fleet() Fleet {
 	zones := map[string]*Zone{}
 	for id, o := range last {
 		s := Subnet{SubnetID: id, AZ: o.AZ, Connections: conns[id], FreeIPs: o.FreeIPs, ReservedIPs: reserved[id],
-			ObservedAt: o.At, Source: o.Source}
+			ObservedAt: o.At, Source: o.Source, Stale: o.At.Before(sn.since)}
 		if s.Connections == nil {
 			s.Connections = []string{}
 		}

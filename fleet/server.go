@@ -28,6 +28,10 @@ type Server struct {
 	// must carry (Authorization: Bearer TOKEN).
 	Token string
 	Log   *slog.Logger
+	// Version is the build's, for gluenet_build_info.
+	Version string
+	// Sampler, when serve runs one (--watch), has its outcomes in /metrics.
+	Sampler *Sampler
 }
 
 func (s *Server) log() *slog.Logger {
@@ -77,9 +81,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/strategies", s.api(func(*http.Request) (any, error) {
 		return map[string]any{"strategies": Strategies()}, nil
 	}))
-	mux.Handle("GET /metrics", s.metricsHandler())
+	reg := s.registry()
+	mux.Handle("GET /metrics", s.metricsHandler(reg))
 	s.pages(mux)
-	return s.auth(mux)
+	return s.auth(newHTTPMetrics(reg).instrument(mux, mux))
 }
 
 func nonNil[T any](xs []T) []T {

@@ -91,7 +91,7 @@ func (a *app) serve(cmd *cobra.Command) error {
 	}
 	defer st.Close()
 	view := &fleet.View{R: st, Window: window, CacheTTL: cache, Log: a.log}
-	srv := &fleet.Server{View: view, Token: token, Log: a.log}
+	srv := &fleet.Server{View: view, Token: token, Log: a.log, Version: buildVersion(), Sampler: sampler}
 	if sampler != nil {
 		sampler.Store = st
 		sampler.Interval, sampler.Retention = interval, retention
@@ -100,6 +100,10 @@ func (a *app) serve(cmd *cobra.Command) error {
 		if _, err := sampler.SampleOnce(ctx); err != nil {
 			return &awsError{err: err, msg: fmt.Sprintf("--watch %s: %v\nCheck the connections, the region and the credentials (the sampler needs glue:GetConnection and ec2:DescribeSubnets).", watch, err)}
 		}
+	}
+	// The counters of /metrics start from the store's whole history.
+	if err := view.Prime(ctx); err != nil {
+		return fmt.Errorf("serve: read the state store: %w", err)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
