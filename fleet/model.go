@@ -19,12 +19,15 @@ package fleet
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -147,6 +150,43 @@ type RunFilter struct {
 	Status store.RunStatus
 	Since  time.Time
 	Limit  int
+	// Cursor, when set, lists the runs after it (the last run of the
+	// previous page).
+	Cursor *Cursor
+}
+
+// Cursor is a place in the runs list, newest first: the creation time and
+// key of the last run a page listed.
+type Cursor struct {
+	At  time.Time
+	Key string
+}
+
+// String encodes the cursor for a URL: opaque to clients.
+func (c Cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.At.UnixMicro(), 10) + "/" + c.Key))
+}
+
+// parseCursor decodes what Cursor.String encoded.
+func parseCursor(v string) (Cursor, error) {
+	bad := &badRequest{fmt.Sprintf("cursor %q: not a cursor this server gave; pass the next_cursor of the previous page as it is", v)}
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return Cursor{}, bad
+	}
+	us, key, ok := strings.Cut(string(b), "/")
+	n, err := strconv.ParseInt(us, 10, 64)
+	if !ok || err != nil || key == "" {
+		return Cursor{}, bad
+	}
+	return Cursor{At: time.UnixMicro(n).UTC(), Key: key}, nil
+}
+
+// RunPage is one page of the runs list.
+type RunPage struct {
+	Runs []RunSummary
+	// Next is the cursor of the next page; empty on the last.
+	Next string
 }
 
 // View reads the store for the server; every method reads afresh.
@@ -231,29 +271,85 @@ func (v *View) Since() time.Time { return v.now().Add(-v.window()) }
 
 // Runs lists runs, newest first, with their attempts summed up.
 func (v *View) Runs(ctx context.Context, f RunFilter) ([]RunSummary, error) {
-	x, err := v.memoize(fmt.Sprintf("runs %q %q %d %d", f.Job, f.Status, f.Since.UnixMicro(), f.Limit), func(time.Time) (any, error) {
+	p, err := v.RunsPage(ctx, f)
+	return p.Runs, err
+}
+
+// RunsPage lists a page of runs, newest first, and the cursor of the next
+// page when there is one.
+func (v *View) RunsPage(ctx context.Context, f RunFilter) (RunPage, error) {
+	cursor := ""
+	if f.Cursor != nil {
+		cursor = f.Cursor.String()
+	}
+	x, err := v.memoize(fmt.Sprintf("runs %q %q %d %d %q", f.Job, f.Status, f.Since.UnixMicro(), f.Limit, cursor), func(time.Time) (any, error) {
 		return v.runs(ctx, f)
 	})
 	if err != nil {
-		return nil, err
+		return RunPage{}, err
 	}
-	return x.([]RunSummary), nil
+	return x.(RunPage), nil
 }
 
-func (v *View) runs(ctx context.Context, f RunFilter) ([]RunSummary, error) {
-	runs, err := v.R.ListRuns(ctx, store.RunFilter{Job: f.Job, Status: f.Status, Since: f.Since, Limit: f.Limit})
+func (v *View) runs(ctx context.Context, f RunFilter) (RunPage, error) {
+	runs, err := v.listAfter(ctx, f)
 	if err != nil {
-		return nil, err
+		return RunPage{}, err
+	}
+	var p RunPage
+	if f.Limit > 0 && len(runs) > f.Limit {
+		runs = runs[:f.Limit]
+		last := runs[len(runs)-1]
+		p.Next = Cursor{At: last.CreatedAt, Key: last.Key}.String()
 	}
 	attempts, err := v.R.AttemptsOf(ctx, keysOf(runs))
 	if err != nil {
-		return nil, err
+		return RunPage{}, err
 	}
-	out := make([]RunSummary, 0, len(runs))
+	p.Runs = make([]RunSummary, 0, len(runs))
 	for _, r := range runs {
-		out = append(out, summarize(r, attempts[r.Key]))
+		p.Runs = append(p.Runs, summarize(r, attempts[r.Key]))
 	}
-	return out, nil
+	return p, nil
+}
+
+// listAfter lists up to f.Limit+1 runs after f.Cursor in the store's order
+// (created_at, then key, both descending): the store pages by time only,
+// so the runs created at the cursor's very time are read again and those
+// the previous page had (key at or above the cursor's) dropped.
+func (v *View) listAfter(ctx context.Context, f RunFilter) ([]store.Run, error) {
+	sf := store.RunFilter{Job: f.Job, Status: f.Status, Since: f.Since}
+	want := 0
+	if f.Limit > 0 {
+		want = f.Limit + 1
+	}
+	if f.Cursor == nil {
+		sf.Limit = want
+		return v.R.ListRuns(ctx, sf)
+	}
+	sf.Before = f.Cursor.At.Add(time.Microsecond)
+	for extra := 8; ; extra *= 4 {
+		if want > 0 {
+			sf.Limit = want + extra
+		}
+		got, err := v.R.ListRuns(ctx, sf)
+		if err != nil {
+			return nil, err
+		}
+		out := got[:0:0]
+		for _, r := range got {
+			if r.CreatedAt.Equal(f.Cursor.At) && r.Key >= f.Cursor.Key {
+				continue
+			}
+			out = append(out, r)
+		}
+		if want == 0 || len(out) >= want || len(got) < sf.Limit {
+			if want > 0 && len(out) > want {
+				out = out[:want]
+			}
+			return out, nil
+		}
+	}
 }
 
 func keysOf(runs []store.Run) []string {

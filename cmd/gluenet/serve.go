@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +18,8 @@ import (
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/fleet"
+	"github.com/gluenet/gluenet/store"
+	"github.com/gluenet/gluenet/store/sqlite"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -49,8 +55,21 @@ all of them) and keeps that history in the store for --retention.`,
 	f.String("watch", "", "YAML config (as for run) whose connections to sample free IPs of")
 	f.Duration("interval", fleet.DefaultInterval, "with --watch: time between samples")
 	f.Duration("retention", fleet.DefaultRetention, "with --watch: how long samples are kept")
+	f.Int("max-conns", DefaultServeMaxConns, "most client connections held open at once; more wait in the kernel's queue")
 	return cmd
 }
+
+// The limits of serve's HTTP server: a client that sends nothing, reads
+// nothing or keeps an idle connection is let go after these.
+const (
+	DefaultServeMaxConns  = 256
+	serveReadHeader       = 10 * time.Second
+	serveRead             = 30 * time.Second
+	serveWrite            = 60 * time.Second
+	serveIdle             = 30 * time.Second
+	serveMaxHeaderBytes   = 32 << 10
+	serveStoreConnections = 8
+)
 
 func (a *app) serve(cmd *cobra.Command) error {
 	f := cmd.Flags()
@@ -60,6 +79,16 @@ func (a *app) serve(cmd *cobra.Command) error {
 	}
 	addr, _ := f.GetString("addr")
 	token := flagOrEnv(f, "token", "GLUENET_SERVE_TOKEN", a.getenv)
+	if (changed(f, "token") || isSet(a.getenv, "GLUENET_SERVE_TOKEN")) && strings.TrimSpace(token) == "" {
+		return usagef("the token (--token or GLUENET_SERVE_TOKEN) is blank: give a secret (e.g. openssl rand -hex 32), or unset it to serve on loopback without one")
+	}
+	if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return usagef("the token (--token or GLUENET_SERVE_TOKEN) contains spaces or control characters, which an Authorization header cannot carry: use letters, digits and punctuation")
+	}
+	maxConns, _ := f.GetInt("max-conns")
+	if maxConns < 1 {
+		return usagef("--max-conns must be at least 1, got %d", maxConns)
+	}
 	window, _ := f.GetDuration("window")
 	interval, _ := f.GetDuration("interval")
 	retention, _ := f.GetDuration("retention")
@@ -85,7 +114,7 @@ func (a *app) serve(cmd *cobra.Command) error {
 			return err
 		}
 	}
-	st, where, err := openStore(ctx, s)
+	st, where, err := a.openServeStore(ctx, s, watch != "")
 	if err != nil {
 		return err
 	}
@@ -109,7 +138,10 @@ func (a *app) serve(cmd *cobra.Command) error {
 	if err != nil {
 		return usagef("listen on %s: %v (choose another --addr)", addr, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	ln = limitListener(ln, maxConns)
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: serveReadHeader, ReadTimeout: serveRead,
+		WriteTimeout: serveWrite, IdleTimeout: serveIdle, MaxHeaderBytes: serveMaxHeaderBytes,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)}
 	auth := "no token: loopback only"
 	if token != "" {
 		auth = "bearer token required"
@@ -128,6 +160,9 @@ func (a *app) serve(cmd *cobra.Command) error {
 			<-sampled
 		}()
 	}
+	// SIGINT and SIGTERM stop serve normally: it says so and exits 0.
+	glueRun.set(runningRun{Serving: true})
+	defer glueRun.set(runningRun{})
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -198,4 +233,67 @@ func (a *app) sampler(ctx context.Context, endpoint, path string, s settings) (*
 		Now:         time.Now,
 		Log:         a.log,
 	}, nil
+}
+
+// openServeStore opens the state store for serve. Without --watch the
+// SQLite file must exist (a --state typo would otherwise serve a new,
+// empty store that says 200) and is opened read-only; with --watch serve
+// writes samples, and creates the file as gluenet run would. Its pool is
+// bounded either way. Postgres opens as for every command.
+func (a *app) openServeStore(ctx context.Context, s settings, writes bool) (store.Store, string, error) {
+	if s.PostgresDSN != "" {
+		return openStore(ctx, s)
+	}
+	path, err := statePath(s)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && !writes {
+		return nil, "", usagef("no state file at %s: gluenet serve reads the store that gluenet run writes; check --state or GLUENET_STATE (a typo?), or run a job first", path)
+	}
+	opts := []sqlite.Option{sqlite.WithRetention(s.Retention), sqlite.WithMaxOpenConns(serveStoreConnections)}
+	mode := "read-only"
+	if !writes {
+		opts = append(opts, sqlite.ReadOnly())
+	} else {
+		mode = "read-write: --watch stores samples"
+	}
+	st, err := sqlite.Open(ctx, path, opts...)
+	if err != nil {
+		return nil, "", &usageError{err: err, msg: fmt.Sprintf("cannot read the state file %s: %v\nCheck --state or GLUENET_STATE and the file's permissions.", path, err)}
+	}
+	return st, path + " (" + mode + ")", nil
+}
+
+// limitListener accepts at most n connections at once: the others wait in
+// the kernel's accept queue, costing serve no descriptor or goroutine.
+func limitListener(l net.Listener, n int) net.Listener {
+	return &limitedListener{Listener: l, slots: make(chan struct{}, n)}
+}
+
+type limitedListener struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func (l *limitedListener) Accept() (net.Conn, error) {
+	l.slots <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.slots }}, nil
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

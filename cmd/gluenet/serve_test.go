@@ -105,6 +105,9 @@ func withCheck(h http.Handler) http.Handler {
 		body := rec.Body.String()
 		if strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
 			body = strings.Replace(body, "</body>", checkScript+"</body>", 1)
+			// The page's policy allows no script: this one, the test's,
+			// is let in; the rest of the policy stays as served.
+			rec.Header().Set("Content-Security-Policy", rec.Header().Get("Content-Security-Policy")+"; script-src 'unsafe-inline'")
 		}
 		for k, v := range rec.Header() {
 			w.Header()[k] = v
@@ -253,6 +256,12 @@ func TestServeFleetView(t *testing.T) {
 // returns its address and a function that stops it and checks its exit.
 func startServe(t *testing.T, e *simEnv, env map[string]string, extra ...string) (string, string, func()) {
 	t.Helper()
+	// serve reads an existing state file: make one if no run has.
+	st, err := sqlite.Open(context.Background(), e.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
@@ -341,6 +350,10 @@ func TestServeBadInput(t *testing.T) {
 		{"zero interval", []string{"serve", "--interval", "0s"}, "must be positive"},
 		{"watch config without connections", []string{"serve", "--watch", "testdata/serve-empty.yaml"}, "names no connections"},
 		{"watch config missing", []string{"serve", "--watch", "testdata/no-such.yaml"}, "read config file"},
+		{"no state file (a typo)", []string{"serve"}, "no state file at"},
+		{"blank token", []string{"serve", "--token", "  "}, "is blank"},
+		{"token with a space", []string{"serve", "--token", "a b"}, "spaces or control characters"},
+		{"no connections allowed", []string{"serve", "--max-conns", "0"}, "--max-conns must be at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
