@@ -138,10 +138,11 @@ func (a *app) serve(cmd *cobra.Command) error {
 	if err != nil {
 		return usagef("listen on %s: %v (choose another --addr)", addr, err)
 	}
-	ln = limitListener(ln, maxConns)
+	limited := newConnLimit(ln, maxConns)
+	ln = limited
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: serveReadHeader, ReadTimeout: serveRead,
 		WriteTimeout: serveWrite, IdleTimeout: serveIdle, MaxHeaderBytes: serveMaxHeaderBytes,
-		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)}
+		ConnState: limited.connState, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)}
 	auth := "no token: loopback only"
 	if token != "" {
 		auth = "bearer token required"
@@ -265,19 +266,78 @@ func (a *app) openServeStore(ctx context.Context, s settings, writes bool) (stor
 	return st, path + " (" + mode + ")", nil
 }
 
-// limitListener accepts at most n connections at once: the others wait in
-// the kernel's accept queue, costing serve no descriptor or goroutine.
-func limitListener(l net.Listener, n int) net.Listener {
-	return &limitedListener{Listener: l, slots: make(chan struct{}, n)}
-}
-
-type limitedListener struct {
+// connLimit holds at most n client connections at once. At the limit, a
+// new connection closes the connection that has been idle (kept alive
+// between requests) the longest, and waits for a slot only when none is
+// idle: 5,000 idle keep-alive connections cost serve n descriptors, and a
+// new client is still served. Connections that wait stay in the kernel's
+// accept queue, costing serve nothing.
+type connLimit struct {
 	net.Listener
 	slots chan struct{}
+	mu    sync.Mutex
+	idle  map[net.Conn]time.Time
+	// wentIdle wakes an Accept that waits for a slot.
+	wentIdle chan struct{}
+	now      func() time.Time
 }
 
-func (l *limitedListener) Accept() (net.Conn, error) {
-	l.slots <- struct{}{}
+func newConnLimit(l net.Listener, n int) *connLimit {
+	return &connLimit{Listener: l, slots: make(chan struct{}, n), idle: map[net.Conn]time.Time{},
+		wentIdle: make(chan struct{}, 1), now: time.Now}
+}
+
+// connState is the http.Server's ConnState hook: it tracks the idle ones.
+func (l *connLimit) connState(c net.Conn, st http.ConnState) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st == http.StateIdle {
+		l.idle[c] = l.now()
+		select {
+		case l.wentIdle <- struct{}{}:
+		default:
+		}
+	} else {
+		delete(l.idle, c)
+	}
+}
+
+// evictIdle closes the connection idle the longest; false when none is.
+func (l *connLimit) evictIdle() bool {
+	l.mu.Lock()
+	var oldest net.Conn
+	var at time.Time
+	for c, t := range l.idle {
+		if oldest == nil || t.Before(at) {
+			oldest, at = c, t
+		}
+	}
+	delete(l.idle, oldest)
+	l.mu.Unlock()
+	if oldest == nil {
+		return false
+	}
+	_ = oldest.Close()
+	return true
+}
+
+func (l *connLimit) Accept() (net.Conn, error) {
+	for acquired := false; !acquired; {
+		select {
+		case l.slots <- struct{}{}:
+			acquired = true
+			continue
+		default:
+		}
+		if l.evictIdle() {
+			continue // its Close frees a slot
+		}
+		select {
+		case l.slots <- struct{}{}:
+			acquired = true
+		case <-l.wentIdle:
+		}
+	}
 	c, err := l.Listener.Accept()
 	if err != nil {
 		<-l.slots

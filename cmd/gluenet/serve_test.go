@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -484,5 +485,57 @@ func TestServeWatchNothingToSample(t *testing.T) {
 	}
 	if strings.Contains(stderr, "listening on") {
 		t.Error("serve listened before failing")
+	}
+}
+
+// TestConnLimit: at most n connections are held; at the limit a new
+// client is served by closing the connection idle the longest, so idle
+// keep-alive connections cannot lock clients out.
+func TestConnLimit(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := newConnLimit(ln, 2)
+	var mu sync.Mutex
+	open, most := 0, 0
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			mu.Lock()
+			switch st {
+			case http.StateNew:
+				open++
+				most = max(most, open)
+			case http.StateClosed, http.StateHijacked:
+				open--
+			}
+			mu.Unlock()
+			limited.connState(c, st)
+		}}
+	go hs.Serve(limited)
+	defer hs.Close()
+	// Five clients that send one request each and keep their connection.
+	for range 5 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client := &http.Client{Timeout: time.Minute} // a guard against a hang, not a measure
+	for i := range 3 {
+		resp, err := client.Get("http://" + ln.Addr().String() + "/")
+		if err != nil {
+			t.Fatalf("client %d after the idle ones: %v", i, err)
+		}
+		resp.Body.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most > 2 {
+		t.Errorf("%d connections held at once, want at most 2", most)
 	}
 }
