@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/store"
 )
 
@@ -142,6 +143,12 @@ type RunSummary struct {
 	GlueRunID string `json:"glue_run_id"`
 	// Strategy is the last plan's strategy.
 	Strategy string `json:"strategy"`
+	// Error is the last error message an attempt recorded (Glue's, or
+	// gluenet's when the run got no Glue run).
+	Error string `json:"error,omitempty"`
+	// UnderCapacity counts the attempts started with fewer free IPs than
+	// the run needed (the plan's under_capacity).
+	UnderCapacity int `json:"under_capacity,omitempty"`
 }
 
 // RunFilter selects runs in the view.
@@ -370,18 +377,31 @@ func summarize(r store.Run, as []store.Attempt) RunSummary {
 		if a.GlueRunID != "" {
 			s.GlueRunID = a.GlueRunID
 		}
+		if a.ErrorMessage != "" {
+			s.Error = a.ErrorMessage
+		}
+		if p, ok := decodePlan(a.Plan); ok && p.UnderCapacity != nil {
+			s.UnderCapacity++
+		}
 	}
 	if len(as) == 0 {
 		return s
 	}
 	// Where the last attempt landed; while it is going, where its plan
-	// sends it.
+	// sends it; when it failed with a text that names a subnet or a zone,
+	// that place (classify.Verdict.Blame, as health memory blames it).
 	last := as[len(as)-1]
 	s.Subnet, s.AZ = last.Subnet, last.AZ
-	if p, ok := decodePlan(last.Plan); ok {
+	p, ok := decodePlan(last.Plan)
+	if ok {
 		s.Strategy = p.Strategy
 		if f := p.First(); s.Subnet == "" && f != nil {
 			s.Subnet, s.AZ = f.SubnetID, f.AZ
+		}
+	}
+	if last.ErrorMessage != "" && last.FinalState != "" {
+		if v := classify.RunOutcome(last.FinalState, last.ErrorMessage); v.Subnet != "" || v.AZ != "" {
+			s.Subnet, s.AZ = v.Blame(s.Subnet, s.AZ, p.Placements)
 		}
 	}
 	return s

@@ -17,11 +17,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/fleet"
 	"github.com/gluenet/gluenet/sim"
 	"github.com/gluenet/gluenet/store/sqlite"
@@ -72,6 +74,31 @@ func fleetRuns(t *testing.T) *simEnv {
 	args := append([]string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--attempts", "2", "--output", "json"}, fast...)
 	if code, out, _ := e.gluenet(ctx, args...); code != exitRunFailed {
 		t.Fatalf("run with both zones down: exit %d, want %d: %s", code, exitRunFailed, out)
+	}
+	// Then the --watch sampler (the real one, through DescribeSubnets)
+	// sees subnet 2 down to 1 free IP: fewer than Glue needs to start.
+	if err := e.region.Exhaust(subnet2, 1); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "gluenet.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("connections: [%s, %s]\n", conn1, conn2)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := &app{stdout: io.Discard, stderr: io.Discard, getenv: func(string) (string, bool) { return "", false }, log: slog.New(slog.DiscardHandler)}
+	s := defaultSettings()
+	s.Region = "us-east-1"
+	sampler, err := a.sampler(ctx, e.url, cfg, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, e.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sampler.Store = st
+	if _, err := sampler.SampleOnce(ctx); err != nil {
+		t.Fatal(err)
 	}
 	return e
 }
@@ -175,6 +202,16 @@ func TestServeFleetView(t *testing.T) {
 	if len(runs.Runs) != 8 || failover == "" {
 		t.Fatalf("runs = %+v; want 8, one of them failing over to %s", runs.Runs, subnet2)
 	}
+	// The run with both zones down shows where Glue's message says it
+	// failed, and health memory blamed that zone.
+	last := runs.Runs[0]
+	if _, named := classify.Named(last.Error); last.Status != "failed" || named == "" || last.AZ != named {
+		t.Errorf("the both-zones-down run shows zone %q for the error %q; want the zone the error names", last.AZ, last.Error)
+	}
+	code, home := getBody(t, ts.URL+"/")
+	if code != 200 || !strings.Contains(home, "no room</span>: 1 free after reservations") {
+		t.Errorf("the home page does not say subnet 2 (1 free IP) has no room")
+	}
 
 	t.Run("pages in Chromium", func(t *testing.T) {
 		bin := chromium(t)
@@ -183,11 +220,12 @@ func TestServeFleetView(t *testing.T) {
 			name, path string
 			charts     int
 			tables     []string // ids of the tables that must have rows
+			height     int      // of the screenshot
 		}{
-			{"subnets", "/", 2, []string{"zones", "subnets", "health", "events"}},
-			{"runs", "/runs", 1, []string{"runs"}},
-			{"run", "/runs/" + failover, 0, []string{"attempts", "plan-1", "plan-2"}},
-			{"strategies", "/strategies", 0, []string{"strategies"}},
+			{"subnets", "/", 2, []string{"zones", "subnets", "health", "events"}, 2400},
+			{"runs", "/runs", 2, []string{"runs"}, 1400},
+			{"run", "/runs/" + failover, 0, []string{"attempts", "plan-1", "plan-2"}, 1100},
+			{"strategies", "/strategies", 0, []string{"strategies"}, 700},
 		}
 		for _, p := range pages {
 			t.Run(p.name, func(t *testing.T) {
@@ -218,7 +256,7 @@ func TestServeFleetView(t *testing.T) {
 				if *screenshots {
 					shot, _ = filepath.Abs(filepath.Join("..", "..", "docs", "img", "serve-"+p.name+".png"))
 				}
-				browse(t, bin, dir, "--screenshot="+shot, "--window-size=1280,1100", u)
+				browse(t, bin, dir, "--screenshot="+shot, "--window-size=1280,"+strconv.Itoa(p.height), u)
 				if fi, err := os.Stat(shot); err != nil || fi.Size() == 0 {
 					t.Errorf("no screenshot: %v", err)
 				}
@@ -251,6 +289,20 @@ func TestServeFleetView(t *testing.T) {
 			}
 		}
 	})
+}
+
+func getBody(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
 }
 
 // startServe runs `gluenet serve` in-process on a free loopback port and
