@@ -307,10 +307,11 @@ func (s *Server) runsPage(r *http.Request) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	runs, err := s.View.Runs(r.Context(), f)
+	page, err := s.View.RunsPage(r.Context(), f)
 	if err != nil {
 		return "", "", err
 	}
+	runs := page.Runs
 	q := r.URL.Query()
 	var b strings.Builder
 	b.WriteString(`<h1>Runs</h1><form class="filters" method="get" action="/runs">`)
@@ -378,6 +379,14 @@ func (s *Server) runsPage(r *http.Request) (string, string, error) {
 		b.WriteString(`<tr><td colspan="10" class="muted">` + msg + `</td></tr>`)
 	}
 	b.WriteString(`</tbody></table>`)
+	if page.Next != "" {
+		next := url.Values{}
+		for k, v := range q {
+			next[k] = v
+		}
+		next.Set("cursor", page.Next)
+		b.WriteString(`<p><a href="/runs?` + esc(next.Encode()) + `">Older runs</a></p>`)
+	}
 	return "runs", b.String(), nil
 }
 

@@ -61,6 +61,16 @@ func TestPagesTellTheTruth(t *testing.T) {
 		if !strings.Contains(string(runs), "Failed attempts and short starts") {
 			t.Error("the runs page has no chart of failures and short starts")
 		}
+		// One run a page: the link to the older one lists it.
+		_, first := get(t, ts.URL+"/runs?limit=1", "")
+		m := regexp.MustCompile(`<a href="(/runs\?[^"]*cursor=[^"]*)">Older runs</a>`).FindStringSubmatch(string(first))
+		if m == nil {
+			t.Fatal("no link to older runs with limit=1 and two runs")
+		}
+		_, second := get(t, ts.URL+strings.ReplaceAll(m[1], "&amp;", "&"), "")
+		if !strings.Contains(string(second), "airflow/dag/run-1/task") || strings.Contains(string(second), "Older runs") {
+			t.Error("the older page does not list the older run alone")
+		}
 	})
 }
 
