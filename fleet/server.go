@@ -113,7 +113,9 @@ func (s *Server) Handler() http.Handler {
 	reg := s.registry()
 	mux.Handle("GET /metrics", s.metricsHandler(reg))
 	s.pages(mux)
-	return secure(s.hosts(s.auth(newHTTPMetrics(reg).instrument(mux, s.limit(mux)))))
+	// The HTTP metrics count every answer: refused ones (421, 401, 503)
+	// too.
+	return secure(newHTTPMetrics(reg).instrument(mux, s.hosts(s.auth(s.limit(mux)))))
 }
 
 func nonNil[T any](xs []T) []T {

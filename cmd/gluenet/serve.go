@@ -34,11 +34,17 @@ file, or Postgres shared by many machines) and serves what it holds:
   /metrics          Prometheus metrics, read from the store on every scrape
   /healthz          200 when the store answers
 
-It never changes a job or starts a run. It listens on loopback by default;
-on any other address it requires a bearer token (--token or
-GLUENET_SERVE_TOKEN). With --watch CONFIG it also samples the free IPs of
-the config's connections every --interval (one DescribeSubnets call for
-all of them) and keeps that history in the store for --retention.`,
+It never changes a job or starts a run: it opens the SQLite state file
+read-only, and refuses one that does not exist (a --state typo). It listens
+on loopback by default, where without a token it answers only loopback
+Host names; on any other address it requires a bearer token (--token or
+GLUENET_SERVE_TOKEN). It serves 16 requests at once and holds at most
+--max-conns connections, closing the longest idle one for a new client.
+Counters in /metrics start from the store's whole history (docs/serve.md).
+
+With --watch CONFIG it also samples the free IPs of the config's
+connections every --interval (one DescribeSubnets call for all of them),
+opening the store read-write, and keeps that history in the store for --retention.`,
 		Example: `  gluenet serve
   gluenet serve --postgres-dsn "$DSN" --addr 0.0.0.0:8080 --token "$TOKEN"
   gluenet serve --watch gluenet.yaml --interval 60s`,
