@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -267,7 +268,13 @@ func (a *app) openServeStore(ctx context.Context, s settings, writes bool) (stor
 	}
 	st, err := sqlite.Open(ctx, path, opts...)
 	if err != nil {
-		return nil, "", &usageError{err: err, msg: fmt.Sprintf("cannot read the state file %s: %v\nCheck --state or GLUENET_STATE and the file's permissions.", path, err)}
+		hint := "Check --state or GLUENET_STATE and the file's permissions."
+		if !writes && strings.Contains(err.Error(), "readonly database") {
+			// SQLITE_READONLY_DIRECTORY: reading a WAL database needs its
+			// -shm index, which SQLite creates beside the file.
+			hint = fmt.Sprintf("Reading the file needs SQLite's index file %s-shm beside it, which this user cannot create: make %s writable for this user (the state file itself may stay read-only), or run serve as the file's owner.", filepath.Base(path), filepath.Dir(path))
+		}
+		return nil, "", &usageError{err: err, msg: fmt.Sprintf("cannot read the state file %s: %v\n%s", path, err, hint)}
 	}
 	return st, path + " (" + mode + ")", nil
 }
