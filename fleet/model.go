@@ -33,6 +33,7 @@ import (
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/classify"
+	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/store"
 )
 
@@ -434,6 +435,9 @@ func (v *View) Run(ctx context.Context, key string) (RunDetail, error) {
 	if as == nil {
 		as = []store.Attempt{}
 	}
+	// Runs recorded by earlier builds carry their inputs in Go's field
+	// names: show them in today's shape, as `runs show` does.
+	r.Inputs = executor.CurrentInputs(r.Inputs)
 	return RunDetail{Run: r, Attempts: as}, nil
 }
 
