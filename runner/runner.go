@@ -88,21 +88,6 @@ func (c Config) Spec() executor.Spec {
 		Admission: c.Admission}
 }
 
-// Memory is what the runner remembers between runs and processes.
-type Memory = executor.Memory
-
-// Journal is the durable record of runs and the leases.
-type Journal = executor.Journal
-
-// MarkerArgument is the job run argument that tags every run gluenet starts.
-const MarkerArgument = executor.MarkerArgument
-
-// DefaultLockTTL is how long the per-job lock lives.
-const DefaultLockTTL = executor.DefaultLockTTL
-
-// ErrRunKeyJob: the run key was used for another job.
-var ErrRunKeyJob = executor.ErrRunKeyJob
-
 // Progress is reported to Runner.Progress as the run goes.
 type Progress struct {
 	Attempt    int
@@ -122,7 +107,7 @@ type Runner struct {
 	Clock  Clock
 	Rand   *rand.Rand
 	Log    *slog.Logger
-	Memory Memory // optional
+	Memory executor.Memory // optional
 	// Progress, when set, is called after every step (status line, demo).
 	Progress func(Progress)
 	// LogLine receives the run's log events when Config.FollowLogs is set.
@@ -131,7 +116,7 @@ type Runner struct {
 	ReservationTTL time.Duration
 	// Journal records runs durably and locks jobs; an in-process one when
 	// nil.
-	Journal Journal
+	Journal executor.Journal
 	// Holder names this process in job locks (host/pid).
 	Holder string
 	// LockTTL and LockTimeout: see executor.Executor.
