@@ -2,13 +2,16 @@ package executor
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/admit"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/policy"
+	"github.com/gluenet/gluenet/strategy"
 )
 
 // recordVersion is the version of the state record written to the journal.
@@ -35,10 +38,42 @@ type Spec struct {
 	Admission admit.Config `json:"admission,omitzero"`
 }
 
-// Validate says what is wrong with the spec, in words for the user.
+// Validate says what is wrong with the spec, in words for the user: the
+// one set of rules every driver (the CLI, the lab) checks a run against
+// before anything starts.
 func (s Spec) Validate() error {
-	if err := s.Policy.Validate(); err != nil {
+	if strings.TrimSpace(s.Job) == "" {
+		return errors.New("no job: name the Glue job to run (--job)")
+	}
+	if len(s.Connections) == 0 {
+		return errors.New("no connections: give the job's candidate connections (--connections a,b)")
+	}
+	seen := make(map[string]bool, len(s.Connections))
+	for _, c := range s.Connections {
+		if err := gluenet.ValidateConnectionName(c); err != nil {
+			return err
+		}
+		if seen[c] {
+			return fmt.Errorf("connection %q is listed twice: list each connection once", c)
+		}
+		seen[c] = true
+	}
+	if _, err := strategy.Lookup(s.Strategy); err != nil {
 		return err
+	}
+	if s.Strategy == "prefer-az" && len(s.PreferAZ) == 0 {
+		return errors.New("strategy prefer-az needs the zones to prefer: add --prefer-az us-east-1a[,us-east-1b] (or prefer_az: in the config file, or in the lab scenario)")
+	}
+	switch {
+	case s.MinIPs < 1:
+		return fmt.Errorf("--min-ips must be at least 1, got %d", s.MinIPs)
+	case s.NeedIPs < 0:
+		return fmt.Errorf("--need-ips must not be negative, got %d", s.NeedIPs)
+	case s.PollInterval <= 0:
+		return fmt.Errorf("--poll-interval must be positive, got %s", s.PollInterval)
+	}
+	if err := s.Policy.Validate(); err != nil {
+		return fmt.Errorf("retry policy: %w", err)
 	}
 	return s.Admission.Validate()
 }

@@ -73,3 +73,35 @@ func TestMemJournalCompareAndSwap(t *testing.T) {
 		t.Fatalf("missing run: %v", err)
 	}
 }
+
+// TestSpecValidate: the run's rules, checked by every driver.
+func TestSpecValidate(t *testing.T) {
+	good := Spec{Job: "j", Connections: []string{"a", "b"}, Strategy: "weighted", MinIPs: 2, Policy: policy.DefaultConfig(), PollInterval: time.Second}
+	for _, tc := range []struct {
+		name   string
+		change func(*Spec)
+		want   string // "" for valid
+	}{
+		{"valid", func(*Spec) {}, ""},
+		{"no job", func(s *Spec) { s.Job = " " }, "no job"},
+		{"no connections", func(s *Spec) { s.Connections = nil }, "no connections"},
+		{"duplicate", func(s *Spec) { s.Connections = []string{"a", "a"} }, "listed twice"},
+		{"unknown strategy", func(s *Spec) { s.Strategy = "teleport" }, "teleport"},
+		{"prefer-az without zones", func(s *Spec) { s.Strategy = "prefer-az" }, "needs the zones"},
+		{"prefer-az with zones", func(s *Spec) { s.Strategy, s.PreferAZ = "prefer-az", []string{"az1"} }, ""},
+		{"min ips", func(s *Spec) { s.MinIPs = 0 }, "--min-ips"},
+		{"need ips", func(s *Spec) { s.NeedIPs = -1 }, "--need-ips"},
+		{"poll", func(s *Spec) { s.PollInterval = 0 }, "--poll-interval"},
+		{"policy", func(s *Spec) { s.Policy.MaxAttempts = 0 }, "retry policy"},
+		{"admission", func(s *Spec) { s.Admission.Wait = -time.Second }, "admit wait"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := good
+			tc.change(&s)
+			err := s.Validate()
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("Validate = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -120,7 +120,9 @@ func newEngine(sc *Scenario, region *sim.Scenario, v Variant, seed int64, sdk bo
 	if _, err := strategy.Lookup(v.Strategy); err != nil {
 		return nil, err
 	}
-	if err := v.Retry.Validate(); err != nil {
+	spec := executor.Spec{Job: "lab", Connections: sc.candidates(region), Strategy: v.Strategy, MinIPs: gluenet.DefaultMinIPs,
+		PreferAZ: sc.PreferAZ, Policy: v.Retry, PollInterval: sc.pollInterval(), Admission: v.Admission}
+	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("variant %s: %w", v.Name, err)
 	}
 	clock := sim.NewManualClock(epoch)

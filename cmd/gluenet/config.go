@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/gluenet/gluenet/admit"
+	"github.com/gluenet/gluenet/executor"
 	"io"
 	"log/slog"
 	"os"
@@ -691,26 +692,20 @@ func (s *settings) validate(needJob bool) error {
 		}
 		return usagef("%v", err)
 	}
-	if s.Strategy == "prefer-az" && len(s.PreferAZ) == 0 {
-		return usagef("strategy prefer-az needs the zones to prefer: add --prefer-az us-east-1a[,us-east-1b] (or prefer_az: in the config file)")
+	// The run's own rules are the executor's, for every driver alike.
+	spec := executor.Spec{Job: s.Job, Connections: s.Connections, Strategy: s.Strategy, NeedIPs: s.NeedIPs, MinIPs: s.MinIPs,
+		PreferAZ: s.PreferAZ, Policy: s.Retry, PollInterval: s.PollInterval, Admission: s.Admission}
+	if !needJob && spec.Job == "" {
+		spec.Job = "-" // plan-like commands that name no job still check the rest
 	}
-	if s.MinIPs < 1 {
-		return usagef("--min-ips must be at least 1, got %d", s.MinIPs)
-	}
-	if s.NeedIPs < 0 {
-		return usagef("--need-ips must not be negative, got %d", s.NeedIPs)
+	if err := spec.Validate(); err != nil {
+		return usagef("%v", err)
 	}
 	if s.LockTTL < 0 {
 		return usagef("lock TTL must not be negative, got %s", s.LockTTL)
 	}
 	if s.CallTimeout <= 0 {
 		return usagef("call timeout (--call-timeout, GLUENET_CALL_TIMEOUT, call_timeout:) must be positive, got %s", s.CallTimeout)
-	}
-	if s.PollInterval <= 0 {
-		return usagef("--poll-interval must be positive, got %s", s.PollInterval)
-	}
-	if err := s.Retry.Validate(); err != nil {
-		return usagef("retry policy: %v", err)
 	}
 	return nil
 }
