@@ -202,25 +202,43 @@ func checkNewRun(ctx context.Context, env *runEnv, s settings) error {
 	return err
 }
 
-// finish maps a run's result to the exit code.
+// finish maps a run's result to the exit code (resultExit), naming the
+// run and its Glue run when the state store went away.
 func (a *app) finish(rep runner.Report, s settings) error {
-	switch rep.Result {
-	case policy.ResultSucceeded:
-		a.exit = exitOK
-	case policy.ResultFailed:
-		a.exit = exitRunFailed
-	case policy.ResultInterrupted:
-		a.exit = exitInterrupted
-	default:
-		if isUnavailable(rep.Err) {
-			return storeLost(rep.Err, rep.RunKey, glueRun.get())
-		}
-		if rep.Err != nil {
-			return explainAWS(rep.Err, s, a.getenv)
-		}
-		return &awsError{msg: rep.Error}
+	if rep.Result == policy.ResultError && isUnavailable(rep.Err) {
+		return storeLost(rep.Err, rep.RunKey, glueRun.get())
 	}
+	code, err := resultExit(rep.Result, rep.Err, rep.Status.ErrClass, rep.Error, s, a.getenv)
+	if err != nil {
+		return err
+	}
+	a.exit = code
 	return nil
+}
+
+// resultExit is the one map from how a run ended to the exit code, for
+// run, run --detach, resume and status alike: the result, and for an
+// error the error to print (from its cause when this process saw it,
+// else from the class the journal recorded).
+func resultExit(result policy.Result, cause error, class classify.Class, msg string, s settings, getenv env) (int, error) {
+	switch result {
+	case policy.ResultSucceeded:
+		return exitOK, nil
+	case policy.ResultFailed:
+		return exitRunFailed, nil
+	case policy.ResultInterrupted:
+		return exitInterrupted, nil
+	}
+	var err error
+	switch {
+	case cause != nil:
+		err = explainAWS(cause, s, getenv)
+	case class == classify.NotFound || class == classify.Validation || class == classify.Config:
+		err = &usageError{msg: msg}
+	default:
+		err = &awsError{msg: msg}
+	}
+	return exitCode(err), err
 }
 
 // defaultMaxAttempts is the SDK's attempts per API call (standard retry

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -210,5 +211,47 @@ func TestPostgresStoreFailures(t *testing.T) {
 				t.Errorf("%d Glue runs started, want none", n)
 			}
 		})
+	}
+}
+
+// TestExitCodeTables: the exit-code tables of the docs list exactly the
+// codes gluenet exits with, in order, and reference.md's rows begin with
+// each code's meaning in brief.
+func TestExitCodeTables(t *testing.T) {
+	for _, doc := range []string{"../../docs/reference.md", "../../docs/troubleshooting.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		i := strings.Index(text, "xit code")
+		if i < 0 {
+			t.Fatalf("%s has no exit-code section", doc)
+		}
+		var rows [][2]string
+		for _, l := range strings.Split(text[i:], "\n") {
+			cells := strings.Split(l, "|")
+			if len(cells) < 4 {
+				if len(rows) > 0 {
+					break
+				}
+				continue
+			}
+			code := strings.TrimSpace(cells[1])
+			if _, err := strconv.Atoi(code); err == nil {
+				rows = append(rows, [2]string{code, strings.TrimSpace(cells[2])})
+			}
+		}
+		if len(rows) != len(exitCodes) {
+			t.Fatalf("%s lists %d exit codes, gluenet has %d: %v", doc, len(rows), len(exitCodes), rows)
+		}
+		for k, want := range exitCodes {
+			if rows[k][0] != strconv.Itoa(want.code) {
+				t.Errorf("%s: row %d is code %s, want %d", doc, k+1, rows[k][0], want.code)
+			}
+			if strings.HasSuffix(doc, "reference.md") && !strings.HasPrefix(rows[k][1], want.brief) {
+				t.Errorf("%s: code %d says %q, want it to begin with %q", doc, want.code, rows[k][1], want.brief)
+			}
+		}
 	}
 }

@@ -33,6 +33,21 @@ const (
 	exitInterrupted = 130 // interrupted by SIGINT/SIGTERM
 )
 
+// exitCodes is every exit code with its meaning in brief, in order: the
+// tables of docs/reference.md and docs/troubleshooting.md list exactly
+// these (TestExitCodeTables).
+var exitCodes = []struct {
+	code  int
+	brief string
+}{
+	{exitOK, "success"},
+	{exitInternal, "internal error"},
+	{exitUsage, "bad usage or configuration"},
+	{exitRunFailed, "the Glue job run failed"},
+	{exitAWS, "AWS/API error"},
+	{exitInterrupted, "interrupted"},
+}
+
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -15,7 +15,6 @@ import (
 	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/executor"
-	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/store"
 )
 
@@ -54,27 +53,13 @@ func rfc3339(t time.Time) string {
 }
 
 // stepCode is the exit code of a step: 0 while the run goes on, else the
-// code `run` exits with for the result.
+// code `run` exits with for the result (resultExit).
 func stepCode(st executor.Status, s settings, getenv env) int {
 	if !st.Done {
 		return exitOK
 	}
-	switch st.Result {
-	case policy.ResultSucceeded:
-		return exitOK
-	case policy.ResultFailed:
-		return exitRunFailed
-	case policy.ResultInterrupted:
-		return exitInterrupted
-	}
-	if st.Cause != nil {
-		return exitCode(explainAWS(st.Cause, s, getenv))
-	}
-	switch st.ErrClass {
-	case classify.NotFound, classify.Validation:
-		return exitUsage
-	}
-	return exitAWS
+	code, _ := resultExit(st.Result, st.Cause, st.ErrClass, st.Err, s, getenv)
+	return code
 }
 
 func stepOut(st executor.Status, code int) stepJSON {
