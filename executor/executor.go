@@ -495,6 +495,29 @@ func (e *Executor) Interrupt(ctx context.Context, key string) (Status, error) {
 	return Status{}, fmt.Errorf("interrupt run %q: %w", key, errStale)
 }
 
+// InterruptAndStep records the user's interrupt and steps the run once,
+// on a context that is not cancelled: the Glue run is asked to stop (when
+// the spec says so) or the run ends interrupted. Every driver ends a run
+// this way on Ctrl-C or SIGTERM.
+func (e *Executor) InterruptAndStep(ctx context.Context, key string) (Status, error) {
+	io := context.WithoutCancel(ctx)
+	if _, err := e.Interrupt(io, key); err != nil {
+		return Status{}, err
+	}
+	return e.Step(io, key)
+}
+
+// StepOrInterrupt is Step; when ctx is cancelled while the step waits for
+// the job lock (nothing was changed), the run is interrupted and stepped
+// once more (InterruptAndStep).
+func (e *Executor) StepOrInterrupt(ctx context.Context, key string) (Status, error) {
+	st, err := e.Step(ctx, key)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return e.InterruptAndStep(ctx, key)
+	}
+	return st, err
+}
+
 func (e *Executor) policy(rec *record) policy.Policy {
 	cfg := rec.Spec.Policy
 	// A lost attempt (its run vanished and no run with its marker exists)

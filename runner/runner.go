@@ -203,17 +203,20 @@ func (r *Runner) Resume(ctx context.Context, key string, followLogs bool) Report
 		poll         time.Duration
 	)
 	for {
-		if !interrupted && ctx.Err() != nil {
-			interrupted = true
-			if _, err := ex.Interrupt(io, key); err != nil {
-				return Report{RunKey: key, Result: policy.ResultError, Error: err.Error(), Err: err}
-			}
-		}
 		c := ctx
 		if interrupted {
 			c = io
 		}
-		st, err := ex.Step(c, key)
+		var (
+			st  executor.Status
+			err error
+		)
+		if !interrupted && ctx.Err() != nil {
+			interrupted, c = true, io
+			st, err = ex.InterruptAndStep(ctx, key)
+		} else {
+			st, err = ex.Step(c, key)
+		}
 		if err != nil {
 			if ctx.Err() != nil && !interrupted {
 				continue // interrupted while waiting for the job lock: nothing was changed

@@ -142,25 +142,11 @@ func (a *app) detach(ctx context.Context, format string, env *runEnv, s settings
 		return a.stepError(err, s)
 	}
 	if !st.Done {
-		if st, err = a.step(ctx, ex, key); err != nil {
+		if st, err = ex.StepOrInterrupt(ctx, key); err != nil {
 			return a.stepError(err, s)
 		}
 	}
 	return a.printStep(format, st, s)
-}
-
-// step is one Step; an interrupt while waiting for the job lock ends the
-// run as interrupted, with nothing changed.
-func (a *app) step(ctx context.Context, ex *executor.Executor, key string) (executor.Status, error) {
-	st, err := ex.Step(ctx, key)
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		io := context.WithoutCancel(ctx)
-		if _, err := ex.Interrupt(io, key); err != nil {
-			return st, err
-		}
-		return ex.Step(io, key)
-	}
-	return st, err
 }
 
 func (a *app) stepError(err error, s settings) error {
@@ -219,7 +205,7 @@ attempt.`,
 			ex := env.runner.Executor()
 			ctx := cmd.Context()
 			for {
-				st, err := a.step(ctx, ex, key)
+				st, err := ex.StepOrInterrupt(ctx, key)
 				if err != nil {
 					return a.stepError(err, s)
 				}
@@ -229,11 +215,7 @@ attempt.`,
 				a.log.Info("sleeping until the next attempt", "run_key", key, "until", rfc3339(st.Wait.Until), "why", st.Why)
 				if err := env.runner.Clock.Sleep(ctx, time.Until(st.Wait.Until)); err != nil {
 					// Interrupted during the backoff: the run ends here.
-					io := context.WithoutCancel(ctx)
-					if _, err := ex.Interrupt(io, key); err != nil {
-						return err
-					}
-					st, err := ex.Step(io, key)
+					st, err := ex.InterruptAndStep(ctx, key)
 					if err != nil {
 						return a.stepError(err, s)
 					}
