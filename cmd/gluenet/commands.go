@@ -439,7 +439,7 @@ func (a *app) iamPolicyCommand() *cobra.Command {
 				region, _ = a.getenv("AWS_REGION")
 			}
 			p, err := buildIAMPolicy(iamInput{Job: strings.TrimSpace(s.Job), Connections: conns, Partition: part,
-				Region: region, Account: account, RoleARN: role, Logs: logs})
+				Region: region, Account: account, RoleARN: role, Logs: logs, StateTable: stateTableOf(s)})
 			if err != nil {
 				return err
 			}
