@@ -97,11 +97,13 @@ func (s *Store) pruneRuns(ctx context.Context, o store.PruneOptions, p *store.Pr
 		attempts int
 	}
 	var runs []doomed
+	// A run that finished before the cut was created before it: the index
+	// is read from its oldest run up to the cut only.
 	err := s.queryAll(ctx, &dynamodb.QueryInput{
 		IndexName:                 aws.String(indexRuns),
-		KeyConditionExpression:    aws.String("#g = :g"),
-		ExpressionAttributeNames:  map[string]string{"#g": attrG1PK},
-		ExpressionAttributeValues: item{":g": str(runsG1PK)},
+		KeyConditionExpression:    aws.String("#g = :g AND #s < :cut"),
+		ExpressionAttributeNames:  map[string]string{"#g": attrG1PK, "#s": attrG1SK},
+		ExpressionAttributeValues: item{":g": str(runsG1PK), ":cut": str(sortTime(cut))},
 	}, func(it item) bool {
 		r := decodeRun(it)
 		if r.Status.Terminal() && !r.FinishedAt.IsZero() && r.FinishedAt.Before(cut) {
