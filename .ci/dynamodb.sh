@@ -56,11 +56,24 @@ wait_for() {
 	exit 1
 }
 
-# moto: the machine image ships it (Python 3.11, moto[server]).
+# moto: the machine image ships it (Python 3.11, moto[server]). Its server,
+# as moto_server starts it, serves requests on threads and does not make a
+# conditional write atomic: two concurrent puts conditioned on an item's
+# absence can both succeed (seen as two holders of one lease in
+# store/dynamodb's TestShared). DynamoDB documents conditional writes as
+# atomic, and gluenet relies on it, so moto runs here on one thread: the
+# same application and server as moto_server, with threaded=False.
 if ! answers "$MOTO_PORT"; then
 	command -v moto_server >/dev/null || { log "moto_server missing: pip install 'moto[server]'"; exit 1; }
-	log "starting moto_server on 127.0.0.1:$MOTO_PORT"
-	setsid nohup moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$RUN_DIR/moto.log" 2>&1 </dev/null &
+	MOTO_PY=python3
+	"$MOTO_PY" -c 'import moto.server' || { log "$MOTO_PY cannot import moto.server: pip install 'moto[server]'"; exit 1; }
+	log "starting moto's server (one thread) on 127.0.0.1:$MOTO_PORT"
+	MOTO_PORT="$MOTO_PORT" setsid nohup "$MOTO_PY" -c '
+import sys
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False)
+' 127.0.0.1 "$MOTO_PORT" >"$RUN_DIR/moto.log" 2>&1 </dev/null &
 	echo $! >"$RUN_DIR/moto.pid"
 	wait_for moto "$MOTO_PORT" "$RUN_DIR/moto.log"
 fi

@@ -102,6 +102,7 @@ type Store struct {
 	log         *slog.Logger
 	retention   store.Retention
 	prune       autoprune.Schedule
+	attempts    attemptCache
 	callTimeout time.Duration
 	// jitter returns a random duration in [0, d): the backoff between
 	// compare-and-swap attempts.

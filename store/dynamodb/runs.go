@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -301,16 +302,23 @@ func (s *Store) changeAttempts(ctx context.Context, key string, change func([]st
 				return err
 			}
 		}
-		it, err := s.getItem(ctx, runPK(key), runSK, attrPK, attrAttempts, attrAttemptsVer)
-		if err != nil {
-			return err
-		}
-		if it == nil {
-			return fmt.Errorf("run %q: %w", key, store.ErrNotFound)
-		}
-		atts, err := decodeAttempts(it)
-		if err != nil {
-			return err
+		// The first try starts from what this process last wrote, when it
+		// wrote the run's attempts last: the condition on the version
+		// finds out if another writer came in between.
+		atts, ver, ok := s.attempts.get(key)
+		if !ok || try > 0 {
+			it, err := s.getItem(ctx, runPK(key), runSK, attrPK, attrAttempts, attrAttemptsVer)
+			if err != nil {
+				return err
+			}
+			if it == nil {
+				s.attempts.forget(key)
+				return fmt.Errorf("run %q: %w", key, store.ErrNotFound)
+			}
+			if atts, err = decodeAttempts(it); err != nil {
+				return err
+			}
+			ver = getN(it, attrAttemptsVer)
 		}
 		next, err := change(atts)
 		if err != nil {
@@ -324,7 +332,6 @@ func (s *Store) changeAttempts(ctx context.Context, key string, change func([]st
 		if err != nil {
 			return err
 		}
-		ver := getN(it, attrAttemptsVer)
 		cond := "attribute_exists(#pk) AND "
 		values := item{":att": str(b), ":next": num(ver + 1), ":n": num(int64(len(next)))}
 		if ver == 0 {
@@ -343,10 +350,66 @@ func (s *Store) changeAttempts(ctx context.Context, key string, change func([]st
 		})
 		cancel()
 		if isCondFailed(err) {
+			s.attempts.forget(key)
 			continue // changed or deleted meanwhile: read again
 		}
-		return err
+		if err != nil {
+			s.attempts.forget(key)
+			return err
+		}
+		s.attempts.put(key, next, ver+1)
+		return nil
 	}
+}
+
+// attemptCache keeps, per run, the attempts this process last wrote and
+// their version: a process is usually its run's only writer, so its next
+// change needs no read first. Bounded: a process writes few runs.
+type attemptCache struct {
+	mu sync.Mutex
+	m  map[string]cachedAttempts
+}
+
+type cachedAttempts struct {
+	atts []store.Attempt
+	ver  int64
+}
+
+const attemptCacheSize = 64
+
+// get returns a deep copy, which the caller may change.
+func (c *attemptCache) get(key string) ([]store.Attempt, int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok {
+		return nil, 0, false
+	}
+	return cloneAttempts(e.atts), e.ver, true
+}
+
+func (c *attemptCache) put(key string, atts []store.Attempt, ver int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= attemptCacheSize {
+		c.m = map[string]cachedAttempts{}
+	}
+	c.m[key] = cachedAttempts{cloneAttempts(atts), ver}
+}
+
+func (c *attemptCache) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, key)
+}
+
+func cloneAttempts(atts []store.Attempt) []store.Attempt {
+	out := slices.Clone(atts)
+	for i := range out {
+		out[i].States = slices.Clone(out[i].States)
+		out[i].OrderApplied = slices.Clone(out[i].OrderApplied)
+	}
+	return out
 }
 
 // normalize stores times as the store returns them.
