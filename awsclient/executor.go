@@ -47,7 +47,7 @@ func (x Executor) StartRun(ctx context.Context, job string, in executor.StartInp
 // GetRun implements executor.Cloud.
 func (x Executor) GetRun(ctx context.Context, job, runID string) (executor.RunInfo, error) {
 	st, err := x.C.GetRun(ctx, job, runID)
-	return executor.RunInfo{State: st.State, ErrorMessage: st.ErrorMessage, Arguments: st.Arguments}, err
+	return executor.RunInfo{State: st.State, ErrorMessage: st.ErrorMessage, StateDetail: st.StateDetail, Arguments: st.Arguments}, err
 }
 
 // StopRun implements executor.Cloud.

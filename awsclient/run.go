@@ -53,6 +53,10 @@ type RunStatus struct {
 	// or one of the terminal states (see classify.Terminal).
 	State        string `json:"state"`
 	ErrorMessage string `json:"error_message,omitempty"`
+	// StateDetail is Glue's JobRun.StateDetail: for a WAITING run queued
+	// by job run queuing, why it waits ("Resource unavailable", "Max
+	// concurrent job runs per job exceeded", ...); "" otherwise.
+	StateDetail string `json:"state_detail,omitempty"`
 	// StartedOn, CompletedOn and LastModifiedOn are zero when Glue did not
 	// report them.
 	StartedOn      time.Time     `json:"started_on"`
@@ -86,6 +90,7 @@ func (c *Client) GetRun(ctx context.Context, job, runID string) (RunStatus, erro
 		ID:              aws.ToString(r.Id),
 		State:           string(r.JobRunState),
 		ErrorMessage:    aws.ToString(r.ErrorMessage),
+		StateDetail:     aws.ToString(r.StateDetail),
 		StartedOn:       aws.ToTime(r.StartedOn),
 		CompletedOn:     aws.ToTime(r.CompletedOn),
 		LastModifiedOn:  aws.ToTime(r.LastModifiedOn),

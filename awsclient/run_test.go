@@ -470,3 +470,39 @@ func TestStopRun(t *testing.T) {
 		})
 	}
 }
+
+// TestGetRunStateDetail reads Glue's reason for a WAITING run (job run
+// queuing) and sees it go when the run starts.
+func TestGetRunStateDetail(t *testing.T) {
+	b := newBackend(t, "sim", network{})
+	c := New(b.cfg)
+	ctx := t.Context()
+	b.createJob(t, &glue.CreateJobInput{Name: aws.String("queued"), WorkerType: types.WorkerTypeG1x, NumberOfWorkers: aws.Int32(2),
+		JobRunQueuingEnabled: aws.Bool(true)})
+	first, err := c.StartRun(ctx, "queued", StartInput{})
+	if err != nil {
+		t.Fatalf("StartRun: %v", err)
+	}
+	second, err := c.StartRun(ctx, "queued", StartInput{})
+	if err != nil {
+		t.Fatalf("second StartRun with queuing: %v", err)
+	}
+	tests := []struct {
+		name          string
+		after         time.Duration
+		state, detail string
+	}{
+		{"while the first runs", 0, "WAITING", "Max concurrent job runs per job exceeded"},
+		{"after the first ended", time.Hour, "SUCCEEDED", ""},
+	}
+	for _, tt := range tests {
+		b.advance(tt.after)
+		st, err := c.GetRun(ctx, "queued", second)
+		if err != nil || st.State != tt.state || st.StateDetail != tt.detail {
+			t.Errorf("%s: %s %q (%v), want %s %q", tt.name, st.State, st.StateDetail, err, tt.state, tt.detail)
+		}
+	}
+	if st, err := c.GetRun(ctx, "queued", first); err != nil || st.StateDetail != "" {
+		t.Errorf("first run: %+v %v, want no StateDetail", st, err)
+	}
+}

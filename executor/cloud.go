@@ -98,6 +98,9 @@ type StartInput struct {
 type RunInfo struct {
 	State        string
 	ErrorMessage string
+	// StateDetail is Glue's reason for a queued run (WAITING): "Max
+	// concurrent job runs per job exceeded", "Resource unavailable".
+	StateDetail string
 	// Arguments are the run's own arguments (they carry the marker).
 	Arguments map[string]string
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/admit"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/reserve"
@@ -47,6 +48,10 @@ const ClassLost classify.Class = "lost"
 
 // StateLost is the state recorded for such an attempt.
 const StateLost = "LOST"
+
+// StateWaiting is the state of a run that Glue queued (job run queuing):
+// it waits for concurrency or resources, and holds no IPs yet.
+const StateWaiting = "WAITING"
 
 // Errors the executor returns; test with errors.Is.
 var (
@@ -107,6 +112,9 @@ const (
 	WaitRun WaitFor = "run"
 	// WaitTime: nothing to do until Until (backoff between attempts).
 	WaitTime WaitFor = "time"
+	// WaitRoom: the attempt waits for room for the whole run (capacity-
+	// aware admission); Step again at Until, which looks again.
+	WaitRoom WaitFor = "room"
 )
 
 // Wait is what to wait for before the next Step; nil when the run is done.
@@ -119,7 +127,7 @@ type Wait struct {
 
 // At is when the driver should Step again.
 func (w Wait) At() time.Time {
-	if w.For == WaitTime {
+	if w.For == WaitTime || w.For == WaitRoom {
 		return w.Until
 	}
 	return w.CheckAt
@@ -135,6 +143,12 @@ type AttemptReport struct {
 	State        string              `json:"state,omitempty"`
 	ErrorMessage string              `json:"error_message,omitempty"`
 	Class        classify.Class      `json:"class,omitempty"`
+	// UnderCapacity is set when the attempt's run started with fewer free
+	// IPs than it needs.
+	UnderCapacity *gluenet.UnderCapacity `json:"under_capacity,omitempty"`
+	// WaitedForRoom is how long the attempt waited for room before it
+	// started (or gave up), in seconds; 0 when it did not wait.
+	WaitedForRoom float64 `json:"waited_for_room_s,omitempty"`
 }
 
 // Status is a run as the journal has it after a step.
@@ -411,6 +425,10 @@ func (e *Executor) pendingWait(rec *record) *Wait {
 		return &Wait{For: WaitTime, Until: rec.SleepUntil}
 	case phaseNames[policy.PhaseDone]:
 		return nil
+	case phaseNames[policy.PhaseStart]:
+		if !cur.AdmitSince.IsZero() && cur.AdmittedAt.IsZero() {
+			return &Wait{For: WaitRoom, Until: cur.RoomCheckAt}
+		}
 	}
 	return &Wait{For: WaitTime, Until: e.now()}
 }
@@ -429,6 +447,7 @@ func (e *Executor) status(key string, rec *record, w *Wait) Status {
 				ar.Order = p.FullOrder()
 			}
 			ar.Connections = p.Placements
+			ar.UnderCapacity = p.UnderCapacity
 			if f := p.First(); f != nil {
 				ar.Expected = f.Connection
 			}
@@ -436,6 +455,13 @@ func (e *Executor) status(key string, rec *record, w *Wait) Status {
 		}
 		if ar.Order == nil {
 			ar.Order = []string{}
+		}
+		if !a.AdmitSince.IsZero() {
+			end := a.AdmittedAt
+			if end.IsZero() {
+				end = e.now()
+			}
+			ar.WaitedForRoom = end.Sub(a.AdmitSince).Round(time.Second).Seconds()
 		}
 		st.Attempts = append(st.Attempts, ar)
 	}
@@ -580,7 +606,24 @@ func (e *Executor) step(ctx context.Context, key string) (Status, error) {
 				return Status{}, err
 			}
 		case policy.Start:
-			err := x.start(ctx, io, a)
+			w, err := x.admit(io, &a)
+			if err == nil && w == nil && x.s.Phase == policy.PhaseStart {
+				err = x.start(ctx, io, a)
+				if errors.Is(err, errNoRoom) {
+					a.Plan = x.s.Current().Plan
+					w, err = x.waitForRoom(io, &a)
+				}
+			}
+			if err == nil && (w != nil || x.s.Phase != policy.PhaseWait) {
+				// Waiting for room, or the wait ran out and the run ends.
+				if err := x.save(io); err != nil {
+					return Status{}, err
+				}
+				if w != nil {
+					return x.status(w), nil
+				}
+				continue
+			}
 			switch {
 			case errors.Is(err, errStale):
 				return Status{}, err
@@ -766,6 +809,13 @@ func (e *Executor) Plan(ctx context.Context, spec Spec) (gluenet.Plan, error) {
 	plan, err := e.discover(ctx, spec, seed)
 	if err != nil {
 		return plan, err
+	}
+	if room := admit.Room(plan); spec.Admission.Enabled() && room == nil {
+		plan.Notes = append(plan.Notes, fmt.Sprintf("a run now would wait for room, up to %s (--admit-wait): %s",
+			spec.Admission.Wait, strings.TrimPrefix(admit.Waiting(plan, e.now().Add(spec.Admission.Wait), admit.Forecast{}), "waiting for room: ")))
+	} else if short := admit.Short(plan); short != nil {
+		plan.Notes = append(plan.Notes, fmt.Sprintf("a run now would start under capacity: it needs %d IPs, %s has %d free",
+			short.Needed, short.Subnet, short.FreeAtStart))
 	}
 	// Rank the same facts with other draws: an order that changes is a
 	// random draw, and the user should know that a run may differ.

@@ -169,3 +169,28 @@ func (m *MemJournal) ReleaseLease(_ context.Context, l store.Lease) error {
 	}
 	return nil
 }
+
+// ListRuns returns the runs f selects, newest first (by CreatedAt, then
+// key), as the stores do; admission's prediction reads it.
+func (m *MemJournal) ListRuns(_ context.Context, f store.RunFilter) ([]store.Run, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []store.Run
+	for _, r := range m.runs {
+		if f.Job != "" && r.Job != f.Job || f.Status != "" && r.Status != f.Status ||
+			!f.Since.IsZero() && r.CreatedAt.Before(f.Since) || !f.Before.IsZero() && !r.CreatedAt.Before(f.Before) {
+			continue
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].Key > out[j].Key
+	})
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/admit"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/policy"
 )
@@ -28,6 +29,18 @@ type Spec struct {
 	Classify     classify.Options `json:"classify"`
 	PollInterval time.Duration    `json:"poll_interval"`
 	Start        StartInput       `json:"start"`
+	// Admission says whether and how long an attempt waits for room
+	// before it starts (zero: it never waits, as runs recorded before
+	// admission existed).
+	Admission admit.Config `json:"admission,omitzero"`
+}
+
+// Validate says what is wrong with the spec, in words for the user.
+func (s Spec) Validate() error {
+	if err := s.Policy.Validate(); err != nil {
+		return err
+	}
+	return s.Admission.Validate()
 }
 
 // record is the executor's durable state of one run (store.RunState.Data):
@@ -75,6 +88,18 @@ type attemptRecord struct {
 	// Why says why the last wait of the attempt happened, for logs and
 	// status.
 	Why string `json:"why,omitempty"`
+	// AdmitSince is when the attempt began waiting for room, AdmitUntil
+	// when that wait runs out, AdmittedAt when it ended (room appeared,
+	// or the wait ran out); Admitted is set once it ran out (the attempt
+	// then starts without room, or fails).
+	AdmitSince time.Time `json:"admit_since,omitzero"`
+	AdmitUntil time.Time `json:"admit_until,omitzero"`
+	AdmittedAt time.Time `json:"admitted_at,omitzero"`
+	// RoomCheckAt is when a wait for room looks again.
+	RoomCheckAt time.Time `json:"room_check_at,omitzero"`
+	// Forecast is the prediction made when the wait began.
+	Forecast admit.Forecast `json:"forecast,omitzero"`
+	Admitted bool           `json:"admitted,omitempty"`
 }
 
 type planRecord struct {
@@ -83,6 +108,8 @@ type planRecord struct {
 	Placements []placementRecord `json:"placements"`
 	Notes      []string          `json:"notes,omitempty"`
 	Others     []string          `json:"others,omitempty"`
+	// UnderCapacity is set on a plan that started short.
+	UnderCapacity *gluenet.UnderCapacity `json:"under_capacity,omitempty"`
 }
 
 type placementRecord struct {
@@ -97,7 +124,7 @@ func planToRecord(p *gluenet.Plan) *planRecord {
 	if p == nil {
 		return nil
 	}
-	r := &planRecord{Strategy: p.Strategy, Need: p.Need, Notes: p.Notes, Others: p.Others}
+	r := &planRecord{Strategy: p.Strategy, Need: p.Need, Notes: p.Notes, Others: p.Others, UnderCapacity: p.UnderCapacity}
 	for _, pl := range p.Placements {
 		r.Placements = append(r.Placements, placementRecord{Placement: pl, ReportedFree: pl.FreeIPs, Checked: pl.Checked})
 	}
@@ -108,7 +135,7 @@ func (r *planRecord) plan() *gluenet.Plan {
 	if r == nil {
 		return nil
 	}
-	p := &gluenet.Plan{Strategy: r.Strategy, Need: r.Need, Notes: r.Notes, Others: r.Others}
+	p := &gluenet.Plan{Strategy: r.Strategy, Need: r.Need, Notes: r.Notes, Others: r.Others, UnderCapacity: r.UnderCapacity}
 	for _, pr := range r.Placements {
 		pl := pr.Placement
 		pl.FreeIPs, pl.Checked = pr.ReportedFree, pr.Checked

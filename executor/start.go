@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/admit"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/reserve"
@@ -72,11 +73,20 @@ func (x *stepper) start(ctx, io context.Context, a policy.Action) error {
 		}
 		x.apply(policy.Discovered{Plan: again})
 		plan = x.s.Current().Plan
+		if x.mustWait(plan) {
+			rl.release(io)
+			return errNoRoom
+		}
 		res, err = x.reserve(io, plan)
 		rl.release(io)
 		if err != nil {
 			return err
 		}
+	}
+	if plan.UnderCapacity = admit.Short(*plan); plan.UnderCapacity != nil {
+		u := plan.UnderCapacity
+		e.log().Warn(fmt.Sprintf("starting the run under capacity: it needs %d IPs, the first subnet Glue will try, %s, has %d free: Glue starts it with fewer workers than asked",
+			u.Needed, u.Subnet, u.FreeAtStart), "run_key", x.key, "attempt", a.Attempt, "needed", u.Needed, "free_at_start", u.FreeAtStart, "subnet", u.Subnet)
 	}
 	cur = x.rec.current()
 	cur.StartingAt, cur.Marker, cur.Order = e.now(), marker(x.key, a.Attempt), plan.FullOrder()
@@ -153,6 +163,13 @@ func (x *stepper) start(ctx, io context.Context, a policy.Action) error {
 	}
 	e.log().Info("started Glue job run", "run_id", runID, "attempt", a.Attempt, "expected_connection", conn)
 	return nil
+}
+
+// mustWait reports whether the attempt must wait for room rather than
+// start on plan: admission is on, its wait has not run out, and no healthy
+// candidate has room for the whole run.
+func (x *stepper) mustWait(plan *gluenet.Plan) bool {
+	return x.spec().Admission.Enabled() && !x.rec.current().Admitted && admit.Room(*plan) == nil
 }
 
 // refused reports whether a failed StartJobRun certainly started nothing:
@@ -332,6 +349,21 @@ func (x *stepper) poll(ctx context.Context, a policy.Action) (changed, ended boo
 		return true, true
 	case info.State != cur.State:
 		logState(x, a, info.State, "", cur.State)
+		if info.State == StateWaiting {
+			cur.Why = "Glue queued the run (job run queuing)"
+			if info.StateDetail != "" {
+				cur.Why += ": " + info.StateDetail
+			}
+		}
+		if info.State == StateWaiting && cur.Reservation != "" && e.Memory != nil {
+			// Glue queued the run: it holds no IPs while it waits, so its
+			// reservation must not hold them either.
+			if err := e.Memory.Release(ctx, []string{cur.Reservation, spec.Job + "/" + a.RunID}); err != nil {
+				e.log().Warn("could not release the IP reservation of a queued run", "err", err)
+			} else {
+				cur.Reservation = ""
+			}
+		}
 		x.apply(policy.StateChanged{State: info.State})
 		x.journalAttempt(ctx, store.Attempt{Number: a.Attempt, Phase: store.PhaseStarted, States: []store.StateChange{{State: info.State, At: now}}})
 		return true, false

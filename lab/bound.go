@@ -32,10 +32,12 @@ import (
 // later, unless it has ended by then.
 //
 // Start times. A strategy may start a run later than its arrival (a retry
-// after a failed attempt). To bound every compared strategy, run i may
-// start anywhere in [a_i, a_i + D_i], where D_i is the latest start of
-// its deciding attempt among the compared strategies in which it ended at
-// full capacity (0 if none). Whatever the start in that window, the run
+// after a failed attempt, or a wait for room). To bound every compared
+// strategy, run i may start anywhere in [a_i, a_i + D_i], where D_i is the
+// larger of the longest admission wait among the compared strategies (the
+// oracle may wait for room as long as any of them may) and the latest
+// start of its deciding attempt among the compared strategies in which it
+// ended at full capacity. Whatever the start in that window, the run
 // holds its IPs during the core interval [a_i + D_i, a_i + L_i): the
 // relaxation charges only the core, so every schedule that a compared
 // strategy produced is feasible in it.
@@ -170,8 +172,12 @@ func Bound(sc *Scenario, seed int64, sims []*Simulation) (BoundResult, error) {
 		j := jobs[sc.Jobs[a.Job].Name]
 		minDur := max(j.Duration.D()-j.DurationJitter.D(), time.Second)
 		life := j.Startup.D() + minDur
+		// The oracle may wait as long as the longest admission wait of
+		// the compared strategies before starting any run, not only where
+		// a strategy did.
 		var d time.Duration
 		for _, s := range sims {
+			d = max(d, s.AdmitWait)
 			if o := s.Outcomes[i]; o.Category == Full {
 				d = max(d, o.FinalStart-a.At)
 			}

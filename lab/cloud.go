@@ -243,7 +243,7 @@ func (d *directCloud) StartRun(_ context.Context, job string, in executor.StartI
 
 func (d *directCloud) GetRun(_ context.Context, job, runID string) (executor.RunInfo, error) {
 	r, err := call("get job run "+runID, func() (sim.DirectRun, error) { return d.r.DirectGetJobRun(job, runID) })
-	return executor.RunInfo{State: r.State, ErrorMessage: r.ErrorMessage, Arguments: d.runs[runID].args}, err
+	return executor.RunInfo{State: r.State, ErrorMessage: r.ErrorMessage, StateDetail: r.StateDetail, Arguments: d.runs[runID].args}, err
 }
 
 // StopRun is not offered: the lab never interrupts a run.

@@ -180,7 +180,7 @@ func (e *engine) step(ctx context.Context, i int) error {
 	if !p.begun {
 		p.begun = true
 		spec := executor.Spec{Job: p.job, Connections: e.conns, Strategy: e.v.Strategy, MinIPs: gluenet.DefaultMinIPs,
-			PreferAZ: e.sc.PreferAZ, Policy: e.v.Retry, PollInterval: e.poll}
+			PreferAZ: e.sc.PreferAZ, Policy: e.v.Retry, PollInterval: e.poll, Admission: e.v.Admission}
 		if _, err := e.ex.Begin(ctx, p.key, spec); err != nil {
 			return fmt.Errorf("run %d: %w", i, err)
 		}

@@ -154,6 +154,55 @@ func (r *Result) svgChart(c chart) string {
 	return b.String()
 }
 
+// svgCurve draws the admission trade-off: for each admission wait, the
+// full-capacity runs as a share of the bound against the p95 time from
+// request to RUNNING, joined in order of the wait.
+func (r *Result) svgCurve() string {
+	title := "Admission trade-off of " + r.Curve[0].Base + ": runs at full capacity against time to RUNNING"
+	xTop, yTop := 0.0, 0.0
+	for _, c := range r.Curve {
+		xTop = math.Max(xTop, c.ToRunningP95.Mean)
+		yTop = math.Max(yTop, 100*c.OfBound.Mean)
+	}
+	xt, yt := niceTicks(xTop), niceTicks(yTop)
+	xMax, yMax := xt[len(xt)-1], yt[len(yt)-1]
+	pw, ph := chartW-plotLeft-plotRight, chartH-plotTop-plotBottom
+	x := func(v float64) float64 { return plotLeft + pw*math.Max(0, math.Min(v, xMax))/xMax }
+	y := func(v float64) float64 { return plotTop + ph - ph*math.Max(0, math.Min(v, yMax))/yMax }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s" font-family="sans-serif" font-size="11" role="img" aria-label="%s">`+"\n",
+		ff(chartW), ff(chartH), ff(chartW), ff(chartH), esc(title))
+	fmt.Fprintf(&b, `<text x="%s" y="20" text-anchor="middle" font-size="13">%s</text>`+"\n", ff(plotLeft+pw/2), esc(title))
+	fmt.Fprintf(&b, `<text transform="translate(16 %s) rotate(-90)" text-anchor="middle">%% of bound</text>`+"\n", ff(plotTop+ph/2))
+	fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle">time from request to RUNNING, p95 (seconds)</text>`+"\n", ff(plotLeft+pw/2), ff(plotTop+ph+40))
+	for _, t := range yt {
+		fmt.Fprintf(&b, `<path d="M%s %sH%s" stroke="#ddd" stroke-width="1"/><text x="%s" y="%s" text-anchor="end">%s</text>`+"\n",
+			ff(plotLeft), ff(y(t)), ff(plotLeft+pw), ff(plotLeft-6), ff(y(t)+4), tickLabel(t, yt[min(1, len(yt)-1)]))
+	}
+	for _, t := range xt {
+		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle">%s</text>`+"\n", ff(x(t)), ff(plotTop+ph+16), tickLabel(t, xt[min(1, len(xt)-1)]))
+	}
+	var path strings.Builder
+	for i, c := range r.Curve {
+		cmd := "L"
+		if i == 0 {
+			cmd = "M"
+		}
+		fmt.Fprintf(&path, "%s%s %s", cmd, ff(x(c.ToRunningP95.Mean)), ff(y(100*c.OfBound.Mean)))
+	}
+	fmt.Fprintf(&b, `<path d="%s" stroke="%s" stroke-width="2" fill="none"/>`+"\n", path.String(), barColor)
+	for _, c := range r.Curve {
+		cx, cy := x(c.ToRunningP95.Mean), y(100*c.OfBound.Mean)
+		fmt.Fprintf(&b, `<circle cx="%s" cy="%s" r="4" fill="%s"><title>wait %s: %.1f%% of bound, p95 %.0f s</title></circle>`+"\n",
+			ff(cx), ff(cy), barColor, esc(c.WaitText), 100*c.OfBound.Mean, c.ToRunningP95.Mean)
+		fmt.Fprintf(&b, `<text x="%s" y="%s">wait %s</text>`+"\n", ff(cx+6), ff(cy+14), esc(c.WaitText))
+	}
+	fmt.Fprintf(&b, `<path d="M%s %sV%sH%s" stroke="#222" stroke-width="1" fill="none"/>`+"\n",
+		ff(plotLeft), ff(plotTop), ff(plotTop+ph), ff(plotLeft+pw))
+	b.WriteString("</svg>")
+	return b.String()
+}
+
 const reportStyle = `<style>
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 70em; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
@@ -208,6 +257,9 @@ func (r *Result) WriteHTML(w io.Writer) error {
 	b.WriteString(reportNote)
 	for _, c := range r.charts() {
 		fmt.Fprintf(&b, "<figure class=\"chart\">%s</figure>\n", r.svgChart(c))
+	}
+	if len(r.Curve) > 1 {
+		fmt.Fprintf(&b, "<figure class=\"chart\" id=\"admission-curve\">%s</figure>\n", r.svgCurve())
 	}
 	b.WriteString("<h2>Strategies</h2>\n<table>\n<tr><th>name</th><th>strategy</th><th>memory</th><th>retry</th><th>what it does</th></tr>\n")
 	for _, s := range r.Summaries {

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gluenet/gluenet/classify"
@@ -43,6 +44,32 @@ type Options struct {
 	// SkipBound leaves out the upper bound (benchmarks of the simulation
 	// alone).
 	SkipBound bool
+	// Curve lists admission waits at which the first gluenet variant
+	// (with memory) is simulated again, for the trade-off between runs at
+	// full capacity and time to RUNNING (Result.Curve). Those simulations
+	// also bound the oracle's waits.
+	Curve []time.Duration
+	// CurveBase names the variant the curve varies (gluenet's default
+	// strategy); the first compared gluenet variant when absent.
+	CurveBase string
+}
+
+// DefaultCurve is the lab's trade-off curve: admission waits of 0, 2, 5
+// and 10 minutes.
+var DefaultCurve = []time.Duration{0, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute}
+
+// CurvePoint is one admission wait of the trade-off curve.
+type CurvePoint struct {
+	// Base is the variant the curve varies, Variant the point's own.
+	Base         string        `json:"base"`
+	Variant      string        `json:"variant"`
+	Wait         time.Duration `json:"-"`
+	WaitText     string        `json:"admit_wait"`
+	OfBound      Stat          `json:"of_bound"`
+	Under        Stat          `json:"under_rate"`
+	ToRunningP95 Stat          `json:"to_running_p95_s"`
+	Waited       Stat          `json:"waited_rate"`
+	WaitP95      Stat          `json:"wait_for_room_p95_s"`
 }
 
 // Category is how one run of the fleet ended up.
@@ -83,6 +110,9 @@ type Outcome struct {
 	FinalStart  time.Duration `json:"final_start"`
 	FinalSubnet string        `json:"final_subnet,omitempty"`
 	Result      policy.Result `json:"result"`
+	// WaitedForRoom is how long the run's attempts waited for room
+	// (capacity-aware admission), in all.
+	WaitedForRoom time.Duration `json:"waited_for_room"`
 }
 
 // Simulation is the outcome of one variant on one seed.
@@ -95,6 +125,9 @@ type Simulation struct {
 	APICalls int `json:"api_calls"`
 	// End is when the last run ended, since the start.
 	End time.Duration `json:"end"`
+	// AdmitWait is the variant's admission wait: the bound lets the
+	// oracle wait as long.
+	AdmitWait time.Duration `json:"-"`
 }
 
 // Simulate runs one variant of the scenario on one seed.
@@ -110,7 +143,7 @@ func Simulate(ctx context.Context, sc *Scenario, v Variant, seed int64, sdk bool
 	if err := e.run(ctx); err != nil {
 		return nil, fmt.Errorf("simulate %s, seed %d: %w", v.Name, seed, err)
 	}
-	sim := &Simulation{Variant: v.Name, Seed: seed, APICalls: e.region.Stats().TotalCalls(), End: e.now().Sub(epoch)}
+	sim := &Simulation{Variant: v.Name, Seed: seed, APICalls: e.region.Stats().TotalCalls(), End: e.now().Sub(epoch), AdmitWait: v.Admission.Wait}
 	sim.Outcomes = outcomes(e)
 	sim.Metrics = measure(sim.Outcomes)
 	return sim, nil
@@ -130,6 +163,7 @@ func outcomes(e *engine) []Outcome {
 		everRan := false
 		var lastClass classify.Class
 		for _, a := range p.st.Attempts {
+			o.WaitedForRoom += time.Duration(a.WaitedForRoom * float64(time.Second))
 			if a.RunID == "" {
 				continue
 			}
@@ -192,6 +226,11 @@ type Metrics struct {
 	// OfBound is FullCount / the upper bound's count (1 when the bound is
 	// 0); 0 when the bound was skipped.
 	OfBound float64 `json:"of_bound"`
+	// Waited is the share of runs that waited for room before a start;
+	// WaitMean and WaitP95 are seconds waited, over those runs.
+	Waited   float64 `json:"waited_rate"`
+	WaitMean float64 `json:"wait_for_room_mean_s"`
+	WaitP95  float64 `json:"wait_for_room_p95_s"`
 }
 
 func measure(os []Outcome) Metrics {
@@ -202,8 +241,11 @@ func measure(os []Outcome) Metrics {
 	counts := map[Category]int{}
 	attempts := 0
 	var lost time.Duration
-	var toRun []float64
+	var toRun, waits []float64
 	for _, o := range os {
+		if o.WaitedForRoom > 0 {
+			waits = append(waits, o.WaitedForRoom.Seconds())
+		}
 		counts[o.Category]++
 		attempts += o.Attempts
 		lost += o.Lost
@@ -225,6 +267,15 @@ func measure(os []Outcome) Metrics {
 	if len(toRun) > 0 {
 		m.ToRunningP50 = percentile(toRun, 0.5)
 		m.ToRunningP95 = percentile(toRun, 0.95)
+	}
+	if len(waits) > 0 {
+		slices.Sort(waits)
+		m.Waited = float64(len(waits)) / n
+		for _, w := range waits {
+			m.WaitMean += w
+		}
+		m.WaitMean /= float64(len(waits))
+		m.WaitP95 = percentile(waits, 0.95)
 	}
 	return m
 }
@@ -277,6 +328,9 @@ type Summary struct {
 	ToRunningP95    Stat    `json:"to_running_p95_s"`
 	LostHours       Stat    `json:"lost_hours"`
 	OfBound         Stat    `json:"of_bound"`
+	Waited          Stat    `json:"waited_rate"`
+	WaitMean        Stat    `json:"wait_for_room_mean_s"`
+	WaitP95         Stat    `json:"wait_for_room_p95_s"`
 }
 
 // Result is a whole lab run.
@@ -288,9 +342,12 @@ type Result struct {
 	Runs []int `json:"runs_per_seed"`
 	// Bound is the oracle's full-capacity count and rate, per seed; nil
 	// when skipped.
-	Bound       []BoundResult `json:"bound,omitempty"`
-	BoundRate   Stat          `json:"bound_full_rate"`
-	Summaries   []Summary     `json:"strategies"`
+	Bound     []BoundResult `json:"bound,omitempty"`
+	BoundRate Stat          `json:"bound_full_rate"`
+	Summaries []Summary     `json:"strategies"`
+	// Curve is the admission trade-off (Options.Curve), empty when not
+	// asked for or when no gluenet variant is compared.
+	Curve       []CurvePoint  `json:"admission_curve,omitempty"`
 	Simulations []*Simulation `json:"simulations"`
 }
 
@@ -310,6 +367,30 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Result, error) {
 		}
 	}
 	res := &Result{Scenario: sc.Name, Description: sc.Description}
+	// The curve's variants run beside the compared ones (and bound the
+	// oracle's waits too), but are reported apart.
+	compared := len(vs)
+	var (
+		curve     []Variant
+		curveBase string
+	)
+	for _, v := range vs {
+		if !v.Memory || o.CurveBase != "" && v.Name != o.CurveBase && slices.ContainsFunc(vs, func(x Variant) bool { return x.Name == o.CurveBase }) {
+			continue
+		}
+		base := v
+		if b, _, ok := strings.Cut(v.Name, "+wait"); ok {
+			if bv, err := LookupVariant(b); err == nil {
+				base = bv
+			}
+		}
+		for _, w := range o.Curve {
+			curve = append(curve, withWait(base, w))
+		}
+		curveBase = base.Name
+		break
+	}
+	vs = append(slices.Clip(vs), curve...)
 	bySeed := make([][]*Simulation, o.Seeds)
 	for i := range o.Seeds {
 		seed := sc.Seed + int64(i)
@@ -350,6 +431,13 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Result, error) {
 			}
 			return stat(xs)
 		}
+		if k >= compared {
+			res.Curve = append(res.Curve, CurvePoint{Base: curveBase, Variant: v.Name, Wait: v.Admission.Wait, WaitText: v.Admission.Wait.String(),
+				OfBound: col(func(m Metrics) float64 { return m.OfBound }), Under: col(func(m Metrics) float64 { return m.Under }),
+				ToRunningP95: col(func(m Metrics) float64 { return m.ToRunningP95 }), Waited: col(func(m Metrics) float64 { return m.Waited }),
+				WaitP95: col(func(m Metrics) float64 { return m.WaitP95 })})
+			continue
+		}
 		res.Summaries = append(res.Summaries, Summary{
 			Variant:         v,
 			Full:            col(func(m Metrics) float64 { return m.Full }),
@@ -362,6 +450,9 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Result, error) {
 			ToRunningP95:    col(func(m Metrics) float64 { return m.ToRunningP95 }),
 			LostHours:       col(func(m Metrics) float64 { return m.LostHours }),
 			OfBound:         col(func(m Metrics) float64 { return m.OfBound }),
+			Waited:          col(func(m Metrics) float64 { return m.Waited }),
+			WaitMean:        col(func(m Metrics) float64 { return m.WaitMean }),
+			WaitP95:         col(func(m Metrics) float64 { return m.WaitP95 }),
 		})
 	}
 	return res, nil

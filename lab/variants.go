@@ -2,10 +2,13 @@ package lab
 
 import (
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gluenet/gluenet/admit"
 	"github.com/gluenet/gluenet/health"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/reserve"
@@ -30,7 +33,11 @@ type Variant struct {
 	Health       health.Config `json:"-"`
 	// ReservationTTL bounds a reservation (reserve.DefaultTTL when zero).
 	ReservationTTL time.Duration `json:"-"`
-	Description    string        `json:"description"`
+	// Admission is the variant's capacity-aware admission: gluenet-*
+	// variants use the CLI's defaults, so that the lab measures what a
+	// user gets; a "+waitN" suffix sets another wait (N minutes, 0: off).
+	Admission   admit.Config `json:"admission,omitzero"`
+	Description string       `json:"description"`
 }
 
 // AirflowRetry is the post's retry policy: the DAG's task has 2 retries
@@ -62,7 +69,31 @@ func gluenetVariant(strat string) Variant {
 		desc = s.Describe() + ", with health memory and in-flight reservations"
 	}
 	return Variant{Name: "gluenet-" + strat, Strategy: strat, Memory: true, Retry: r, RetrySummary: summary(r),
-		Health: health.DefaultConfig(), ReservationTTL: reserve.DefaultTTL, Description: desc}
+		Health: health.DefaultConfig(), ReservationTTL: reserve.DefaultTTL, Admission: admit.DefaultConfig(), Description: desc}
+}
+
+// withWait is v with another admission wait, named v.Name+"+waitN" (N in
+// minutes).
+func withWait(v Variant, wait time.Duration) Variant {
+	v.Name = fmt.Sprintf("%s+wait%s", strings.TrimSuffix(v.Name, "+predict"), minutes(wait))
+	if v.Admission.Predict {
+		v.Name += "+predict"
+	}
+	v.Admission.Wait = wait
+	if v.Admission.WhenShort == "" {
+		v.Admission.WhenShort = admit.DefaultWhenShort
+	}
+	if wait == 0 {
+		v.Description += "; never waits for room"
+	} else {
+		v.Description += fmt.Sprintf("; waits up to %s for room", wait)
+	}
+	return v
+}
+
+// minutes writes a wait as minutes for a variant name: 10, 2.5.
+func minutes(d time.Duration) string {
+	return strconv.FormatFloat(d.Minutes(), 'f', -1, 64)
 }
 
 // Variants are the built-in contenders, by name.
@@ -97,6 +128,29 @@ func VariantNames() []string {
 // registered strategy name S works as "gluenet-S" (with memory) and
 // "post-S" (without, Airflow retries).
 func LookupVariant(name string) (Variant, error) {
+	if base, ok := strings.CutSuffix(name, "+predict"); ok {
+		v, err := LookupVariant(base)
+		if err != nil {
+			return Variant{}, err
+		}
+		if !v.Admission.Enabled() {
+			return Variant{}, fmt.Errorf("strategy %q: +predict bounds a wait for room, and %s does not wait", name, base)
+		}
+		v.Name, v.Admission.Predict = name, true
+		v.Description += "; the wait is bounded by when room is predicted"
+		return v, nil
+	}
+	if base, n, ok := strings.Cut(name, "+wait"); ok {
+		m, err := strconv.ParseFloat(n, 64)
+		if err != nil || m < 0 || math.IsInf(m, 0) {
+			return Variant{}, fmt.Errorf("strategy %q: +wait takes the admission wait in minutes, such as %s+wait10 (0: never wait)", name, base)
+		}
+		v, err := LookupVariant(base)
+		if err != nil {
+			return Variant{}, err
+		}
+		return withWait(v, time.Duration(m*float64(time.Minute))), nil
+	}
 	if v, ok := builtinVariants[name]; ok {
 		return v, nil
 	}

@@ -287,6 +287,13 @@ type Ended struct {
 // Slept: the requested sleep is over.
 type Slept struct{}
 
+// NoRoom: the attempt waited for room for the whole run, none appeared in
+// time, and the run's settings say not to start it short. No run started.
+type NoRoom struct {
+	Class classify.Class
+	Err   string
+}
+
 // Interrupted: the user or the system asked the executor to stop.
 type Interrupted struct{}
 
@@ -297,6 +304,7 @@ func (StateChanged) event()  {}
 func (StopRequested) event() {}
 func (Ended) event()         {}
 func (Slept) event()         {}
+func (NoRoom) event()        {}
 func (Interrupted) event()   {}
 
 // Apply folds an event into the state and returns the new state.
@@ -360,6 +368,9 @@ func (p Policy) Apply(s State, e Event) State {
 		default:
 			s.done(ResultFailed, fmt.Sprintf("run %s ended %s (%s: not retried)", cur.RunID, e.State, e.Verdict.Class))
 		}
+	case NoRoom:
+		cur.Class, cur.ErrorMessage = e.Class, e.Err
+		s.done(ResultFailed, e.Err)
 	case Slept:
 		if s.Phase == PhaseSleep {
 			s.Phase = s.AfterSleep

@@ -9,6 +9,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"github.com/gluenet/gluenet/admit"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -67,6 +68,8 @@ type Config struct {
 	PollInterval time.Duration
 	// Start holds the arguments and per-run overrides of StartJobRun.
 	Start executor.StartInput
+	// Admission says whether and how long an attempt waits for room.
+	Admission admit.Config
 	// RunKey names the run in the journal (idempotency key); a new one
 	// when empty.
 	RunKey string
@@ -82,7 +85,8 @@ func (c Config) Spec() executor.Spec {
 		name = c.Strategy.Name()
 	}
 	return executor.Spec{Job: c.Job, Connections: c.Connections, Strategy: name, NeedIPs: c.NeedIPs, MinIPs: c.MinIPs,
-		PreferAZ: c.PreferAZ, Policy: c.Policy, Classify: c.Classify, PollInterval: c.PollInterval, Start: c.Start}
+		PreferAZ: c.PreferAZ, Policy: c.Policy, Classify: c.Classify, PollInterval: c.PollInterval, Start: c.Start,
+		Admission: c.Admission}
 }
 
 // Memory is what the runner remembers between runs and processes.
@@ -268,6 +272,8 @@ func (r *Runner) progress(st executor.Status, since time.Time) {
 		p.Action = policy.Finish
 	case st.Done:
 		p.Action = policy.GiveUp
+	case st.Wait.For == executor.WaitRoom:
+		p.Action, p.State, p.Message = policy.Sleep, "", st.Why
 	case st.Wait.For == executor.WaitTime:
 		p.Action, p.State = policy.Sleep, ""
 		p.Message = fmt.Sprintf("retrying in %s", st.Wait.Until.Sub(r.Clock.Now()).Round(time.Second))

@@ -7,7 +7,8 @@ Usage: python3 scripts/gen-sim-input-shapes.py > sim/model/input-shapes.json
 
 The region validates every JSON request against them as AWS does: a member
 of the wrong type is a SerializationException, a missing required member a
-ValidationException; members the model does not know, and nulls, are
+ValidationException (InvalidParameterException for the operations whose
+model declares it: CloudWatch Logs'); members the model does not know, and nulls, are
 dropped, never stored. Rerun after a botocore upgrade; the conformance test
 (internal/conformance, TestServiceModels) holds the responses to the same
 models.
@@ -63,6 +64,19 @@ def main():
             inputs[op] = shape.name
             walk(shape)
         entry = {"operations": inputs, "shapes": dict(sorted(shapes.items()))}
+        # The error an operation answers for a missing required member: the
+        # parameter-validation error its model declares. CloudWatch Logs
+        # declares InvalidParameterException (and answers it with the same
+        # "1 validation error detected: ..." text); an operation that
+        # declares none (Glue's) gets the JSON protocols' ValidationException,
+        # the region's default, so it is not listed.
+        verr = {}
+        for op in ops:
+            declared = [e.name for e in model.operation_model(op).error_shapes]
+            if "ValidationException" not in declared and "InvalidParameterException" in declared:
+                verr[op] = "InvalidParameterException"
+        if verr:
+            entry["validationErrors"] = verr
         # The members of the structures the region echoes back from what it
         # stored (a connection, a job): it keeps only these in its answers.
         echoed = OUTPUTS.get(service, [])

@@ -2,12 +2,15 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -68,13 +71,105 @@ type RunState struct {
 	CompletedOn    *time.Time `json:"completed_on,omitempty"`
 	Error          string     `json:"error,omitempty"`
 	JobDeleted     bool       `json:"job_deleted,omitempty"`
+	// StateDetail is Glue's reason while the run is WAITING (queue.go).
+	StateDetail string `json:"state_detail,omitempty"`
 }
 
-// FaultsState is the API faults in force.
+// FaultsState is the API faults in force, and the subnets whose IPs other
+// workloads hold beyond the scenario's `background:` (exhaust faults).
 type FaultsState struct {
 	Throttle     map[string]float64 `json:"throttle"`
 	ServerErrors map[string]float64 `json:"server_errors"`
 	Latency      map[string]string  `json:"latency"`
+	Exhausted    []ExhaustedSubnet  `json:"exhausted"`
+}
+
+// ExhaustedSubnet is a subnet whose background ENIs differ from the
+// scenario's: an exhaust fault is in force there.
+type ExhaustedSubnet struct {
+	SubnetID string `json:"subnet_id"`
+	FreeIPs  int    `json:"free_ips"`
+	// BackgroundENIs is how many ENIs other workloads hold now, and
+	// ScenarioBackgroundENIs how many the scenario started with.
+	BackgroundENIs         int `json:"background_enis"`
+	ScenarioBackgroundENIs int `json:"scenario_background_enis"`
+}
+
+// scenarioBackground is the number of background ENIs the scenario puts in
+// each subnet at the start.
+func (r *Region) scenarioBackground() map[string]int {
+	n := map[string]int{}
+	for _, b := range r.sc.Background {
+		n[b.Subnet] += b.ENIs
+	}
+	return n
+}
+
+// ResetFaults undoes every fault in force: every zone healthy, no
+// throttling, server errors or added latency, and each subnet's background
+// ENIs back to the scenario's `background:` count (the ENIs exhaust added go,
+// newest first; the ones it removed come back). Runs and their ENIs are
+// untouched, and entries of the scenario's fault timeline that are still to
+// come apply at their time. It returns what it undid, in words.
+func (r *Region) ResetFaults() ([]string, error) {
+	defer r.lock()()
+	var undone []string
+	for _, name := range r.azOrder {
+		if z := r.azs[name]; z.state != AZHealthy {
+			undone = append(undone, fmt.Sprintf("zone %s %s -> healthy", name, z.state))
+			z.state = AZHealthy
+		}
+	}
+	for _, f := range []struct {
+		what string
+		m    map[string]float64
+	}{{"throttle", r.faults.throttle}, {"errors", r.faults.errors}} {
+		for _, svc := range slices.Sorted(maps.Keys(f.m)) {
+			undone = append(undone, fmt.Sprintf("%s %s %v -> 0", f.what, svc, f.m[svc]))
+			delete(f.m, svc)
+		}
+	}
+	for _, svc := range slices.Sorted(maps.Keys(r.faults.latency)) {
+		undone = append(undone, fmt.Sprintf("latency %s %v -> 0", svc, r.faults.latency[svc]))
+		delete(r.faults.latency, svc)
+	}
+	want := r.scenarioBackground()
+	have := r.backgroundENIs()
+	for _, id := range r.subnetOrder {
+		if have[id] == want[id] {
+			continue
+		}
+		s := r.subnets[id]
+		var bg []*eni
+		for _, e := range r.enis {
+			if e.background && e.subnetID == id {
+				bg = append(bg, e)
+			}
+		}
+		slices.SortFunc(bg, func(a, b *eni) int { return cmp.Compare(b.seq, a.seq) })
+		for i := 0; i < have[id]-want[id]; i++ {
+			r.deleteENI(bg[i])
+		}
+		for i := have[id]; i < want[id]; i++ {
+			if _, err := r.addBackgroundENI(s); err != nil {
+				return undone, fmt.Errorf("reset faults: background ENIs in %s: %w", id, err)
+			}
+		}
+		undone = append(undone, fmt.Sprintf("exhaust %s: %d background ENIs -> %d, %d free IPs", id, have[id], want[id], s.free()))
+	}
+	r.log.Info("faults reset", "undone", len(undone))
+	return undone, nil
+}
+
+// backgroundENIs counts the background ENIs per subnet.
+func (r *Region) backgroundENIs() map[string]int {
+	bg := map[string]int{}
+	for _, e := range r.enis {
+		if e.background {
+			bg[e.subnetID]++
+		}
+	}
+	return bg
 }
 
 // State returns a snapshot of the region at its current time.
@@ -88,12 +183,14 @@ func (r *Region) State() State {
 		Runs:    []RunState{},
 		Faults: FaultsState{
 			Throttle: map[string]float64{}, ServerErrors: map[string]float64{}, Latency: map[string]string{},
+			Exhausted: []ExhaustedSubnet{},
 		},
 	}
 	for _, name := range r.azOrder {
 		z := r.azs[name]
 		st.AZs = append(st.AZs, AZInfo{Name: z.name, ID: z.id, State: z.state})
 	}
+	scenarioBG := r.scenarioBackground()
 	enis, bg := map[string]int{}, map[string]int{}
 	for _, e := range r.enis {
 		enis[e.subnetID]++
@@ -107,12 +204,18 @@ func (r *Region) State() State {
 			ID: s.id, Name: s.name, AZ: s.az, CIDR: s.prefix.String(), Capacity: s.capacity(),
 			FreeIPs: s.free(), ReportedFreeIPs: s.reportedFree(), ENIs: enis[id], BackgroundENIs: bg[id],
 		})
+		if want := scenarioBG[id]; bg[id] != want {
+			st.Faults.Exhausted = append(st.Faults.Exhausted, ExhaustedSubnet{
+				SubnetID: id, FreeIPs: s.free(), BackgroundENIs: bg[id], ScenarioBackgroundENIs: want,
+			})
+		}
 	}
 	for _, ru := range r.runOrder {
 		rs := RunState{
 			ID: ru.id, Job: ru.job, State: ru.state, Connection: ru.connection, SubnetID: ru.subnetID,
 			AZ: ru.az, RequestedIPs: ru.ipsWanted, AllocatedIPs: len(ru.enis), DriverIP: ru.driverIP,
 			StartedOn: ru.startedOn, Error: ru.errorMessage, JobDeleted: ru.hidden, JobConnections: ru.jobConnections,
+			StateDetail: ru.stateDetail,
 		}
 		if !ru.completedOn.IsZero() {
 			c := ru.completedOn
@@ -151,6 +254,12 @@ type (
 		LeaveFree *int   `json:"leave_free"`
 	}
 )
+
+// resetAnswer is POST /_sim/reset's answer: what it undid.
+type resetAnswer struct {
+	OK     bool     `json:"ok"`
+	Undone []string `json:"undone"`
+}
 
 // controlError is the control API's error body.
 type controlError struct {
@@ -250,6 +359,20 @@ func (r *Region) serveControl(w http.ResponseWriter, req *http.Request) {
 			return nil
 		},
 	}
+	if path == "reset" {
+		if req.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeControl(w, http.StatusMethodNotAllowed, controlError{"use POST for " + req.URL.Path})
+			return
+		}
+		undone, err := r.ResetFaults()
+		if err != nil {
+			writeControl(w, http.StatusInternalServerError, controlError{err.Error()})
+			return
+		}
+		writeControl(w, http.StatusOK, resetAnswer{OK: true, Undone: append([]string{}, undone...)})
+		return
+	}
 	if f, ok := get[path]; ok {
 		if req.Method != http.MethodGet {
 			w.Header().Set("Allow", http.MethodGet)
@@ -273,7 +396,7 @@ func (r *Region) serveControl(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	writeControl(w, http.StatusNotFound, controlError{"no control endpoint " + req.URL.Path +
-		" (GET state, stats; POST az, throttle, errors, latency, exhaust, stats/reset under /_sim/)"})
+		" (GET state, stats; POST az, throttle, errors, latency, exhaust, reset, stats/reset under /_sim/)"})
 }
 
 // ControlClient calls the control API of a running region, for
@@ -371,6 +494,16 @@ func (c *ControlClient) Exhaust(ctx context.Context, subnetID string, leaveFree 
 		return fmt.Errorf("exhaust %s: %w", subnetID, err)
 	}
 	return nil
+}
+
+// ResetFaults undoes every fault in force (see Region.ResetFaults) and
+// returns what it undid.
+func (c *ControlClient) ResetFaults(ctx context.Context) ([]string, error) {
+	var ans resetAnswer
+	if err := c.do(ctx, http.MethodPost, "reset", nil, &ans); err != nil {
+		return nil, fmt.Errorf("reset faults: %w", err)
+	}
+	return ans.Undone, nil
 }
 
 // GetState returns a snapshot of the region.

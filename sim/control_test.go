@@ -107,3 +107,75 @@ func TestControlHTTP(t *testing.T) {
 		t.Errorf("control calls were counted as API calls: %d", n)
 	}
 }
+
+// TestResetFaults: POST /_sim/reset (sim fault reset) undoes every fault in
+// force and says what it undid, and GET /_sim/state lists exhausted subnets
+// (sim fault list), whether exhaust took IPs or gave back the scenario's.
+func TestResetFaults(t *testing.T) {
+	tests := []struct {
+		name       string
+		background int // the scenario's background ENIs in sub1
+		inject     func(t *testing.T, c *ControlClient)
+		want       []string // what reset says it undid
+	}{
+		{"nothing in force", 0, func(*testing.T, *ControlClient) {}, nil},
+		{"every kind", 0, func(t *testing.T, c *ControlClient) {
+			mustOK(t, c.SetAZState(ctx, "us-east-1b", AZDown))
+			mustOK(t, c.SetThrottle(ctx, "glue", 0.25))
+			mustOK(t, c.SetServerErrors(ctx, "ec2", 0.1))
+			mustOK(t, c.SetLatency(ctx, "*", 20*time.Millisecond))
+			mustOK(t, c.Exhaust(ctx, sub1, 7))
+		}, []string{
+			"zone us-east-1b down -> healthy", "throttle glue 0.25 -> 0", "errors ec2 0.1 -> 0",
+			"latency ec2 20ms -> 0", "latency glue 20ms -> 0", "latency logs 20ms -> 0",
+			"exhaust " + sub1 + ": 244 background ENIs -> 0, 251 free IPs",
+		}},
+		{"exhaust gave back the scenario's IPs", 100, func(t *testing.T, c *ControlClient) {
+			mustOK(t, c.Exhaust(ctx, sub1, 200))
+		}, []string{"exhaust " + sub1 + ": 51 background ENIs -> 100, 151 free IPs"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := defaultScenario(t)
+			if tt.background > 0 {
+				sc.Background = []BackgroundSpec{{Subnet: sub1, ENIs: tt.background}}
+			}
+			e := newEnv(t, sc)
+			c := NewControlClient(InProcessEndpoint, e.r.HTTPClient())
+			before, err := c.GetState(ctx)
+			mustOK(t, err)
+			if len(before.Faults.Exhausted) != 0 {
+				t.Fatalf("a fresh region lists exhausted subnets: %+v", before.Faults.Exhausted)
+			}
+			tt.inject(t, c)
+			if tt.want != nil {
+				st, err := c.GetState(ctx)
+				mustOK(t, err)
+				if ex := st.Faults.Exhausted; len(ex) != 1 || ex[0].SubnetID != sub1 || ex[0].ScenarioBackgroundENIs != tt.background {
+					t.Errorf("exhausted = %+v", ex)
+				}
+			}
+			undone, err := c.ResetFaults(ctx)
+			mustOK(t, err)
+			if strings.Join(undone, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("undone:\n%s\nwant:\n%s", strings.Join(undone, "\n"), strings.Join(tt.want, "\n"))
+			}
+			after, err := c.GetState(ctx)
+			mustOK(t, err)
+			f := after.Faults
+			if len(f.Throttle)+len(f.ServerErrors)+len(f.Latency)+len(f.Exhausted) != 0 {
+				t.Errorf("faults after reset = %+v", f)
+			}
+			for _, z := range after.AZs {
+				if z.State != AZHealthy {
+					t.Errorf("zone %s is %s after reset", z.Name, z.State)
+				}
+			}
+			for i, s := range after.Subnets {
+				if s.FreeIPs != before.Subnets[i].FreeIPs || s.BackgroundENIs != before.Subnets[i].BackgroundENIs {
+					t.Errorf("subnet %s after reset = %+v, before the faults %+v", s.ID, s, before.Subnets[i])
+				}
+			}
+		})
+	}
+}

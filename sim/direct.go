@@ -161,11 +161,23 @@ func (r *Region) DirectSetJobConnections(job string, connections []string) error
 
 // DirectStartJobRun is StartJobRun with the job's own settings.
 func (r *Region) DirectStartJobRun(job string) (string, error) {
+	return r.DirectStartJobRunWith(job, DirectStartOptions{})
+}
+
+// DirectStartOptions are the StartJobRun parameters a direct call may set.
+type DirectStartOptions struct {
+	// JobRunQueuingEnabled overrides the job's setting when not nil.
+	JobRunQueuingEnabled *bool
+}
+
+// DirectStartJobRunWith is StartJobRun with the job's settings and the
+// given overrides.
+func (r *Region) DirectStartJobRunWith(job string, o DirectStartOptions) (string, error) {
 	if err := r.directFault("glue", "StartJobRun"); err != nil {
 		return "", err
 	}
 	unlock := r.lock()
-	ru, aerr := r.startJobRun(startRunInput{JobName: job})
+	ru, aerr := r.startJobRun(startRunInput{JobName: job, JobRunQueuingEnabled: o.JobRunQueuingEnabled})
 	unlock()
 	if aerr != nil {
 		return "", r.directClientError("glue", aerr)
@@ -178,6 +190,9 @@ type DirectRun struct {
 	ID           string
 	State        string
 	ErrorMessage string
+	// StateDetail is Glue's reason for a WAITING run ("Resource
+	// unavailable", "Max concurrent job runs per job exceeded"), else "".
+	StateDetail string
 }
 
 // DirectGetJobRun is GetJobRun.
@@ -193,7 +208,7 @@ func (r *Region) DirectGetJobRun(job, runID string) (DirectRun, error) {
 	} else if ru, ok := r.runs[runID]; !ok || ru.hidden || ru.job != job {
 		aerr = errNotFound("Job Run Id %s not found for job %s", runID, job)
 	} else {
-		out = DirectRun{ID: ru.id, State: ru.state, ErrorMessage: ru.errorMessage}
+		out = DirectRun{ID: ru.id, State: ru.state, ErrorMessage: ru.errorMessage, StateDetail: ru.stateDetail}
 	}
 	unlock()
 	if aerr != nil {
@@ -218,6 +233,12 @@ type RunRecord struct {
 	RunningSince time.Time
 	// CompletedOn is zero while the run has not ended.
 	CompletedOn time.Time
+	// WaitedUntil is when the run left Glue's queue (WAITING) to start or
+	// end; zero when it never waited. A run still WAITING has State
+	// WAITING and a zero WaitedUntil.
+	WaitedUntil time.Time
+	// StateDetail is Glue's reason while the run is WAITING.
+	StateDetail string
 }
 
 // RunRecords returns the record of every run started so far, in start
@@ -231,6 +252,7 @@ func (r *Region) RunRecords() []RunRecord {
 			ID: ru.id, Job: ru.job, State: ru.state, SubnetID: ru.subnetID, AZ: ru.az,
 			RequestedIPs: ru.ipsWanted, AllocatedIPs: len(ru.enis),
 			StartedOn: ru.startedOn, RunningSince: ru.runningSince, CompletedOn: ru.completedOn,
+			WaitedUntil: ru.dequeuedOn, StateDetail: ru.stateDetail,
 		})
 	}
 	return out

@@ -23,8 +23,14 @@
 //   - Glue's choice at StartJobRun: the first connection of the job, in its
 //     order, whose subnet exists, whose AZ passes the health check and which
 //     has at least two free IPs. The run takes min(workers, free) IPs; fewer
-//     than asked is an under-capacity start, said in its output log. If no
+//     than asked is an under-capacity start, said in its output log, and
+//     its work lasts longer (glue.under_capacity_slowdown). If no
 //     connection qualifies the run fails quickly with Glue's message.
+//   - Glue's job run queuing (JobRunQueuingEnabled on the job or the run,
+//     or glue.job_run_queuing): a run that cannot start is WAITING with
+//     the documented StateDetail, holds no IPs, starts in submission order
+//     when room appears and fails after glue.max_queue_wait (queue.go,
+//     docs/sim-queuing.md).
 //   - ENI lag: a run's ENIs show in DescribeSubnets a scenario-set time after
 //     the start; until then EC2 reports the old count while Glue's own
 //     placement already sees the IPs taken. Linger: IPs come back a set time
@@ -63,6 +69,9 @@
 //	POST    /_sim/errors       {"service":"ec2","rate":0.1}                  answer a share of calls with HTTP 500
 //	POST    /_sim/latency      {"service":"*","latency":"20ms"}              add wall-clock latency to every call
 //	POST    /_sim/exhaust      {"subnet_id":"subnet-...","leave_free":3}     background ENIs so that leave_free IPs stay free
+//	POST    /_sim/reset        -                                             undo every fault in force: zones healthy, no throttle,
+//	                                                                         errors or latency, background ENIs as the scenario's;
+//	                                                                         answers {"ok":true,"undone":["zone us-east-1a down -> healthy",...]}
 //	GET     /_sim/stats        -                                             calls per service and operation, throttled, errors
 //	POST    /_sim/stats/reset  -                                             set the counters back to zero
 //

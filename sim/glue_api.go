@@ -357,27 +357,32 @@ func (r *Region) glueStartJobRun(body []byte) (any, *apiError) {
 }
 
 type jobRunJSON struct {
-	Id                string
-	Attempt           int
-	PreviousRunId     string `json:",omitempty"`
-	JobName           string
-	JobMode           string
-	StartedOn         epoch
-	LastModifiedOn    epoch
-	CompletedOn       *epoch `json:",omitempty"`
-	JobRunState       string
-	Arguments         map[string]string `json:",omitempty"`
-	ErrorMessage      string            `json:",omitempty"`
-	PredecessorRuns   []struct{}
-	AllocatedCapacity int
-	ExecutionTime     int
-	Timeout           int
-	MaxCapacity       float64
-	WorkerType        string `json:",omitempty"`
-	NumberOfWorkers   int    `json:",omitempty"`
-	LogGroupName      string
-	GlueVersion       string `json:",omitempty"`
-	ExecutionClass    string
+	Id            string
+	Attempt       int
+	PreviousRunId string `json:",omitempty"`
+	JobName       string
+	JobMode       string
+	// JobRunQueuingEnabled is the run's effective setting (the run's,
+	// else the job's).
+	JobRunQueuingEnabled bool
+	StartedOn            epoch
+	LastModifiedOn       epoch
+	CompletedOn          *epoch `json:",omitempty"`
+	JobRunState          string
+	Arguments            map[string]string `json:",omitempty"`
+	ErrorMessage         string            `json:",omitempty"`
+	PredecessorRuns      []struct{}
+	AllocatedCapacity    int
+	ExecutionTime        int
+	Timeout              int
+	MaxCapacity          float64
+	WorkerType           string `json:",omitempty"`
+	NumberOfWorkers      int    `json:",omitempty"`
+	LogGroupName         string
+	GlueVersion          string `json:",omitempty"`
+	ExecutionClass       string
+	// StateDetail is why a WAITING run waits (queue.go).
+	StateDetail string `json:",omitempty"`
 }
 
 func runOut(ru *run) jobRunJSON {
@@ -388,7 +393,7 @@ func runOut(ru *run) jobRunJSON {
 		AllocatedCapacity: int(math.Floor(ru.maxCapacity)), ExecutionTime: ru.executionTime(),
 		Timeout: ru.timeout, MaxCapacity: ru.maxCapacity, WorkerType: ru.workerType,
 		NumberOfWorkers: ru.numberOfWorkers, LogGroupName: "/aws-glue/jobs", GlueVersion: ru.glueVersion,
-		ExecutionClass: "STANDARD",
+		ExecutionClass: "STANDARD", JobRunQueuingEnabled: ru.queuing, StateDetail: ru.stateDetail,
 	}
 	if !ru.completedOn.IsZero() {
 		c := epoch(ru.completedOn)

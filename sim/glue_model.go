@@ -20,6 +20,9 @@ const (
 	stateSucceeded = "SUCCEEDED"
 	stateFailed    = "FAILED"
 	stateTimeout   = "TIMEOUT"
+	// stateWaiting is a run queued by Glue's job run queuing: it waits,
+	// holding no IPs, until it can start (see queue.go).
+	stateWaiting = "WAITING"
 )
 
 // Log groups Glue writes to.
@@ -91,6 +94,9 @@ type jobSpec struct {
 	// maxRetries is the job's MaxRetries: Glue itself retries a failed
 	// run that many times, on the connection the failed run used.
 	maxRetries int
+	// queuing is the job's JobRunQueuingEnabled; nil when the definition
+	// does not set it.
+	queuing *bool
 }
 
 type run struct {
@@ -121,6 +127,17 @@ type run struct {
 	enis                     []*eni
 	driverIP                 string
 	errorMessage             string
+	// queuing is the run's effective JobRunQueuingEnabled: StartJobRun's,
+	// else the job's, else the scenario's glue.job_run_queuing.
+	queuing bool
+	// stateDetail is JobRun.StateDetail: why a WAITING run waits.
+	stateDetail string
+	// dequeuedOn is when a run that was WAITING left that state (started
+	// or ended); zero for a run that never waited.
+	dequeuedOn time.Time
+	// launch is what the run needs to start, kept from StartJobRun so that
+	// a queued run starts as it was submitted.
+	launch launchPlan
 	// hidden runs belong to a deleted job: the API no longer shows them,
 	// but their ENIs still live out their lifecycle.
 	hidden bool
@@ -134,8 +151,12 @@ func (r *run) terminal() bool {
 	return false
 }
 
-// active reports whether the run counts against MaxConcurrentRuns.
+// active reports whether the run has not ended (WAITING included).
 func (r *run) active() bool { return !r.terminal() }
+
+// started reports whether the run holds one of its job's MaxConcurrentRuns
+// slots: it has not ended and is not waiting in Glue's queue.
+func (r *run) started() bool { return !r.terminal() && r.state != stateWaiting }
 
 // DPUs per worker of each worker type, for MaxCapacity and AllocatedCapacity.
 var workerDPUs = map[string]float64{
@@ -397,6 +418,13 @@ func parseJobDef(def map[string]any) (jobSpec, *apiError) {
 	if _, aerr = strMapField(def, "NonOverridableArguments"); aerr != nil {
 		return s, aerr
 	}
+	if q, ok := def["JobRunQueuingEnabled"]; ok && q != nil {
+		b, isBool := q.(bool)
+		if !isBool {
+			return s, errSerialization("JobRunQueuingEnabled must be a boolean")
+		}
+		s.queuing = &b
+	}
 	if mr, _, aerr := intField(def, "MaxRetries"); aerr != nil {
 		return s, aerr
 	} else if mr < 0 {
@@ -471,6 +499,8 @@ func (r *Region) putJob(name string, def map[string]any, create bool) *apiError 
 	j.def = def
 	j.spec = spec
 	j.modified = r.now
+	// A higher MaxConcurrentRuns may let queued runs start.
+	r.queueDirty = true
 	return nil
 }
 
@@ -500,6 +530,8 @@ type startRunInput struct {
 	MaxCapacity       *float64
 	WorkerType        string
 	NumberOfWorkers   *int
+	// JobRunQueuingEnabled overrides the job's setting for this run.
+	JobRunQueuingEnabled *bool
 	// retryOf is set when Glue itself retries a failed run (the job's
 	// MaxRetries): never from a request.
 	retryOf *run
@@ -514,6 +546,9 @@ type placement struct {
 	// executor says failure is one of the job executor's texts, which
 	// come wrapped in its envelope (startFailure).
 	executor bool
+	// short says at least one connection failed only for want of free IPs:
+	// Glue's "Resource unavailable", for which job run queuing waits.
+	short bool
 }
 
 // place picks the first listed connection whose subnet exists, whose AZ
@@ -532,7 +567,7 @@ func (r *Region) place(conns []string, minIPs int) placement {
 		}
 	}
 	var failure string
-	executor := false
+	executor, short := false, false
 	vpcConns := 0
 	for _, name := range conns {
 		c := r.conns[name]
@@ -553,9 +588,10 @@ func (r *Region) place(conns []string, minIPs int) placement {
 		}
 		switch free := s.free(); {
 		case free == 0:
-			failure, executor = "Number of IP addresses on subnet is 0: "+s.id, true
+			failure, executor, short = "Number of IP addresses on subnet is 0: "+s.id, true, true
 			continue
 		case free < minIPs:
+			short = true
 			failure = fmt.Sprintf("Failed to create network interface in subnet %s: The specified subnet does not have enough "+
 				"free addresses to satisfy the request. (Service: AmazonEC2; Status Code: 400; Error Code: InsufficientFreeAddressesInSubnet)", s.id)
 			continue
@@ -565,7 +601,7 @@ func (r *Region) place(conns []string, minIPs int) placement {
 	if vpcConns == 0 {
 		return placement{outside: true}
 	}
-	return placement{failure: failure, executor: executor}
+	return placement{failure: failure, executor: executor, short: short}
 }
 
 // startFailure is the ErrorMessage of a run that could not be placed: the
@@ -579,8 +615,23 @@ func startFailure(job, runID string, p placement) string {
 		"(Service: AWSGlueJobExecutor; Status Code: 400; Error Code: InvalidInputException)", job, runID, p.failure)
 }
 
+// launchPlan is what a run needs to start: drawn or decided at StartJobRun,
+// kept so that a run Glue queues starts later exactly as it was submitted.
+type launchPlan struct {
+	// conns is the connection list Glue tries, in order: the job's at
+	// StartJobRun (or the failed run's connection for Glue's own retry).
+	conns  []string
+	minIPs int
+	role   string
+	prof   RunProfile
+	// The run's random numbers, drawn at StartJobRun for every run.
+	jitterU, failU, failAtU float64
+}
+
 // startJobRun starts a run: it checks the request, places the run, takes
-// its IPs and schedules its lifecycle.
+// its IPs and schedules its lifecycle. With job run queuing, a run that
+// cannot start now (its job's MaxConcurrentRuns reached, or no subnet of
+// its connections with the IPs to start) is WAITING instead (queue.go).
 func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 	j, ok := r.jobs[in.JobName]
 	if !ok {
@@ -594,7 +645,18 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 	}
 	clear(j.live[len(live):])
 	j.live = live
-	if len(live) >= j.spec.maxConcurrent {
+	// The run's JobRunQueuingEnabled wins over the job's ("If this field
+	// does not match the value set in the job run, then the value from the
+	// job run field will be used", Glue API, Job structure).
+	queuing := r.sc.Glue.JobRunQueuing
+	if j.spec.queuing != nil {
+		queuing = *j.spec.queuing
+	}
+	if in.JobRunQueuingEnabled != nil {
+		queuing = *in.JobRunQueuingEnabled
+	}
+	concurrencyFull := j.startedRuns() >= j.spec.maxConcurrent
+	if concurrencyFull && !queuing {
 		return nil, newAPIError("ConcurrentRunsExceededException", 400, "Concurrent runs exceeded for %s", j.name)
 	}
 	attempt, previous := 0, ""
@@ -668,6 +730,7 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 		id: id, job: j.name, attempt: attempt, previousRunID: previous,
 		state: stateStarting, startedOn: r.now, modifiedOn: r.now, args: maps.Clone(in.Arguments),
 		workerType: workerType, timeout: timeout, glueVersion: spec.glueVersion, ipsWanted: ips,
+		queuing: queuing,
 	}
 	if workerType != "" {
 		ru.numberOfWorkers = workers
@@ -681,31 +744,50 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 
 	// Draw the same random numbers for every run, whatever happens to it,
 	// so one run's fate does not shift the next run's.
-	jitterU, failU, failAtU := r.rngModel.Float64(), r.rngModel.Float64(), r.rngModel.Float64()
-	prof := r.profile(j.name)
-	t0 := r.now
+	lp := launchPlan{role: spec.role, prof: r.profile(j.name)}
+	lp.jitterU, lp.failU, lp.failAtU = r.rngModel.Float64(), r.rngModel.Float64(), r.rngModel.Float64()
 
 	ru.jobConnections = slices.Clone(spec.connections)
-	conns := spec.connections
+	lp.conns = ru.jobConnections
 	if in.retryOf != nil && in.retryOf.connection != "" {
 		// Glue's retries reuse the connection the failed run used (AWS
 		// re:Post, "AWS Glue job networking: managing multiple
 		// connections"): they bypass any failover.
-		conns = []string{in.retryOf.connection}
+		lp.conns = []string{in.retryOf.connection}
 	}
 	// Glue starts a Spark run with a driver and one executor; a Python
 	// shell run is one node.
-	minIPs := minStartIPs
+	lp.minIPs = minStartIPs
 	if spec.commandName == "pythonshell" {
-		minIPs = 1
+		lp.minIPs = 1
 	}
-	p := r.place(conns, min(minIPs, ips))
-	if p.failure != "" {
-		msg := startFailure(j.name, ru.id, p)
-		r.log.Info("run cannot be placed", "run", ru.id, "job", j.name, "reason", msg)
-		r.schedule(t0.Add(r.sc.Glue.PlacementFailureDelay.D()), func() { r.finishRun(ru, stateFailed, msg) })
+	lp.minIPs = min(lp.minIPs, ips)
+	ru.launch = lp
+	if concurrencyFull {
+		r.enqueue(ru, waitJobConcurrency)
 		return ru, nil
 	}
+	p := r.place(lp.conns, lp.minIPs)
+	if queuing && p.short {
+		r.enqueue(ru, waitResourceUnavailable)
+		return ru, nil
+	}
+	r.launchRun(ru, p)
+	return ru, nil
+}
+
+// launchRun starts a placed run now: it takes its IPs and schedules its
+// lifecycle, or its failure when no connection qualified.
+func (r *Region) launchRun(ru *run, p placement) {
+	lp := ru.launch
+	t0 := r.now
+	if p.failure != "" {
+		msg := startFailure(ru.job, ru.id, p)
+		r.log.Info("run cannot be placed", "run", ru.id, "job", ru.job, "reason", msg)
+		r.schedule(t0.Add(r.sc.Glue.PlacementFailureDelay.D()), func() { r.finishRun(ru, stateFailed, msg) })
+		return
+	}
+	ips := ru.ipsWanted
 	if p.outside {
 		ru.driverIP = fmt.Sprintf("172.34.%d.%d", r.rngID.IntN(256), 1+r.rngID.IntN(254))
 		ru.subnetName = "unknown"
@@ -714,7 +796,7 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 		ru.connection, ru.subnetID, ru.az, ru.subnetName = p.conn.name, s.id, s.az, s.name
 		ru.freeAtPlacement = s.free()
 		n := min(ips, s.free())
-		desc := fmt.Sprintf("Attached to Glue using role: %s (job run %s)", spec.role, ru.id)
+		desc := fmt.Sprintf("Attached to Glue using role: %s (job run %s)", lp.role, ru.id)
 		for range n {
 			e, err := r.newENI(s, 1, netip.Addr{}, false)
 			if err != nil {
@@ -739,27 +821,32 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 			r.scheduleLostContact(ru)
 		}
 	}
-	r.log.Info("run started", "run", ru.id, "job", j.name, "connection", ru.connection,
+	r.log.Info("run started", "run", ru.id, "job", ru.job, "connection", ru.connection,
 		"subnet", ru.subnetID, "ips", len(ru.enis), "wanted", ips)
 
+	prof := lp.prof
 	startup := prof.Startup.D()
-	d := prof.Duration.D() + time.Duration((2*jitterU-1)*float64(prof.DurationJitter.D()))
+	d := prof.Duration.D() + time.Duration((2*lp.jitterU-1)*float64(prof.DurationJitter.D()))
+	d = r.underCapacityDuration(ru, max(d, time.Second))
 	// Glue reports times in milliseconds; whole-millisecond durations keep
 	// the reported times exact.
-	d = max(d, time.Second).Round(time.Millisecond)
+	d = d.Round(time.Millisecond)
 	r.schedule(t0.Add(startup), func() { r.markRunning(ru) })
-	if failU < prof.FailureRate {
-		at := t0.Add(startup + time.Duration((0.2+0.6*failAtU)*float64(d)).Round(time.Millisecond))
+	if lp.failU < prof.FailureRate {
+		at := t0.Add(startup + time.Duration((0.2+0.6*lp.failAtU)*float64(d)).Round(time.Millisecond))
 		r.schedule(at, func() {
 			r.finishRun(ru, stateFailed, "Error Category: UNCLASSIFIED_ERROR; ValueError: simulated failure in the job script (not network related)")
 		})
 	} else {
 		r.schedule(t0.Add(startup+d), func() { r.finishRun(ru, stateSucceeded, "") })
 	}
+	// The Timeout counts from the real start: it is "the maximum time that
+	// a job run can consume resources" (Glue API, JobRun.Timeout), and a
+	// WAITING run consumes none.
+	timeout := ru.timeout
 	r.schedule(t0.Add(time.Duration(timeout)*time.Minute), func() {
 		r.finishRun(ru, stateTimeout, fmt.Sprintf("Job run timed out after %d minutes", timeout))
 	})
-	return ru, nil
 }
 
 func (r *Region) profile(jobName string) RunProfile {
@@ -799,10 +886,16 @@ func (r *Region) finishRun(ru *run, state, msg string) {
 	if ru.terminal() || (ru.state == stateStopping && state != stateStopped) {
 		return
 	}
+	if ru.state == stateWaiting {
+		ru.dequeuedOn = r.now
+		ru.stateDetail = ""
+	}
 	ru.state = state
 	ru.completedOn = r.now
 	ru.modifiedOn = r.now
 	ru.errorMessage = msg
+	// Its MaxConcurrentRuns slot is free: queued runs may start.
+	r.queueDirty = true
 	if msg != "" && (state == stateFailed || state == stateTimeout) {
 		r.appendLog(errorLogGroup, ru.id, msg)
 	}
@@ -830,7 +923,9 @@ func (r *Region) glueRetry(ru *run) {
 	if ru.state != stateFailed || ru.hidden || !ok || ru.attempt >= j.spec.maxRetries {
 		return
 	}
-	next, aerr := r.startJobRun(startRunInput{JobName: ru.job, Arguments: ru.args, retryOf: ru})
+	// The retry queues as the failed run did.
+	queuing := ru.queuing
+	next, aerr := r.startJobRun(startRunInput{JobName: ru.job, Arguments: ru.args, JobRunQueuingEnabled: &queuing, retryOf: ru})
 	if aerr != nil {
 		r.log.Info("Glue could not retry the run", "run", ru.id, "job", ru.job, "error", aerr.msg)
 		return
@@ -842,6 +937,10 @@ func (r *Region) glueRetry(ru *run) {
 func (r *Region) stopRun(ru *run) {
 	if ru.state == stateStopping {
 		return
+	}
+	if ru.state == stateWaiting {
+		ru.dequeuedOn = r.now
+		ru.stateDetail = ""
 	}
 	ru.state = stateStopping
 	ru.modifiedOn = r.now

@@ -147,8 +147,10 @@ func (r *Region) getLogEvents(in getLogEventsInput) (*getLogEventsOutput, *apiEr
 	if aerr != nil {
 		return nil, aerr
 	}
+	// A missing logStreamName is refused by validateInput (the model
+	// requires it); here it is present but empty.
 	if in.LogStreamName == "" {
-		return nil, logsInvalid("1 validation error detected: Value null at 'logStreamName' failed to satisfy constraint: Member must not be null")
+		return nil, logsInvalid("1 validation error detected: Value '' at 'logStreamName' failed to satisfy constraint: Member must have length greater than or equal to 1")
 	}
 	limit, aerr := checkLimit(in.Limit)
 	if aerr != nil {

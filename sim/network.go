@@ -241,6 +241,8 @@ func (r *Region) deleteENI(e *eni) {
 		s.visibleIPs -= len(e.ips)
 	}
 	delete(r.enis, e.id)
+	// Free IPs: runs queued for "Resource unavailable" may start.
+	r.queueDirty = true
 }
 
 func (r *Region) addBackgroundENI(s *subnet) (*eni, error) {
@@ -311,6 +313,7 @@ func (r *Region) setAZStateLocked(az string, state AZState) error {
 		return fmt.Errorf("set AZ state of %s: %w", az, err)
 	}
 	z.state = st
+	r.queueDirty = true
 	r.log.Info("AZ state set", "az", az, "state", st)
 	if st == AZHealthy {
 		return nil

@@ -87,6 +87,12 @@ type Region struct {
 	events eventHeap
 	seq    uint64
 
+	// queue holds the runs Glue's job run queuing keeps WAITING, in
+	// submission order; queueDirty says room may have appeared since it
+	// was last looked at (queue.go).
+	queue      []*run
+	queueDirty bool
+
 	faults faultState
 	stats  map[string]*ServiceStats
 
@@ -252,10 +258,21 @@ func (r *Region) Scenario() Scenario { return *r.sc }
 
 // lock takes the region's mutex and applies every event due by the clock's
 // time. Use as: defer r.lock()().
+//
+// Before it releases the mutex, the returned function starts the queued
+// runs that what the caller changed made room for (a deleted ENI, an
+// UpdateJob): at the time of the change, not at the next call.
 func (r *Region) lock() func() {
 	r.mu.Lock()
 	r.advanceLocked()
-	return r.mu.Unlock
+	return r.unlock
+}
+
+func (r *Region) unlock() {
+	if r.queueDirty && len(r.queue) > 0 {
+		r.drainQueue()
+	}
+	r.mu.Unlock()
 }
 
 // advanceLocked applies all scheduled events up to the clock's time, in time
@@ -270,6 +287,9 @@ func (r *Region) advanceLocked() {
 			r.now = ev.at
 		}
 		ev.fn()
+		if r.queueDirty && len(r.queue) > 0 {
+			r.drainQueue()
+		}
 	}
 	if target.After(r.now) {
 		r.now = target

@@ -116,7 +116,24 @@ type GlueSpec struct {
 	// DefaultTimeoutMinutes is the Timeout of jobs that set none. Default
 	// 2880 (48 hours), as in Glue.
 	DefaultTimeoutMinutes int `yaml:"default_timeout_minutes,omitempty"`
+	// JobRunQueuing turns Glue's job run queuing on for every job that
+	// does not set JobRunQueuingEnabled itself (a run's or job's own
+	// setting wins). Default false, as in Glue.
+	JobRunQueuing bool `yaml:"job_run_queuing,omitempty"`
+	// MaxQueueWait is how long a queued run may stay WAITING before it
+	// ends FAILED. Default 15m (see queue.go for the documented figure).
+	MaxQueueWait Duration `yaml:"max_queue_wait,omitempty"`
+	// UnderCapacitySlowdown is how a run that starts with fewer workers
+	// than it asked for lasts longer: "proportional" (the default: its
+	// duration times requested/allocated workers) or "none".
+	UnderCapacitySlowdown string `yaml:"under_capacity_slowdown,omitempty"`
 }
+
+// The values of glue.under_capacity_slowdown.
+const (
+	SlowdownProportional = "proportional"
+	SlowdownNone         = "none"
+)
 
 // ENISpec is the eventual consistency of EC2's free-IP count.
 type ENISpec struct {
@@ -298,6 +315,7 @@ const (
 	defaultStopDelay             = 10 * time.Second
 	defaultTimeoutMinutes        = 2880
 	defaultDegradedFailureAfter  = 2 * time.Minute
+	defaultMaxQueueWait          = 15 * time.Minute
 )
 
 // withDefaults returns a deep enough copy of sc with the defaults filled in;
@@ -330,6 +348,12 @@ func (sc *Scenario) withDefaults() *Scenario {
 	}
 	if c.DegradedFailureAfter <= 0 {
 		c.DegradedFailureAfter = Duration(defaultDegradedFailureAfter)
+	}
+	if c.Glue.MaxQueueWait <= 0 {
+		c.Glue.MaxQueueWait = Duration(defaultMaxQueueWait)
+	}
+	if c.Glue.UnderCapacitySlowdown == "" {
+		c.Glue.UnderCapacitySlowdown = SlowdownProportional
 	}
 	c.Jobs = slices.Clone(sc.Jobs)
 	for i := range c.Jobs {
@@ -489,6 +513,14 @@ func (sc *Scenario) Validate() error {
 	}
 	if sc.Glue.PlacementFailureDelay < 0 || sc.Glue.StopDelay < 0 || sc.DegradedFailureAfter < 0 {
 		bad("glue delays and degraded_failure_after must not be negative")
+	}
+	if sc.Glue.MaxQueueWait < 0 {
+		bad("glue.max_queue_wait: must not be negative")
+	}
+	switch sc.Glue.UnderCapacitySlowdown {
+	case "", SlowdownProportional, SlowdownNone:
+	default:
+		bad("glue.under_capacity_slowdown: %q is not one of %s, %s", sc.Glue.UnderCapacitySlowdown, SlowdownProportional, SlowdownNone)
 	}
 	if sc.Glue.DefaultTimeoutMinutes < 0 || sc.Glue.DefaultTimeoutMinutes > maxTimeoutMinutes {
 		bad("glue.default_timeout_minutes: must be between 0 (default) and %d", maxTimeoutMinutes)

@@ -37,6 +37,11 @@ type serviceShapes struct {
 	// Outputs are the members of output structures the region builds
 	// from a stored request (Connection, Job).
 	Outputs map[string][]string `json:"outputs"`
+	// ValidationErrors are, by operation, the error code answering a
+	// missing required member when the operation's model declares its own
+	// (CloudWatch Logs: InvalidParameterException); the others answer
+	// ValidationException.
+	ValidationErrors map[string]string `json:"validationErrors"`
 }
 
 // keepOutputMembers drops from m, an answer built from a stored request,
@@ -70,7 +75,9 @@ var inputModels = sync.OnceValue(func() map[string]serviceShapes {
 // validateInput holds a JSON request to its operation's input shape the way
 // AWS does: the body is deserialized first, and a value of the wrong type
 // is a SerializationException; then a missing required member is a
-// ValidationException listing every one. Members the model does not know,
+// ValidationException listing every one (or the parameter-validation error
+// the operation's model declares instead: InvalidParameterException for
+// CloudWatch Logs, with the same "1 validation error detected" text). Members the model does not know,
 // and nulls, are dropped (AWS ignores them): the operations never see,
 // store or echo them. It returns the cleaned body.
 func validateInput(service, op string, body []byte) ([]byte, *apiError) {
@@ -111,7 +118,11 @@ func validateInput(service, op string, body []byte) ([]byte, *apiError) {
 		for i, p := range c.missing {
 			msgs[i] = fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", p)
 		}
-		return nil, newAPIError("ValidationException", 400, "%d validation error%s detected: %s", n, plural, strings.Join(msgs, "; "))
+		code := "ValidationException"
+		if c, ok := models.ValidationErrors[op]; ok {
+			code = c
+		}
+		return nil, newAPIError(code, 400, "%d validation error%s detected: %s", n, plural, strings.Join(msgs, "; "))
 	}
 	out, err := json.Marshal(v)
 	if err != nil {

@@ -72,3 +72,55 @@ func TestConnectionEchoesOnlyConnectionMembers(t *testing.T) {
 		t.Fatalf("GetConnection: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// TestLogsValidationError: every CloudWatch Logs operation answers a
+// missing required member with InvalidParameterException, as its model
+// declares, with the "N validation error(s) detected" text; Glue keeps
+// ValidationException.
+func TestLogsValidationError(t *testing.T) {
+	e := newEnv(t, defaultScenario(t))
+	models := inputModels()
+	checked := 0
+	for op, input := range models["logs"].Operations {
+		required := models["logs"].Shapes[input].Required
+		if len(required) == 0 {
+			continue
+		}
+		checked++
+		t.Run(op, func(t *testing.T) {
+			rec := call(e.r, "Logs_20140328."+op, jsonContentType, `{}`)
+			var body map[string]string
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatal(err)
+			}
+			want := "validation error"
+			if len(required) == 1 {
+				want = "1 validation error detected: Value null at '" + join("", required[0]) + "' failed to satisfy constraint: Member must not be null"
+			}
+			if rec.Code != 400 || body["__type"] != "InvalidParameterException" || !strings.Contains(body["message"], want) {
+				t.Errorf("%d %v, want 400 InvalidParameterException saying %q", rec.Code, body, want)
+			}
+		})
+	}
+	if checked == 0 {
+		t.Fatal("no Logs operation with a required member: the test checks nothing")
+	}
+	tests := []struct {
+		name, target, body, code, want string
+	}{
+		{"GetLogEvents without logStreamName", "Logs_20140328.GetLogEvents", `{"logGroupName":"/aws-glue/jobs/output"}`,
+			"InvalidParameterException", "1 validation error detected: Value null at 'logStreamName' failed to satisfy constraint: Member must not be null"},
+		{"GetLogEvents with an empty logStreamName", "Logs_20140328.GetLogEvents", `{"logGroupName":"/aws-glue/jobs/output","logStreamName":""}`,
+			"InvalidParameterException", "1 validation error detected: Value '' at 'logStreamName' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+		{"Glue keeps ValidationException", "AWSGlue.GetJob", `{}`,
+			"ValidationException", "1 validation error detected: Value null at 'jobName'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := call(e.r, tt.target, jsonContentType, tt.body)
+			if got := rec.Header().Get("X-Amzn-ErrorType"); rec.Code != 400 || got != tt.code || !strings.Contains(rec.Body.String(), tt.want) {
+				t.Errorf("%d %s %s, want 400 %s saying %q", rec.Code, got, rec.Body, tt.code, tt.want)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gluenet/gluenet/admit"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -33,6 +34,9 @@ func addRankFlags(f *pflag.FlagSet) {
 	f.StringSlice("prefer-az", nil, "preferred Availability Zones for the prefer-az strategy, most preferred first")
 	f.String("output", "table", "output format: table or json")
 	f.Bool("no-memory", false, "rank on free IPs alone, without health memory and in-flight reservations (the post's behaviour)")
+	f.String("admit-wait", admit.DefaultWait.String(), "when no healthy subnet has free IPs for the whole run, wait up to this long for room before starting (0: start at once) (env GLUENET_ADMIT_WAIT)")
+	f.Bool("admit-predict", false, "bound the wait for room by when the runs in flight are expected to make room (shorter waits, more short starts: docs/admission.md) (env GLUENET_ADMIT_PREDICT)")
+	f.String("when-short", string(admit.DefaultWhenShort), "when the wait for room runs out: start (with the IPs there are: fewer workers) or fail (exit 3, nothing started) (env GLUENET_WHEN_SHORT)")
 }
 
 func addRunFlags(f *pflag.FlagSet) {
@@ -59,6 +63,7 @@ func (a *app) prepare(cmd *cobra.Command) (string, settings, error) {
 		return "", settings{}, err
 	}
 	s, err := resolve(cmd.Flags(), a.getenv)
+	s.StateLog = a.log // the state store's slow-wait warnings go where gluenet's logs go
 	return out, s, err
 }
 
@@ -137,8 +142,22 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 			}
 			defer env.Close()
 			env.config.RunKey = runKey(cmd.Flags(), a.getenv, s.Job)
+			detach, _ := cmd.Flags().GetBool("detach")
+			if err := checkNewRun(cmd.Context(), env, s); err != nil {
+				explained := explainAWS(err, s, a.getenv)
+				if ue := (*usageError)(nil); errors.As(explained, &ue) || detach {
+					return explained
+				}
+				// Not the command's fault (AWS unreachable, say): report
+				// it as run reports an error, still without a record.
+				rep := runner.Report{Job: s.Job, RunKey: env.config.RunKey, Result: policy.ResultError, Error: err.Error(), Err: err}
+				if err := a.printReport(out, rep); err != nil {
+					return err
+				}
+				return a.finish(rep, s)
+			}
 			a.log.Info("run key", "run_key", env.config.RunKey)
-			if detach, _ := cmd.Flags().GetBool("detach"); detach {
+			if detach {
 				return a.detach(cmd.Context(), out, env, s)
 			}
 			env.config.FollowLogs, _ = cmd.Flags().GetBool("follow-logs")
@@ -163,8 +182,24 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 	}
 	addRankFlags(cmd.Flags())
 	addRunFlags(cmd.Flags())
-	cmd.Flags().Bool("detach", false, "rank, apply, start and record the run, print where it stands and exit 0; continue it with `gluenet resume --run-key K`")
+	cmd.Flags().Bool("detach", false, "rank, apply, start and record the run, print where it stands and exit 0; continue it with: gluenet resume --run-key K")
 	return cmd
+}
+
+// checkNewRun reads the job of a new run key before the run is recorded,
+// so that a run refused before anything started (a misspelt --job, a job
+// whose size gluenet cannot tell, AWS out of reach) is not a run: it stays
+// out of "runs list", the fleet view and its metrics. It costs one GetJob,
+// and only for a key not recorded yet; it returns GetJob's error as is.
+func checkNewRun(ctx context.Context, env *runEnv, s settings) error {
+	if env.runner.Journal == nil || env.client == nil {
+		return nil
+	}
+	if _, err := env.runner.Journal.GetRun(ctx, env.config.RunKey); !errors.Is(err, store.ErrNotFound) {
+		return nil // a recorded key goes on as recorded; a store error, Begin reports
+	}
+	_, err := env.client.JobNeeds(ctx, s.Job, s.NeedIPs)
+	return err
 }
 
 // finish maps a run's result to the exit code.
@@ -177,6 +212,9 @@ func (a *app) finish(rep runner.Report, s settings) error {
 	case policy.ResultInterrupted:
 		a.exit = exitInterrupted
 	default:
+		if isUnavailable(rep.Err) {
+			return storeLost(rep.Err, rep.RunKey, glueRun.get())
+		}
 		if rep.Err != nil {
 			return explainAWS(rep.Err, s, a.getenv)
 		}
@@ -192,6 +230,7 @@ const defaultMaxAttempts = awsclient.DefaultMaxAttempts
 // runEnv is what plan and run need: a runner and its config.
 type runEnv struct {
 	runner *runner.Runner
+	client *awsclient.Client
 	config runner.Config
 	close  []func()
 	store  *store.Async // nil without a state store
@@ -274,6 +313,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		Classify:     classify.Options{RetryJobFailures: s.RetryJobFailures},
 		PollInterval: s.PollInterval,
 		Start:        executor.StartInput{Arguments: s.Arguments},
+		Admission:    s.Admission,
 	}
 	if err := startOverrides(f, &rc); err != nil {
 		if st != nil {
@@ -292,7 +332,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		Rand:  rand.New(rand.NewPCG(seed, seed>>1)),
 		Log:   a.log,
 	}
-	re := &runEnv{runner: r, config: rc, store: st}
+	re := &runEnv{runner: r, client: client, config: rc, store: st}
 	if st != nil {
 		re.close = append(re.close, func() { st.Close() })
 		if s.Memory {
@@ -382,9 +422,15 @@ func explainAWS(err error, s settings, getenv env) error {
 	if errors.As(err, &ue) {
 		return err
 	}
+	if isUnavailable(err) {
+		return storeLost(err, "", runningRun{}) // the state store, not AWS
+	}
 	var missing *gluenet.MissingConnectionsError
 	if errors.As(err, &missing) {
 		return usagef("%v", missing)
+	}
+	if errors.Is(err, awsclient.ErrNoRegion) {
+		return &usageError{err: err, msg: "no AWS region: give --region (e.g. --region us-east-1), set AWS_REGION, put region: in the config file, or set a region in the AWS profile"}
 	}
 	if errors.Is(err, awsclient.ErrNeedUnknown) || errors.Is(err, executor.ErrRunKeyJob) {
 		return &usageError{err: err, msg: err.Error()}
@@ -400,7 +446,7 @@ func explainAWS(err error, s settings, getenv env) error {
 		}
 		return usagef("%v\n%s (check --endpoint-url, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_GLUE, AWS_ENDPOINT_URL_EC2 and the profile's endpoint_url).", err, v.Reason)
 	case classify.NotFound:
-		return &usageError{err: err, msg: fmt.Sprintf("%v\nCheck the job name and the region: no such job %q in %s.", err, s.Job, regionInEffect(s, getenv))}
+		return &usageError{err: err, msg: fmt.Sprintf("no such job %q in %s: check the job name (`aws glue list-jobs` lists them) and the region. Nothing was changed.\n(Glue said: %v)", s.Job, regionInEffect(s, getenv), err)}
 	case classify.Credentials:
 		return &awsError{err: err, msg: fmt.Sprintf("%v\nNo usable AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with a role.", err)}
 	case classify.Network:
@@ -415,10 +461,20 @@ func (a *app) iamPolicyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "iam-policy",
 		Short: "Print the least-privilege IAM policy gluenet needs for a job and its connections",
+		Long: `iam-policy prints the IAM policy document gluenet needs to rank, run and
+watch one job over its candidate connections, as JSON to attach to a role, or
+with --output table as a summary to read. Region and account are * (any)
+unless --region and --account (or region: in the config file) give them:
+the region AWS_REGION names for this shell need not be the runner's.`,
 		Example: `  gluenet iam-policy --job AirflowBlogJob --connections MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2 \
-      --account 123456789012 --region us-east-1 --logs`,
+      --account 123456789012 --region us-east-1 --logs
+  gluenet iam-policy --job AirflowBlogJob --connections MWAA-Glue-Blog-Subnet1 --output table`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, _ := cmd.Flags().GetString("output")
+			if o != "table" && o != "json" {
+				return usagef("--output %q: use json (the policy document) or table", o)
+			}
 			s, err := resolve(cmd.Flags(), a.getenv)
 			if err != nil {
 				return err
@@ -434,14 +490,16 @@ func (a *app) iamPolicyCommand() *cobra.Command {
 			role, _ := cmd.Flags().GetString("role-arn")
 			part, _ := cmd.Flags().GetString("partition")
 			logs, _ := cmd.Flags().GetBool("logs")
-			region := s.Region
-			if region == "" {
-				region, _ = a.getenv("AWS_REGION")
-			}
+			// Only --region or the config file's region: a policy is for
+			// the runner's role, and this shell's AWS_REGION need not be
+			// the runner's region.
 			p, err := buildIAMPolicy(iamInput{Job: strings.TrimSpace(s.Job), Connections: conns, Partition: part,
-				Region: region, Account: account, RoleARN: role, Logs: logs, StateTable: stateTableOf(s)})
+				Region: s.Region, Account: account, RoleARN: role, Logs: logs, StateTable: stateTableOf(s)})
 			if err != nil {
 				return err
+			}
+			if o == "table" {
+				return writeIAMTable(a.stdout, p)
 			}
 			return writeIAMPolicy(a.stdout, p)
 		},
@@ -453,6 +511,7 @@ func (a *app) iamPolicyCommand() *cobra.Command {
 	f.String("role-arn", "", "the job's IAM role, which gluenet passes to Glue on UpdateJob (default: the post's AWSGlueServiceRole* convention)")
 	f.String("partition", "aws", "AWS partition: aws, aws-cn, aws-us-gov")
 	f.Bool("logs", false, "also allow reading the job's CloudWatch logs (for --follow-logs)")
+	f.String("output", "json", "output format: json (the policy document) or table (a summary)")
 	return cmd
 }
 

@@ -73,7 +73,8 @@ func completeFault(_ *cobra.Command, args []string, _ string) ([]string, cobra.S
 	if len(args) == 0 {
 		return []string{"az\tzone health: down, degraded or healthy", "exhaust\tleave a subnet few free IPs",
 			"throttle\tthrottle a share of calls", "errors\tanswer a share of calls with HTTP 500",
-			"latency\tadd latency to every call", "state\tprint the region's state"}, none
+			"latency\tadd latency to every call", "list\tthe faults in force", "reset\tundo every fault",
+			"state\tprint the region's state"}, none
 	}
 	services := []string{"glue", "ec2", "logs", "*"}
 	switch {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/gluenet/gluenet/admit"
 	"io"
+	"log/slog"
 	"os"
 	"reflect"
 	"slices"
@@ -43,6 +45,14 @@ type fileConfig struct {
 	Jobs         map[string]jobFile `yaml:"jobs"`
 	State        stateFile          `yaml:"state"`
 	Health       healthFile         `yaml:"health"`
+	Admission    admissionFile      `yaml:"admission"`
+}
+
+// admissionFile is capacity-aware admission (see package admit).
+type admissionFile struct {
+	Wait      string `yaml:"wait"`
+	WhenShort string `yaml:"when_short"`
+	Predict   *bool  `yaml:"predict"`
 }
 
 type retryFile struct {
@@ -76,6 +86,7 @@ type stateFile struct {
 	KeepRuns         string `yaml:"keep_runs"`
 	KeepHealthEvents string `yaml:"keep_health_events"`
 	PruneEvery       string `yaml:"prune_every"`
+	Timeout          string `yaml:"timeout"`
 }
 
 // settings is the resolved configuration of one command: defaults, then the
@@ -100,9 +111,13 @@ type settings struct {
 	StatePath        string
 	PostgresDSN      string
 	Retention        store.Retention // what the state store keeps, and how often it prunes
+	StateTimeout     time.Duration   // bounds each state store operation, its retries included
+	StateLog         *slog.Logger    // for the state store's warnings; nil: slog.Default()
 	Health           health.Config
 	// Memory turns health memory and reservations on.
 	Memory bool
+	// Admission is capacity-aware admission: wait for room before a start.
+	Admission admit.Config
 }
 
 func defaultSettings() settings {
@@ -116,6 +131,8 @@ func defaultSettings() settings {
 		Health:       health.DefaultConfig(),
 		Memory:       true,
 		Retention:    store.DefaultRetention(),
+		StateTimeout: store.DefaultTimeout,
+		Admission:    admit.DefaultConfig(),
 	}
 }
 
@@ -154,12 +171,12 @@ func loadFile(path string) (fileConfig, error) {
 		return fc, usagef("config file %s, line %d: want keys such as `job:` and `connections:`, not %s", path, doc.Line, nodeKind(doc))
 	}
 	if err := checkNode(doc, reflect.TypeFor[fileConfig](), ""); err != nil {
-		return fc, usagef("config file %s, %v (the README's configuration section lists the keys)", path, err)
+		return fc, usagef("config file %s, %v (docs/reference.md lists the keys)", path, err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-		return fc, usagef("config file %s: %v (see the README's configuration section for the keys)", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		return fc, usagef("config file %s: %v (docs/reference.md lists the keys)", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	return fc, nil
 }
@@ -446,11 +463,29 @@ func (s *settings) applyFile(fc fileConfig) error {
 	if h.Enabled != nil {
 		s.Memory = *h.Enabled
 	}
+	if fc.Admission.Wait != "" {
+		if s.Admission.Wait, err = parseAdmitWait("admission.wait", fc.Admission.Wait); err != nil {
+			return err
+		}
+	}
+	if fc.Admission.Predict != nil {
+		s.Admission.Predict = *fc.Admission.Predict
+	}
+	if fc.Admission.WhenShort != "" {
+		if s.Admission.WhenShort, err = parseWhenShort("admission.when_short", fc.Admission.WhenShort); err != nil {
+			return err
+		}
+	}
 	if err := s.Health.Validate(); err != nil {
 		return usagef("config file: health: %v", err)
 	}
 	setStr(&s.StatePath, fc.State.Path)
 	setStr(&s.PostgresDSN, fc.State.PostgresDSN)
+	if fc.State.Timeout != "" {
+		if s.StateTimeout, err = parseStateTimeout("state.timeout", fc.State.Timeout); err != nil {
+			return err
+		}
+	}
 	for _, k := range []struct {
 		name, v string
 		dst     *time.Duration
@@ -522,12 +557,40 @@ func (s *settings) applyEnv(getenv env) error {
 			*k.dst = d
 		}
 	}
+	if v, ok := getenv("GLUENET_STATE_TIMEOUT"); ok {
+		d, err := parseStateTimeout("GLUENET_STATE_TIMEOUT", v)
+		if err != nil {
+			return err
+		}
+		s.StateTimeout = d
+	}
 	if v, ok := getenv("GLUENET_CALL_TIMEOUT"); ok {
 		d, err := parseDuration("GLUENET_CALL_TIMEOUT", v)
 		if err != nil {
 			return err
 		}
 		s.CallTimeout = d
+	}
+	if v, ok := getenv("GLUENET_ADMIT_WAIT"); ok {
+		d, err := parseAdmitWait("GLUENET_ADMIT_WAIT", v)
+		if err != nil {
+			return err
+		}
+		s.Admission.Wait = d
+	}
+	if v, ok := getenv("GLUENET_ADMIT_PREDICT"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return usagef("GLUENET_ADMIT_PREDICT=%q: give true or false", v)
+		}
+		s.Admission.Predict = b
+	}
+	if v, ok := getenv("GLUENET_WHEN_SHORT"); ok {
+		w, err := parseWhenShort("GLUENET_WHEN_SHORT", v)
+		if err != nil {
+			return err
+		}
+		s.Admission.WhenShort = w
 	}
 	if v, ok := getenv("GLUENET_ATTEMPTS"); ok {
 		n, err := strconv.Atoi(v)
@@ -576,6 +639,21 @@ func (s *settings) applyFlags(f *pflag.FlagSet) error {
 			}
 		}
 	}
+	if changed(f, "admit-wait") {
+		v, _ := f.GetString("admit-wait")
+		if s.Admission.Wait, err = parseAdmitWait("--admit-wait", v); err != nil {
+			return err
+		}
+	}
+	if changed(f, "admit-predict") {
+		s.Admission.Predict, _ = f.GetBool("admit-predict")
+	}
+	if changed(f, "when-short") {
+		v, _ := f.GetString("when-short")
+		if s.Admission.WhenShort, err = parseWhenShort("--when-short", v); err != nil {
+			return err
+		}
+	}
 	if changed(f, "no-memory") {
 		off, _ := f.GetBool("no-memory")
 		s.Memory = !off
@@ -608,6 +686,9 @@ func (s *settings) validate(needJob bool) error {
 	}
 	s.Connections = conns
 	if _, err := strategy.Lookup(s.Strategy); err != nil {
+		if near := suggestName(s.Strategy, strategy.Names()); near != "" {
+			return usagef("%v; did you mean %s?", err, near)
+		}
 		return usagef("%v", err)
 	}
 	if s.Strategy == "prefer-az" && len(s.PreferAZ) == 0 {
@@ -657,12 +738,42 @@ func cleanConnections(in []string) ([]string, error) {
 	return out, nil
 }
 
+// parseAdmitWait reads an admission wait: a duration, 0 to turn waiting
+// for room off.
+func parseAdmitWait(what, v string) (time.Duration, error) {
+	if strings.TrimSpace(v) == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d < 0 {
+		return 0, usagef("%s %q: give how long a run may wait for room, such as 10m, or 0 to start at once", what, v)
+	}
+	return d, nil
+}
+
+func parseWhenShort(what, v string) (admit.WhenShort, error) {
+	w, err := admit.ParseWhenShort(v)
+	if err != nil {
+		return "", usagef("%s %q: give start (start the run with the IPs there are) or fail (exit 3 without starting it)", what, v)
+	}
+	return w, nil
+}
+
 func parseDuration(what, v string) (time.Duration, error) {
 	d, err := time.ParseDuration(strings.TrimSpace(v))
 	if err != nil {
 		return 0, usagef("%s: %q is not a duration; write it like 30s, 5m or 1h30m", what, v)
 	}
 	return d, nil
+}
+
+// parseStateTimeout reads the state store's timeout: a positive duration.
+func parseStateTimeout(what, v string) (time.Duration, error) {
+	d, err := parseDuration(what, v)
+	if err == nil && d <= 0 {
+		err = usagef("%s: %q: the state store's timeout must be positive, such as 30s or 2m", what, v)
+	}
+	return d, err
 }
 
 func setStr(dst *string, v string) {

@@ -126,16 +126,33 @@ func TestIAMPolicyGolden(t *testing.T) {
 		{"iam-policy-default", []string{"iam-policy", "--job", "AirflowBlogJob", "--connections", "MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2"}},
 		{"iam-policy-full", []string{"iam-policy", "--job", "AirflowBlogJob", "--connections", "MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2",
 			"--account", "123456789012", "--region", "us-east-1", "--logs", "--role-arn", "arn:aws:iam::123456789012:role/service-role/AWSGlueServiceRole-Blog"}},
+		{"iam-policy-table", []string{"iam-policy", "--job", "AirflowBlogJob", "--connections", "MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2",
+			"--account", "123456789012", "--region", "us-east-1", "--logs", "--output", "table"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var out, errb strings.Builder
-			code := execute(t.Context(), tt.args, &out, &errb, func(string) (string, bool) { return "", false })
+			// AWS_REGION is this shell's, not the runner's: only --region
+			// fills the policy's region in.
+			getenv := func(k string) (string, bool) {
+				if k == "AWS_REGION" {
+					return "eu-west-3", true
+				}
+				return "", false
+			}
+			code := execute(t.Context(), tt.args, &out, &errb, getenv)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errb.String())
 			}
-			golden := filepath.Join("testdata", tt.name+".json")
+			if strings.Contains(out.String(), "eu-west-3") {
+				t.Errorf("the policy took its region from AWS_REGION:\n%s", out.String())
+			}
+			ext := ".json"
+			if strings.HasSuffix(tt.name, "-table") {
+				ext = ".txt"
+			}
+			golden := filepath.Join("testdata", tt.name+ext)
 			if *update {
 				os.MkdirAll("testdata", 0o755)
 				os.WriteFile(golden, []byte(out.String()), 0o644)
@@ -277,5 +294,45 @@ state: {keep_runs: 7d, keep_health_events: "0", prune_every: 10m}
 		if _, err := parseKeep("keep_runs", bad); err == nil {
 			t.Errorf("parseKeep(%q) accepted it", bad)
 		}
+	}
+}
+
+func TestResolveStateTimeout(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "gluenet.yaml")
+	os.WriteFile(cfg, []byte("state: {timeout: 45s}\n"), 0o600)
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"default", nil, nil, store.DefaultTimeout, false},
+		{"file", []string{"--config", cfg}, nil, 45 * time.Second, false},
+		{"env beats file", []string{"--config", cfg}, map[string]string{"GLUENET_STATE_TIMEOUT": "2m"}, 2 * time.Minute, false},
+		{"not a duration", nil, map[string]string{"GLUENET_STATE_TIMEOUT": "soon"}, 0, true},
+		{"not positive", nil, map[string]string{"GLUENET_STATE_TIMEOUT": "0s"}, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := &app{}
+			cmd := a.runCommand()
+			cmd.Flags().String("config", "", "")
+			if err := cmd.Flags().Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			s, err := resolve(cmd.Flags(), func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			if tt.wantErr {
+				if exitCode(err) != exitUsage {
+					t.Fatalf("err = %v, want a usage error", err)
+				}
+				return
+			}
+			if err != nil || s.StateTimeout != tt.want {
+				t.Fatalf("state timeout %s, %v; want %s", s.StateTimeout, err, tt.want)
+			}
+		})
 	}
 }

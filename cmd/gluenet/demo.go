@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -171,7 +172,7 @@ func (d *demoEnv) runnerFor(ctx context.Context) *runner.Runner {
 		Log:    d.log,
 		Memory: d.mem,
 		Progress: func(p runner.Progress) {
-			if p.Action != policy.Wait || p.State == "" {
+			if p.State == "" || (p.Action != policy.Wait && p.Action != policy.Finish && p.Action != policy.GiveUp) {
 				return
 			}
 			d.progressLine(p)
@@ -195,6 +196,29 @@ func (d *demoEnv) progressLine(p runner.Progress) {
 		d.progress = map[int][]string{}
 	}
 	d.progress[p.Attempt] = append(d.progress[p.Attempt], line)
+}
+
+// attemptLines are an attempt's state changes as the polls saw them, then
+// its end as the journal has it when the polls did not show it: a run that
+// failed is settled by the step that also schedules the retry, so its end
+// reaches the progress callback only as the wait before the next attempt.
+// The end carries Glue's message and gluenet's failure class.
+func (d *demoEnv) attemptLines(at runner.AttemptReport) []string {
+	lines := d.progress[at.Attempt]
+	if at.State == "" {
+		return lines
+	}
+	if n := len(lines); n > 0 && slices.Contains(strings.Fields(lines[n-1]), at.State) {
+		return lines
+	}
+	end := fmt.Sprintf("    %-24s %-10s %6s", at.Expected, at.State, "")
+	if at.ErrorMessage != "" {
+		end += "  " + at.ErrorMessage
+	}
+	if at.Class != "" {
+		end += fmt.Sprintf(" (class %s)", at.Class)
+	}
+	return append(lines, end)
 }
 
 func (d *demoEnv) config(conns []string, strat string, workers int) runner.Config {
@@ -247,7 +271,7 @@ func (d *demoEnv) run(ctx context.Context, rc runner.Config, ch *demoChapter) er
 			fmt.Fprintf(d.a.stdout, "\nAttempt %d ranked the connections:\n\n", at.Attempt)
 			d.a.placementTable(at.Connections)
 			fmt.Fprintf(d.a.stdout, "\nand its Glue run %s went:\n", at.RunID)
-			for _, l := range d.progress[at.Attempt] {
+			for _, l := range d.attemptLines(at) {
 				fmt.Fprintln(d.a.stdout, l)
 			}
 		}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/runner"
 )
 
 // TestDemo runs the demo as a newcomer would and checks that each part
@@ -70,5 +72,36 @@ func TestDemo(t *testing.T) {
 	}
 	if retry[0].Group != gluenet.GroupGood || atts[1].State != "SUCCEEDED" {
 		t.Errorf("the retry should succeed in a good subnet: %+v, state %s", retry[0], atts[1].State)
+	}
+}
+
+// TestDemoAttemptLines: every attempt's timeline ends with how it ended,
+// with Glue's message and the failure class when the polls did not see the
+// end (a failed run's end reaches the callback only as the retry's wait).
+func TestDemoAttemptLines(t *testing.T) {
+	t.Parallel()
+	polled := []string{"    MWAA-Glue-Blog-Subnet1   STARTING     0.0s", "    MWAA-Glue-Blog-Subnet1   RUNNING      0.3s"}
+	tests := []struct {
+		name string
+		at   runner.AttemptReport
+		seen []string
+		want string // the last line
+	}{
+		{"failed, end not polled", runner.AttemptReport{Attempt: 1, Expected: demoConn1, State: "FAILED",
+			ErrorMessage: "Resource unavailable: lost contact", Class: "placement"}, polled,
+			"    MWAA-Glue-Blog-Subnet1   FAILED             Resource unavailable: lost contact (class placement)"},
+		{"succeeded, end polled", runner.AttemptReport{Attempt: 1, Expected: demoConn1, State: "RUNNING"}, polled, polled[1]},
+		{"no state", runner.AttemptReport{Attempt: 1}, polled, polled[1]},
+		{"nothing polled", runner.AttemptReport{Attempt: 1, Expected: demoConn2, State: "FAILED", ErrorMessage: "x"}, nil,
+			"    MWAA-Glue-Blog-Subnet2   FAILED             x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &demoEnv{progress: map[int][]string{1: slices.Clone(tt.seen)}}
+			got := d.attemptLines(tt.at)
+			if len(got) == 0 || got[len(got)-1] != tt.want {
+				t.Errorf("got %q, want last line %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -52,7 +52,7 @@ func TestExitCodesFromTypes(t *testing.T) {
 		{"sim serve on a port in use", []string{"sim", "serve", "--addr", busy.Addr().String()}, "another program holds that port"},
 		{"prefer-az without zones", []string{"plan", "--job", job, "--connections", conns, "--strategy", "prefer-az"}, "--prefer-az"},
 		{"unknown command", []string{"plna"}, "unknown command"},
-		{"bad flag value", []string{"plan", "--min-ips", "two"}, "invalid argument"},
+		{"bad flag value", []string{"plan", "--min-ips", "two"}, `--min-ips "two": want a whole number`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/gluenet/gluenet/awsclient"
 	ddbstore "github.com/gluenet/gluenet/store/dynamodb"
@@ -119,6 +120,34 @@ func orStar(s string) string {
 		return "*"
 	}
 	return s
+}
+
+// writeIAMTable prints the policy as a summary: one row per statement and
+// resource, with its actions.
+func writeIAMTable(w io.Writer, p iamPolicy) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STATEMENT\tACTIONS\tRESOURCES")
+	for _, st := range p.Statement {
+		var res []string
+		switch r := st.Resource.(type) {
+		case string:
+			res = []string{r}
+		case []string:
+			res = r
+		}
+		actions := strings.Join(st.Action, ", ")
+		if st.Condition != nil {
+			actions += " (only towards glue.amazonaws.com)"
+		}
+		for i, r := range res {
+			sid := st.Sid
+			if i > 0 {
+				sid, actions = "", ""
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", sid, actions, r)
+		}
+	}
+	return tw.Flush()
 }
 
 func writeIAMPolicy(w io.Writer, p iamPolicy) error {

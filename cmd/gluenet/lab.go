@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,7 +27,14 @@ upper bound computed by an oracle that knows the future.
 Built-in scenarios: ` + strings.Join(lab.BuiltinScenarios(), ", ") + `.
 Strategies: ` + strings.Join(lab.VariantNames(), ", ") + `
 (post-* and ordered: no memory, the post's Airflow retries; gluenet-*: health
-memory and in-flight reservations). Any strategy S also works as gluenet-S or post-S.`,
+memory and in-flight reservations, and gluenet run's default admission: a
+start waits up to 10m for a subnet with room for the whole run). Any strategy
+S also works as gluenet-S or post-S; a suffix +waitN sets the admission wait
+to N minutes (gluenet-weighted+wait0 never waits, as gluenet run --admit-wait 0).
+
+The admission curve re-runs the first gluenet-* strategy with each --curve
+wait: runs at full capacity (of the bound) against p95 time to RUNNING.
+The bound lets the oracle wait as long as the longest wait compared.`,
 		Example: `  gluenet lab --scenario ip-pressure
   gluenet lab --scenario herd --strategies post-capacity,gluenet-capacity --seeds 10
   gluenet lab --scenario az-degraded --report az-degraded.html
@@ -40,6 +48,18 @@ memory and in-flight reservations). Any strategy S also works as gluenet-S or po
 			report, _ := f.GetString("report")
 			output, _ := f.GetString("output")
 			sdk, _ := f.GetBool("sdk")
+			curveText, _ := f.GetStringSlice("curve")
+			var curve []time.Duration
+			for _, c := range curveText {
+				if c = strings.TrimSpace(c); c == "" || c == "none" {
+					continue
+				}
+				d, err := parseAdmitWait("--curve", c)
+				if err != nil {
+					return err
+				}
+				curve = append(curve, d)
+			}
 			if name == "" {
 				return usagef("--scenario is required: a built-in lab scenario (%s) or a YAML file", strings.Join(lab.BuiltinScenarios(), ", "))
 			}
@@ -68,7 +88,8 @@ memory and in-flight reservations). Any strategy S also works as gluenet-S or po
 				}
 				vs = append(vs, v)
 			}
-			res, err := lab.Run(cmd.Context(), sc, lab.Options{Variants: vs, Seeds: seeds, SDK: sdk})
+			res, err := lab.Run(cmd.Context(), sc, lab.Options{Variants: vs, Seeds: seeds, SDK: sdk, Curve: curve,
+				CurveBase: "gluenet-" + defaultStrategy})
 			if err != nil {
 				return fmt.Errorf("lab: %w", err)
 			}
@@ -90,6 +111,7 @@ memory and in-flight reservations). Any strategy S also works as gluenet-S or po
 	f.Int("seeds", 3, "number of seeds; results show the mean and spread over them")
 	f.String("report", "", "also write a self-contained HTML report with charts to this file")
 	f.String("output", "table", "output format: table or json")
+	f.StringSlice("curve", []string{"0", "2m", "5m", "10m"}, "admission waits of the trade-off curve (none: no curve)")
 	f.Bool("sdk", false, "drive the region through the real AWS SDK over HTTP in-process (slower; a fidelity check)")
 	return cmd
 }

@@ -1,7 +1,8 @@
 // Command gluenet runs AWS Glue jobs inside a VPC and picks, at run time and
 // again on every retry, which network connection (subnet) each run uses.
 //
-// See the README for the commands, flags, configuration and exit codes.
+// The README says what it is for; docs/reference.md lists the commands'
+// settings, output and exit codes.
 package main
 
 import (
@@ -19,9 +20,10 @@ import (
 	"golang.org/x/term"
 
 	"github.com/gluenet/gluenet/awsclient"
+	"github.com/gluenet/gluenet/store"
 )
 
-// Exit codes, each distinct and documented in the README.
+// Exit codes, each distinct and documented in docs/reference.md.
 const (
 	exitOK          = 0   // success
 	exitInternal    = 1   // a bug or an unexpected failure
@@ -167,7 +169,9 @@ starts the run, watches it, and on failure re-ranks and retries with backoff.`,
 	pf.String("state", "", "SQLite state file, or dynamodb://TABLE (env GLUENET_STATE; default $XDG_STATE_HOME/gluenet/state.db)")
 	pf.String("postgres-dsn", "", "keep state in PostgreSQL instead, shared by many machines (env GLUENET_POSTGRES_DSN)")
 	root.AddCommand(a.planCommand(), a.runCommand(), a.iamPolicyCommand(), a.demoCommand(), a.simCommand(), a.healthCommand(), a.runsCommand(), a.labCommand(), a.resumeCommand(), a.statusCommand(), a.serveCommand())
+	root.AddCommand(a.versionCommand())
 	root.AddCommand(a.stateCommand())
+	root.SetFlagErrorFunc(flagError)
 	a.registerCompletions(root)
 	return root
 }
@@ -184,8 +188,11 @@ func (a *app) setupLogging(cmd *cobra.Command) error {
 		// unless --log-level asks for more (info shows the post's lines).
 		lv = slog.LevelWarn
 	}
-	opts := &slog.HandlerOptions{Level: lv}
 	a.console = &console{w: a.stderr, tty: isTerminal(a.stderr)}
+	if o := cmd.Flags().Lookup("output"); o != nil && quietOnTerminal(cmd.Name(), o.Value.String(), a.console.tty && isTerminal(a.stdout), cmd.Flags().Changed("log-level")) {
+		lv = slog.LevelWarn
+	}
+	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "auto":
 		if a.console.tty {
@@ -203,6 +210,14 @@ func (a *app) setupLogging(cmd *cobra.Command) error {
 	return nil
 }
 
+// quietOnTerminal says whether a command's info lines would only repeat
+// the table it prints for a person at a terminal: plan's ranking lines
+// ("ranked the connections", "Good connections", "Usable connections") are
+// its table. Piped or redirected, and with --log-level, they stay.
+func quietOnTerminal(command, output string, terminal, levelSet bool) bool {
+	return command == "plan" && output == "table" && terminal && !levelSet
+}
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
@@ -216,9 +231,9 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled), errors.Is(err, store.ErrStopped):
 		return exitInterrupted
-	case errors.As(err, &ae), errors.As(err, &re):
+	case errors.As(err, &ae), errors.As(err, &re), isUnavailable(err):
 		return exitAWS
 	}
 	return exitInternal

@@ -11,7 +11,7 @@ import (
 	"github.com/gluenet/gluenet/runner"
 )
 
-// planJSON is the documented JSON output of `gluenet plan` (see the README).
+// planJSON is the documented JSON output of `gluenet plan` (docs/reference.md).
 type planJSON struct {
 	Job         string              `json:"job"`
 	Strategy    string              `json:"strategy"`
@@ -98,6 +98,11 @@ func (a *app) printReport(format string, rep runner.Report) error {
 		}
 		tw.Flush()
 		fmt.Fprintln(a.stdout)
+	}
+	for _, at := range rep.Attempts {
+		if at.UnderCapacity != nil {
+			fmt.Fprintf(a.stdout, "Attempt %d %s\n\n", at.Attempt, underCapacityText(*at.UnderCapacity))
+		}
 	}
 	fmt.Fprintf(a.stdout, "Result: %s", rep.Result)
 	if detail := resultDetail(rep); detail != "" {

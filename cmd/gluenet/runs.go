@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/store"
 )
 
@@ -47,6 +48,9 @@ func (a *app) runsCommand() *cobra.Command {
 			if out == "json" {
 				if runs == nil {
 					runs = []store.Run{}
+				}
+				for i := range runs {
+					runs[i].Inputs = executor.CurrentInputs(runs[i].Inputs)
 				}
 				return jsonOut(a, runs)
 			}
@@ -95,6 +99,7 @@ func (a *app) runsCommand() *cobra.Command {
 				if attempts == nil {
 					attempts = []store.Attempt{}
 				}
+				run.Inputs = executor.CurrentInputs(run.Inputs)
 				return jsonOut(a, map[string]any{"run": run, "attempts": attempts})
 			}
 			fmt.Fprintf(a.stdout, "Run %s of job %s: %s\n", run.Key, run.Job, run.Status)
@@ -120,6 +125,9 @@ func (a *app) runsCommand() *cobra.Command {
 				if len(at.Plan) > 0 && json.Unmarshal(at.Plan, &p) == nil {
 					fmt.Fprintf(a.stdout, "\nAttempt %d ranking (%s):\n", at.Number, p.Strategy)
 					a.placementTable(p.Placements)
+					if u := p.UnderCapacity; u != nil {
+						fmt.Fprintf(a.stdout, "Attempt %d %s\n", at.Number, underCapacityText(*u))
+					}
 				}
 			}
 			return nil

@@ -58,6 +58,7 @@ func (a *app) serve(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	s.StateLog = a.log
 	addr, _ := f.GetString("addr")
 	token := flagOrEnv(f, "token", "GLUENET_SERVE_TOKEN", a.getenv)
 	window, _ := f.GetDuration("window")

@@ -3,8 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -96,7 +99,14 @@ func (a *app) simFaultCommand() *cobra.Command {
   gluenet sim fault throttle glue 0.3           # 30% of Glue calls get ThrottlingException
   gluenet sim fault errors ec2 0.1              # 10% of EC2 calls get a 500
   gluenet sim fault latency '*' 20ms            # add 20ms to every call
+  gluenet sim fault list                        # the faults in force
+  gluenet sim fault reset                       # undo them all
   gluenet sim fault state                       # print the region's state as JSON`,
+		Long: `fault changes a running simulated region through its control API: the
+endpoint is --endpoint-url, else AWS_ENDPOINT_URL. Each fault stays until it
+is changed back (az ... healthy, a rate or latency of 0, exhaust with more
+free IPs) or until "gluenet sim fault reset" undoes every fault in force.
+"gluenet sim fault list" shows them.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			endpoint, _ := cmd.Flags().GetString("endpoint-url")
@@ -160,17 +170,71 @@ func (a *app) simFaultCommand() *cobra.Command {
 				if st, err = c.GetState(ctx); err == nil {
 					return jsonOut(a, st)
 				}
+			case "list":
+				if err = want(1, "list"); err == nil {
+					var st sim.State
+					if st, err = c.GetState(ctx); err == nil {
+						fmt.Fprint(a.stdout, faultList(st))
+						return nil
+					}
+				}
+			case "reset":
+				if err = want(1, "reset"); err == nil {
+					var undone []string
+					if undone, err = c.ResetFaults(ctx); err == nil {
+						if len(undone) == 0 {
+							fmt.Fprintln(a.stdout, "No fault was in force.")
+						}
+						for _, u := range undone {
+							fmt.Fprintln(a.stdout, "reset: "+u)
+						}
+						return nil
+					}
+				}
 			default:
-				return usagef("unknown fault %q: use az, exhaust, throttle, errors, latency or state", args[0])
+				return usagef("unknown fault %q: use az, exhaust, throttle, errors, latency, list, reset or state", args[0])
+			}
+			if ue := (*usageError)(nil); errors.As(err, &ue) {
+				return err
 			}
 			if err != nil {
 				return &awsError{err: err, msg: fmt.Sprintf("simulated region at %s: %v", endpoint, err)}
 			}
-			fmt.Fprintln(a.stdout, "ok")
+			fmt.Fprintln(a.stdout, "ok (gluenet sim fault list shows the faults in force; gluenet sim fault reset undoes them)")
 			return nil
 		},
 	}
 	return cmd
+}
+
+// faultList says which faults are in force in a region's state, one line
+// each, in the words of the command that sets them.
+func faultList(st sim.State) string {
+	var b strings.Builder
+	for _, z := range st.AZs {
+		if z.State != sim.AZHealthy {
+			fmt.Fprintf(&b, "az %s %s\n", z.Name, z.State)
+		}
+	}
+	for _, f := range []struct {
+		verb string
+		m    map[string]float64
+	}{{"throttle", st.Faults.Throttle}, {"errors", st.Faults.ServerErrors}} {
+		for _, svc := range slices.Sorted(maps.Keys(f.m)) {
+			fmt.Fprintf(&b, "%s %s %v\n", f.verb, svc, f.m[svc])
+		}
+	}
+	for _, svc := range slices.Sorted(maps.Keys(st.Faults.Latency)) {
+		fmt.Fprintf(&b, "latency %s %s\n", svc, st.Faults.Latency[svc])
+	}
+	for _, e := range st.Faults.Exhausted {
+		fmt.Fprintf(&b, "exhaust %s: %d free IPs (other workloads hold %d; the scenario starts with %d)\n",
+			e.SubnetID, e.FreeIPs, e.BackgroundENIs, e.ScenarioBackgroundENIs)
+	}
+	if b.Len() == 0 {
+		return "No fault is in force.\n"
+	}
+	return b.String() + "(gluenet sim fault reset undoes them all.)\n"
 }
 
 // simEndpoint is the URL clients on this machine use to reach a listener,

@@ -27,7 +27,9 @@ func openStore(ctx context.Context, s settings) (store.Store, string, error) {
 		return openDynamo(ctx, s, table) // --state dynamodb://TABLE: statecmd.go
 	}
 	if s.PostgresDSN != "" {
-		st, err := postgres.Open(ctx, s.PostgresDSN, postgres.WithRetention(s.Retention))
+		st, err := store.Open(ctx, stateGuard(ctx, s, postgres.Describe(s.PostgresDSN), postgres.Classify), func(ctx context.Context) (store.Store, error) {
+			return postgres.Open(ctx, s.PostgresDSN, postgres.WithRetention(s.Retention))
+		})
 		var dsnErr *postgres.DSNError
 		if errors.As(err, &dsnErr) {
 			// A DSN that cannot be used as written: a configuration
@@ -40,7 +42,7 @@ func openStore(ctx context.Context, s settings) (store.Store, string, error) {
 			// The server answered and said no: only the DSN or the
 			// server's settings can mend it (exit 2).
 			return nil, "", &usageError{err: err, msg: fmt.Sprintf("open the Postgres state store: %v\nCheck the user, password and database of the DSN given with --postgres-dsn, GLUENET_POSTGRES_DSN or state: {postgres_dsn: ...}.", err)}
-		case errors.As(err, &ce) && !errors.Is(err, context.Canceled):
+		case errors.As(err, &ce) && !errors.Is(err, context.Canceled), isUnavailable(err):
 			// Not reached, or it failed: it may pass (exit 4, which a
 			// scheduler may retry, as it would an AWS endpoint's).
 			return nil, "", &unreachableError{err: fmt.Errorf("open the Postgres state store: %w", err)}
@@ -53,7 +55,12 @@ func openStore(ctx context.Context, s settings) (store.Store, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	st, err := sqlite.Open(ctx, path, sqlite.WithRetention(s.Retention))
+	st, err := store.Open(ctx, stateGuard(ctx, s, "sqlite "+path, sqlite.Classify), func(ctx context.Context) (store.Store, error) {
+		return sqlite.Open(ctx, path, sqlite.WithRetention(s.Retention))
+	})
+	if isUnavailable(err) {
+		return nil, "", &unreachableError{err: fmt.Errorf("open the SQLite state store: %w", err)}
+	}
 	if err != nil {
 		// The file or its directory cannot be created, read or written:
 		// a configuration problem (exit 2), not a bug.
@@ -62,12 +69,51 @@ func openStore(ctx context.Context, s settings) (store.Store, string, error) {
 	return st, path, nil
 }
 
+// stateGuard bounds every state store operation by the settings' state
+// timeout and retries what may pass within it (store.Guard); the first
+// signal (ctx's end) bounds what is in flight to a short grace, so a hung
+// store call ends even where the executor writes on a context that outlives
+// the signal.
+func stateGuard(ctx context.Context, s settings, name string, classify func(error) store.Fault) store.GuardOptions {
+	return store.GuardOptions{Name: name, Classify: classify, Timeout: s.StateTimeout, Stop: ctx.Done(), Log: s.StateLog}
+}
+
+// isUnavailable reports whether err is a state store that did not answer
+// in time, kept failing, or is full.
+func isUnavailable(err error) bool {
+	var ue *store.UnavailableError
+	return errors.As(err, &ue)
+}
+
+// storeLost is the error of a run whose state store went away (or filled
+// up) while it ran: it names the store, the Glue run that may still be
+// going, and the command that continues it once the store is back. It
+// exits 4, or 130 when a signal cut the wait short (store.ErrStopped).
+func storeLost(err error, key string, r runningRun) error {
+	msg := err.Error()
+	if r.RunID != "" {
+		msg += fmt.Sprintf("\nGlue run %s of job %s is still going: gluenet did not stop it.", r.RunID, r.Job)
+	}
+	if key != "" {
+		msg += fmt.Sprintf("\nWhen the state store is back, `gluenet resume --run-key %s` continues the run (or run the same command again).", key)
+	}
+	return &unreachableError{err: err, msg: msg}
+}
+
 // unreachableError is a service gluenet needs, other than AWS, that could
 // not be reached or failed: the Postgres state store. It exits 4, like an
 // AWS endpoint that does not answer.
-type unreachableError struct{ err error }
+type unreachableError struct {
+	err error
+	msg string // the message, when not err's
+}
 
-func (e *unreachableError) Error() string { return e.err.Error() }
+func (e *unreachableError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
+	return e.err.Error()
+}
 func (e *unreachableError) Unwrap() error { return e.err }
 
 // statePath is the SQLite state file the settings name: --state or

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/spf13/cobra"
 
 	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/store"
 	ddbstore "github.com/gluenet/gluenet/store/dynamodb"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
 // dynamoScheme prefixes a --state that names a DynamoDB table.
@@ -49,14 +48,16 @@ func openDynamo(ctx context.Context, s settings, table string) (store.Store, str
 	if err != nil {
 		return nil, "", err
 	}
-	st, err := ddbstore.Open(ctx, client, table, ddbstore.WithRetention(s.Retention))
+	st, err := store.Open(ctx, stateGuard(ctx, s, ddbstore.Describe(table), ddbstore.Classify), func(ctx context.Context) (store.Store, error) {
+		return ddbstore.Open(ctx, client, table, ddbstore.WithRetention(s.Retention), ddbstore.WithLogger(s.StateLog))
+	})
 	var te *ddbstore.TableError
 	switch {
 	case errors.As(err, &te):
 		// Missing or not gluenet's: only creating or naming another
 		// table mends it (exit 2).
 		return nil, "", &usageError{err: err, msg: fmt.Sprintf("open the DynamoDB state store in %s: %v", cfg.Region, err)}
-	case err != nil && !errors.Is(err, context.Canceled):
+	case isUnavailable(err), err != nil && !errors.Is(err, context.Canceled):
 		// Not reached, refused (access denied) or slow: exit 4, as an
 		// AWS endpoint's failure.
 		return nil, "", &unreachableError{err: fmt.Errorf("open the DynamoDB state table %s in %s (endpoint from AWS_ENDPOINT_URL_DYNAMODB or the region): %w", table, cfg.Region, err)}

@@ -4,19 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gluenet/gluenet"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/policy"
+	"github.com/gluenet/gluenet/store"
 )
 
 // stepJSON is the documented JSON output of `run --detach`, `resume` and
-// `status` (see the README): an external scheduler codes against it.
+// `status` (see docs/steps.md): an external scheduler codes against it.
 type stepJSON struct {
 	RunKey      string                   `json:"run_key"`
 	Job         string                   `json:"job"`
@@ -84,7 +87,7 @@ func stepOut(st executor.Status, code int) stepJSON {
 	}
 	if w := st.Wait; w != nil && !st.Done {
 		out.Wait = &stepWait{For: string(w.For), GlueRunID: w.GlueRunID}
-		if w.For == executor.WaitTime {
+		if w.For == executor.WaitTime || w.For == executor.WaitRoom {
 			out.Wait.Until = rfc3339(w.Until)
 		} else {
 			out.Wait.CheckAt = rfc3339(w.CheckAt)
@@ -109,6 +112,11 @@ func (a *app) printStep(format string, st executor.Status, s settings) error {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", at.Attempt, strings.Join(at.Order, ","), dash(at.RunID), dash(at.State), dash(at.ErrorMessage))
 	}
 	tw.Flush()
+	for _, at := range out.Attempts {
+		if at.UnderCapacity != nil {
+			fmt.Fprintf(a.stdout, "Attempt %d %s\n", at.Attempt, underCapacityText(*at.UnderCapacity))
+		}
+	}
 	switch {
 	case out.Done:
 		fmt.Fprintf(a.stdout, "\nDone: %s", out.Result)
@@ -116,8 +124,12 @@ func (a *app) printStep(format string, st executor.Status, s settings) error {
 			fmt.Fprintf(a.stdout, " (%s)", out.Error)
 		}
 		fmt.Fprintf(a.stdout, "; exit code %d\n", code)
+	case out.Wait.For == string(executor.WaitRun) && classify.Terminal(out.State):
+		fmt.Fprintf(a.stdout, "\nGlue run %s has ended (%s), which the journal does not know yet: gluenet resume --run-key %s records it, then finishes or retries\n", out.GlueRunID, out.State, out.RunKey)
 	case out.Wait.For == string(executor.WaitRun):
 		fmt.Fprintf(a.stdout, "\nWaiting for Glue run %s (%s); check again at %s: gluenet resume --run-key %s\n", out.GlueRunID, dash(out.State), out.NextCheckAt, out.RunKey)
+	case out.Wait.For == string(executor.WaitRoom):
+		fmt.Fprintf(a.stdout, "\nNot started yet, %s; look again at %s: gluenet resume --run-key %s\n", out.Why, out.NextCheckAt, out.RunKey)
 	default:
 		fmt.Fprintf(a.stdout, "\nNext attempt at %s", out.NextCheckAt)
 		if out.Why != "" {
@@ -126,6 +138,12 @@ func (a *app) printStep(format string, st executor.Status, s settings) error {
 		fmt.Fprintf(a.stdout, ": gluenet resume --run-key %s\n", out.RunKey)
 	}
 	return nil
+}
+
+// underCapacityText says that an attempt started short, with the figures.
+func underCapacityText(u gluenet.UnderCapacity) string {
+	return fmt.Sprintf("started UNDER CAPACITY: it needed %d IPs, %s had %d free at the start (Glue starts such a run with fewer workers)",
+		u.Needed, u.Subnet, u.FreeAtStart)
 }
 
 // detach is `run --detach`: record the run and step it once (rank, apply,
@@ -286,10 +304,39 @@ anything, in the store or in AWS. An unknown key exits 2.`,
 				}
 				defer env.Close()
 				live, err := env.runner.Cloud.GetRun(cmd.Context(), status.Job, status.GlueRunID)
-				if err != nil {
+				switch {
+				case err != nil && awsclient.Classify(err).Class == classify.NotFound:
+					// Glue no longer knows the run (the region restarted; on
+					// AWS, a run past its retention): it is lost, as resume
+					// finds, not a job that does not exist.
+					status.State = executor.StateLost
+					status.Why = fmt.Sprintf("Glue has no run %s of job %s: `gluenet resume --run-key %s` looks for it by its marker and settles the attempt",
+						status.GlueRunID, status.Job, key)
+					a.log.Warn("the recorded Glue run is lost", "run_key", key, "run_id", status.GlueRunID, "err", err)
+				case err != nil:
 					return explainAWS(err, s, a.getenv)
+				default:
+					status.State = live.State
 				}
-				status.State = live.State
+				// The attempt's row says the same as the footer: the
+				// journal's state is older than Glue's (after a second
+				// Ctrl-C, say, it never saw the run stop).
+				for i := range status.Attempts {
+					if at := &status.Attempts[i]; at.RunID == status.GlueRunID {
+						at.State = status.State
+						if live.ErrorMessage != "" {
+							at.ErrorMessage = live.ErrorMessage
+						}
+					}
+				}
+			}
+			if w := status.Wait; w != nil && w.For == executor.WaitRun {
+				// When resume is due: one poll interval after the journal
+				// last saw the run change, as run --detach and resume
+				// print it; now if that is past.
+				if attempts, err := st.Attempts(cmd.Context(), key); err == nil {
+					w.CheckAt = nextPoll(attempts, status.GlueRunID, status.PollInterval, time.Now())
+				}
 			}
 			return a.printStep(out, status, s)
 		},
@@ -299,6 +346,24 @@ anything, in the store or in AWS. An unknown key exits 2.`,
 	f.Bool("offline", false, "only the state store: do not ask Glue for the run's live state")
 	f.String("output", "table", "output format: table or json")
 	return cmd
+}
+
+// nextPoll is when a run waiting on Glue run runID is next due for a
+// check: one poll interval after the journal last saw that run change state
+// (run --detach and resume say the same when they record it), or now when
+// that time has passed or nothing was recorded.
+func nextPoll(attempts []store.Attempt, runID string, poll time.Duration, now time.Time) time.Time {
+	for i := len(attempts) - 1; i >= 0; i-- {
+		at := attempts[i]
+		if at.GlueRunID != runID || len(at.States) == 0 {
+			continue
+		}
+		if due := at.States[len(at.States)-1].At.Add(poll); due.After(now) {
+			return due
+		}
+		break
+	}
+	return now
 }
 
 type wallClock struct{}

@@ -12,7 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+
 	"github.com/gluenet/gluenet/sim"
+	"github.com/gluenet/gluenet/store"
 )
 
 func decodeStep(t *testing.T, s string) stepJSON {
@@ -190,5 +194,58 @@ func TestReadingCommandsDoNotCreateTheStateFile(t *testing.T) {
 				t.Errorf("%s exists after %v (stat: %v), want nothing created", dir, tt.args, err)
 			}
 		})
+	}
+}
+
+// TestNextPoll: status says a run is due one poll interval after the
+// journal last saw its Glue run change, as run --detach said when it
+// recorded the start; now when that is past or unknown.
+func TestNextPoll(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 7, 3, 45, 42, 0, time.UTC)
+	attempts := []store.Attempt{
+		{Number: 1, GlueRunID: "jr_1", States: []store.StateChange{{State: "STARTING", At: t0.Add(-time.Hour)}, {State: "FAILED", At: t0.Add(-50 * time.Minute)}}},
+		{Number: 2, GlueRunID: "jr_2", States: []store.StateChange{{State: "STARTING", At: t0}}},
+	}
+	tests := []struct {
+		name  string
+		runID string
+		now   time.Time
+		want  time.Time
+	}{
+		{"right after the start", "jr_2", t0.Add(time.Second), t0.Add(10 * time.Second)},
+		{"past due", "jr_2", t0.Add(time.Minute), t0.Add(time.Minute)},
+		{"an older run's change is long past", "jr_1", t0, t0},
+		{"unknown run", "jr_9", t0, t0},
+	}
+	for _, tt := range tests {
+		if got := nextPoll(attempts, tt.runID, 10*time.Second, tt.now); !got.Equal(tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestStatusAfterTheRunEnded: when Glue's run ended behind the journal's
+// back (a second Ctrl-C left it stopping), status's attempt row and its
+// summary both say the live state, and the table says resume records it.
+func TestStatusAfterTheRunEnded(t *testing.T) {
+	e := newSimEnv(t, nil, nil)
+	ctx := context.Background()
+	code, out, stderr := e.gluenet(ctx, append([]string{"run", "--detach", "--job", job, "--connections", conn1 + "," + conn2, "--run-key", "stopped", "--output", "json"}, fast...)...)
+	if code != 0 {
+		t.Fatalf("run --detach: exit %d\n%s", code, stderr)
+	}
+	started := decodeStep(t, out)
+	if _, err := e.glue.BatchStopJobRun(ctx, &glue.BatchStopJobRunInput{JobName: aws.String(job), JobRunIds: []string{started.GlueRunID}}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = e.gluenet(ctx, "status", "--run-key", "stopped", "--output", "json")
+	if code != 0 {
+		t.Fatalf("status: exit %d\n%s", code, stderr)
+	}
+	st := decodeStep(t, out)
+	last := st.Attempts[len(st.Attempts)-1]
+	if !strings.HasPrefix(st.State, "STOP") || last.State != st.State {
+		t.Errorf("status says %s, its attempt row %s", st.State, last.State)
 	}
 }

@@ -84,6 +84,7 @@ func TestServiceModels(t *testing.T) {
 		{"get_connection_name_number", "SerializationException", ""},
 		{"create_job_without_role", "ValidationException", "'role'"},
 		{"get_job_without_name", "ValidationException", "'jobName'"},
+		{"get_log_events_without_stream", "InvalidParameterException", "1 validation error detected: Value null at 'logStreamName'"},
 		{"describe_subnets_malformed", "InvalidSubnetID.Malformed", "subnet-zz"},
 		{"create_eni_malformed_subnet", "InvalidSubnetID.Malformed", "bogus"},
 		{"describe_enis_malformed", "InvalidNetworkInterfaceId.Malformed", "eni-nothex"},
@@ -108,6 +109,17 @@ func TestServiceModels(t *testing.T) {
 			if err := json.Unmarshal(rep.Refused[key], &got); err != nil || got.Code != "" {
 				t.Errorf("%s: got %s, want it accepted", key, rep.Refused[key])
 			}
+		}
+		type queuedRun struct {
+			State      string `json:"state"`
+			Detail     string `json:"detail"`
+			Queuing    bool   `json:"queuing"`
+			JobQueuing bool   `json:"job_queuing"`
+		}
+		var queued queuedRun
+		want := queuedRun{"WAITING", "Max concurrent job runs per job exceeded", true, true}
+		if err := json.Unmarshal(rep.Refused["queued_run"], &queued); err != nil || queued != want {
+			t.Errorf("queued run: %s (%v), want %+v", rep.Refused["queued_run"], err, want)
 		}
 		var jobs []string
 		if err := json.Unmarshal(rep.Refused["get_jobs_after"], &jobs); err != nil {

@@ -118,8 +118,14 @@ type Option func(*Store)
 // default is time.Now.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
-// WithLogger sets the logger. The default is slog.Default().
-func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+// WithLogger sets the logger (nil: keep the default, slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
 
 // WithRetention sets how long the store keeps what is over and how often
 // its writes prune (see store.Retention). The default is

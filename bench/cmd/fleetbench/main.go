@@ -13,9 +13,9 @@
 //   - AWS calls per run (every request the region served, over N);
 //   - errors: processes that did not exit 0;
 //   - runs started twice: the region's runs beyond one per process;
-//   - records lost: processes whose run is not recorded as succeeded with
-//     exactly its one attempt, carrying the Glue run id the process
-//     reported (read back from the store after the fleet ends).
+//   - records lost: processes that reported a Glue run whose run is not
+//     recorded as succeeded with exactly its one attempt, carrying that
+//     Glue run id (read back from the store after the fleet ends).
 //
 // The region runs in this process (package sim, the code `gluenet sim
 // serve` serves), with a latency on every Glue and EC2 call.
@@ -407,7 +407,10 @@ func fleet(bin string, st *benchStore, n, perJob int, latency time.Duration) (*r
 		if ok {
 			res.toStart = append(res.toStart, at.Sub(p.start))
 		}
-		if !recorded(ctx, s, p.key, p.runID) {
+		// A process that failed before it started a run has lost nothing
+		// (it is an error); one that reported a Glue run must have it
+		// recorded.
+		if p.runID != "" && !recorded(ctx, s, p.key, p.runID) {
 			res.lost++
 		}
 	}

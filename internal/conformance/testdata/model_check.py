@@ -246,6 +246,7 @@ def bad_requests(endpoint, chk, vpc_subnet):
     session = boto3.session.Session()
     glue = session.client("glue", endpoint_url=endpoint, config=cfg)
     ec2 = session.client("ec2", endpoint_url=endpoint, config=cfg)
+    logs = session.client("logs", endpoint_url=endpoint, config=cfg)
     glue.meta.events.register("before-parse", _before_parse(chk, "glue"))
     cmd = boto3_all.COMMAND
     out = {}
@@ -276,10 +277,24 @@ def bad_requests(endpoint, chk, vpc_subnet):
             pass
     out["create_job_without_role"] = refused(glue.create_job, Name="NoRoleJob", Command=cmd)
     out["get_job_without_name"] = refused(glue.get_job)
+    # CloudWatch Logs declares InvalidParameterException, not
+    # ValidationException, for a missing required member.
+    out["get_log_events_without_stream"] = refused(logs.get_log_events, logGroupName="/aws-glue/jobs/output")
     out["describe_subnets_malformed"] = refused(ec2.describe_subnets, SubnetIds=["subnet-zz"])
     out["create_eni_malformed_subnet"] = refused(ec2.create_network_interface, SubnetId="bogus")
     out["describe_enis_malformed"] = refused(ec2.describe_network_interfaces, NetworkInterfaceIds=["eni-nothex"])
     out["delete_eni_malformed"] = refused(ec2.delete_network_interface, NetworkInterfaceId="nope")
+    # Glue's job run queuing: a second run of a job at MaxConcurrentRuns 1
+    # is WAITING with a StateDetail instead of refused; GetJobRun's and
+    # GetJob's bodies are checked against their shapes like every response.
+    glue.create_job(Name="QueueJob", Role=boto3_all.ROLE, Command=cmd, JobRunQueuingEnabled=True,
+                    ExecutionProperty={"MaxConcurrentRuns": 1})
+    glue.start_job_run(JobName="QueueJob")
+    queued = glue.start_job_run(JobName="QueueJob")["JobRunId"]
+    run = glue.get_job_run(JobName="QueueJob", RunId=queued)["JobRun"]
+    out["queued_run"] = {"state": run["JobRunState"], "detail": run.get("StateDetail", ""),
+                         "queuing": run.get("JobRunQueuingEnabled"),
+                         "job_queuing": glue.get_job(JobName="QueueJob")["Job"].get("JobRunQueuingEnabled")}
     # A stored bad value breaks every later read in the client: record it.
     try:
         out["get_jobs_after"] = sorted(j["Name"] for page in boto3_all.pages(glue.get_paginator("get_jobs"), "Jobs") for j in page)

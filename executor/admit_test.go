@@ -1,0 +1,260 @@
+package executor
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/admit"
+	"github.com/gluenet/gluenet/policy"
+)
+
+func admitSpec(wait time.Duration, when admit.WhenShort) Spec {
+	return Spec{Job: "job", Connections: []string{"a", "b"}, Strategy: "capacity", MinIPs: gluenet.DefaultMinIPs,
+		Policy: policy.DefaultConfig(), PollInterval: 30 * time.Second, Admission: admit.Config{Wait: wait, WhenShort: when}}
+}
+
+// TestAdmission drives one run through admission on a fake cloud: the
+// subnets have 5 and 3 free IPs and the run needs 10; at roomAt (if ever)
+// subnet a gets 12.
+func TestAdmission(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		wait   time.Duration
+		when   admit.WhenShort
+		roomAt time.Duration // 0: never
+		// what the test expects
+		started     bool
+		at          time.Duration // when the run started (or ended without starting)
+		short       *gluenet.UnderCapacity
+		result      policy.Result
+		waitedRoomS float64
+	}{
+		{name: "room appears", wait: 10 * time.Minute, when: admit.StartShort, roomAt: 4*time.Minute + 10*time.Second,
+			started: true, at: 4*time.Minute + 30*time.Second, waitedRoomS: 270},
+		{name: "wait runs out, start short", wait: 10 * time.Minute, when: admit.StartShort,
+			started: true, at: 10 * time.Minute, short: &gluenet.UnderCapacity{Needed: 10, FreeAtStart: 5, Subnet: "subnet-a"}, waitedRoomS: 600},
+		{name: "wait runs out, fail", wait: 10 * time.Minute, when: admit.FailShort,
+			at: 10 * time.Minute, result: policy.ResultFailed, waitedRoomS: 600},
+		{name: "room after the wait ran out", wait: 2 * time.Minute, when: admit.StartShort, roomAt: 3 * time.Minute,
+			started: true, at: 2 * time.Minute, short: &gluenet.UnderCapacity{Needed: 10, FreeAtStart: 5, Subnet: "subnet-a"}, waitedRoomS: 120},
+		{name: "admission off starts short at once", wait: 0,
+			started: true, at: 0, short: &gluenet.UnderCapacity{Needed: 10, FreeAtStart: 5, Subnet: "subnet-a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			cloud := newFakeCloud(10, map[string]int{"a": 5, "b": 3})
+			clock := &fakeClock{now: testEpoch}
+			ex := newTestExecutor(cloud, NewMemJournal(), clock, nil)
+			if _, err := ex.Begin(ctx, "k", admitSpec(tc.wait, tc.when)); err != nil {
+				t.Fatal(err)
+			}
+			var st Status
+			for i := 0; ; i++ {
+				if i > 100 {
+					t.Fatal("no start after 100 steps")
+				}
+				if tc.roomAt > 0 && !clock.Now().Before(testEpoch.Add(tc.roomAt)) {
+					cloud.setFree("a", 12)
+				}
+				var err error
+				if st, err = ex.Step(ctx, "k"); err != nil {
+					t.Fatal(err)
+				}
+				if st.Done || st.Wait.For != WaitRoom {
+					break
+				}
+				// Nothing changes in AWS while the run waits for room.
+				if s, u := cloud.counts(); s != 0 || u != 0 {
+					t.Fatalf("while waiting for room: %d starts, %d job updates", s, u)
+				}
+				if !strings.HasPrefix(st.Why, "waiting for room: needs 10 IPs, best healthy subnet subnet-a has 5") {
+					t.Fatalf("why = %q", st.Why)
+				}
+				clock.Set(st.Wait.At())
+			}
+			starts, updates := cloud.counts()
+			if got := clock.Now().Sub(testEpoch); got != tc.at {
+				t.Errorf("decided at %s, want %s", got, tc.at)
+			}
+			if tc.started != (starts == 1) || !tc.started && updates != 0 {
+				t.Fatalf("%d starts, %d updates; started want %v (status %+v)", starts, updates, tc.started, st)
+			}
+			if tc.result != "" && st.Result != tc.result {
+				t.Fatalf("result %q, want %q", st.Result, tc.result)
+			}
+			if !tc.started && st.ErrClass != ClassNoRoom {
+				t.Errorf("class %q, want %q", st.ErrClass, ClassNoRoom)
+			}
+			a := st.Attempts[0]
+			if (a.UnderCapacity == nil) != (tc.short == nil) || tc.short != nil && *a.UnderCapacity != *tc.short {
+				t.Errorf("under_capacity = %+v, want %+v", a.UnderCapacity, tc.short)
+			}
+			if a.WaitedForRoom != tc.waitedRoomS {
+				t.Errorf("waited for room %gs, want %gs", a.WaitedForRoom, tc.waitedRoomS)
+			}
+		})
+	}
+}
+
+// TestAdmissionResumesMidWait: a process that dies while its run waits for
+// room (kill -9: nothing but the journal survives) is followed by one that
+// goes on with the same wait, not a new one, and starts one run.
+func TestAdmissionResumesMidWait(t *testing.T) {
+	ctx := context.Background()
+	cloud := newFakeCloud(10, map[string]int{"a": 5, "b": 3})
+	clock := &fakeClock{now: testEpoch}
+	j := NewMemJournal()
+	first := newTestExecutor(cloud, j, clock, nil)
+	if _, err := first.Begin(ctx, "k", admitSpec(10*time.Minute, admit.StartShort)); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		st, err := first.Step(ctx, "k")
+		if err != nil || st.Wait == nil || st.Wait.For != WaitRoom {
+			t.Fatalf("step: %+v, %v", st, err)
+		}
+		clock.Set(st.Wait.At())
+	}
+	// A new process: a new executor on the same journal.
+	second := newTestExecutor(cloud, j, clock, nil)
+	st, err := second.Inspect(ctx, "k")
+	if err != nil || st.Wait == nil || st.Wait.For != WaitRoom {
+		t.Fatalf("inspect mid-wait: %+v, %v", st, err)
+	}
+	for st.Wait != nil && st.Wait.For == WaitRoom {
+		clock.Set(st.Wait.At())
+		if st, err = second.Step(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := clock.Now().Sub(testEpoch); got != 10*time.Minute {
+		t.Errorf("the resumed wait ran out at %s, want 10m (the first process's deadline)", got)
+	}
+	if starts, _ := cloud.counts(); starts != 1 {
+		t.Errorf("%d runs started, want 1", starts)
+	}
+}
+
+// TestInterruptWhileWaitingForRoom: Ctrl-C during the wait ends the run as
+// interrupted; nothing was started or changed.
+func TestInterruptWhileWaitingForRoom(t *testing.T) {
+	ctx := context.Background()
+	cloud := newFakeCloud(10, map[string]int{"a": 5, "b": 3})
+	clock := &fakeClock{now: testEpoch}
+	ex := newTestExecutor(cloud, NewMemJournal(), clock, nil)
+	if _, err := ex.Begin(ctx, "k", admitSpec(10*time.Minute, admit.StartShort)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ex.Step(ctx, "k")
+	if err != nil || st.Wait.For != WaitRoom {
+		t.Fatalf("step: %+v, %v", st, err)
+	}
+	if _, err := ex.Interrupt(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = ex.Step(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Done || st.Result != policy.ResultInterrupted {
+		t.Fatalf("after interrupt: done %v, result %q", st.Done, st.Result)
+	}
+	if s, u := cloud.counts(); s != 0 || u != 0 {
+		t.Fatalf("%d starts, %d job updates after an interrupt during the wait", s, u)
+	}
+}
+
+// TestAdmissionSeesLaunchesThatWentFirst: two runs discover the same 15
+// free IPs for 10 each; the second, re-ranking under the reservations lock
+// after the first reserved its IPs, waits for room instead of starting
+// short.
+func TestAdmissionSeesLaunchesThatWentFirst(t *testing.T) {
+	ctx := context.Background()
+	cloud := newFakeCloud(10, map[string]int{"a": 15, "b": 3})
+	clock := &fakeClock{now: testEpoch}
+	ex := newTestExecutor(cloud, NewMemJournal(), clock, &fakeMemory{})
+	spec := admitSpec(10*time.Minute, admit.StartShort)
+	for _, k := range []string{"k1", "k2"} {
+		if _, err := ex.Begin(ctx, k, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Both discover before either starts: the second's plan still shows
+	// room when it reaches the lock.
+	for _, k := range []string{"k1", "k2"} {
+		rec, rev, err := ex.load(ctx, k, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := ex.discover(ctx, rec.Spec, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if admit.Room(p) == nil {
+			t.Fatalf("%s: discovery shows no room", k)
+		}
+		s, err := rec.state(clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.absorb(ex.policy(rec).Apply(s, policy.Discovered{Plan: p}), clock.Now())
+		if _, err := ex.put(ctx, k, rev, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st1, err := ex.Step(ctx, "k1")
+	if err != nil || st1.Wait.For != WaitRun {
+		t.Fatalf("k1: %+v, %v", st1, err)
+	}
+	st2, err := ex.Step(ctx, "k2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.Wait == nil || st2.Wait.For != WaitRoom {
+		t.Fatalf("k2 did not wait for room: %+v", st2)
+	}
+	if !strings.Contains(st2.Why, "(10 reserved for runs starting)") {
+		t.Errorf("why = %q, want the reserved IPs named", st2.Why)
+	}
+	if starts, _ := cloud.counts(); starts != 1 {
+		t.Fatalf("%d starts, want 1", starts)
+	}
+}
+
+// TestQueuedRunHoldsNoReservation: a run Glue queued (WAITING) holds no
+// IPs, so its reservation is released when the executor sees it queued.
+func TestQueuedRunHoldsNoReservation(t *testing.T) {
+	ctx := context.Background()
+	cloud := newFakeCloud(10, map[string]int{"a": 50, "b": 3})
+	clock := &fakeClock{now: testEpoch}
+	mem := &fakeMemory{}
+	ex := newTestExecutor(cloud, NewMemJournal(), clock, mem)
+	if _, err := ex.Begin(ctx, "k", admitSpec(10*time.Minute, admit.StartShort)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ex.Step(ctx, "k")
+	if err != nil || st.Wait.For != WaitRun {
+		t.Fatalf("start: %+v, %v", st, err)
+	}
+	if res, _ := mem.Reservations(ctx, clock.Now()); len(res) != 1 || res[0].IPs != 10 {
+		t.Fatalf("reservations after the start: %+v", res)
+	}
+	cloud.end(st.GlueRunID, StateWaiting)
+	cloud.mu.Lock()
+	r := cloud.runs[st.GlueRunID]
+	r.StateDetail = "Resource unavailable"
+	cloud.runs[st.GlueRunID] = r
+	cloud.mu.Unlock()
+	clock.Set(st.Wait.At())
+	if st, err = ex.Step(ctx, "k"); err != nil || st.State != StateWaiting || st.Done {
+		t.Fatalf("poll: %+v, %v", st, err)
+	}
+	if st.Why != "Glue queued the run (job run queuing): Resource unavailable" {
+		t.Errorf("why = %q, want Glue's reason", st.Why)
+	}
+	if res, _ := mem.Reservations(ctx, clock.Now()); len(res) != 0 {
+		t.Fatalf("a queued run still reserves IPs: %+v", res)
+	}
+}

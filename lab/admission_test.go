@@ -1,0 +1,149 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"testing"
+
+	"github.com/gluenet/gluenet/sim"
+)
+
+// TestAdmitWaitZeroIsTheBehaviourBefore: with admission off
+// (gluenet-S+wait0, as `gluenet run --admit-wait 0`), the lab gives the
+// JSON the lab gave before admission existed, figure for figure.
+// testdata/before-admission-*.json were written by the gluenet of commit
+// 767bd12 (`gluenet lab --scenario S --seeds 2 --strategies
+// post-capacity,gluenet-weighted,gluenet-capacity --output json`); fields
+// added since are not compared.
+func TestAdmitWaitZeroIsTheBehaviourBefore(t *testing.T) {
+	for _, name := range []string{"ip-pressure", "herd", "az-degraded"} {
+		t.Run(name, func(t *testing.T) {
+			before, err := os.ReadFile("testdata/before-admission-" + name + ".json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc, err := Load(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			beforeShape(sc)
+			var vs []Variant
+			for _, n := range []string{"post-capacity", "gluenet-weighted+wait0", "gluenet-capacity+wait0"} {
+				v := mustVariant(t, n)
+				// Named as before, so that names and descriptions compare.
+				base, _ := LookupVariant(n[:len(n)-len("+wait0")])
+				if n == "post-capacity" {
+					base = v
+				}
+				v.Name, v.Description = base.Name, base.Description
+				vs = append(vs, v)
+			}
+			res, err := Run(context.Background(), sc, Options{Variants: vs, Seeds: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var now bytes.Buffer
+			if err := res.WriteJSON(&now); err != nil {
+				t.Fatal(err)
+			}
+			var old, cur any
+			if err := json.Unmarshal(before, &old); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(now.Bytes(), &cur); err != nil {
+				t.Fatal(err)
+			}
+			if diffs := subsetDiff("", old, cur); len(diffs) > 0 {
+				t.Fatalf("%d differences from the lab before admission, first: %v", len(diffs), diffs[:min(5, len(diffs))])
+			}
+		})
+	}
+}
+
+// subsetDiff lists where cur differs from old, comparing only what old
+// holds (fields added to cur since are not differences).
+func subsetDiff(path string, old, cur any) []string {
+	switch o := old.(type) {
+	case map[string]any:
+		c, ok := cur.(map[string]any)
+		if !ok {
+			return []string{path + ": not an object"}
+		}
+		var out []string
+		for k, v := range o {
+			out = append(out, subsetDiff(path+"."+k, v, c[k])...)
+		}
+		return out
+	case []any:
+		c, ok := cur.([]any)
+		if !ok || len(c) != len(o) {
+			return []string{fmt.Sprintf("%s: %d elements, was %d", path, len(c), len(o))}
+		}
+		var out []string
+		for i := range o {
+			out = append(out, subsetDiff(fmt.Sprintf("%s[%d]", path, i), o[i], c[i])...)
+		}
+		return out
+	}
+	if !reflect.DeepEqual(old, cur) {
+		return []string{fmt.Sprintf("%s: %v, was %v", path, cur, old)}
+	}
+	return nil
+}
+
+// TestBoundLetsTheOracleWait: the bound never falls below a strategy that
+// waits for room, and it grows with the longest wait compared (the oracle
+// may wait as long).
+func TestBoundLetsTheOracleWait(t *testing.T) {
+	sc, err := Load("ip-pressure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Duration = 2 * 3600e9
+	prev := -1
+	for _, wait := range []string{"0", "5", "20"} {
+		vs := []Variant{mustVariant(t, "post-capacity"), mustVariant(t, "gluenet-weighted+wait"+wait)}
+		res, err := Run(context.Background(), sc, Options{Variants: vs, Seeds: 2})
+		if err != nil {
+			t.Fatal(err) // Bound fails by itself when below a strategy
+		}
+		sum := 0
+		for i, b := range res.Bound {
+			sum += b.Count
+			for _, s := range res.Simulations[i*len(vs) : (i+1)*len(vs)] {
+				if s.Metrics.FullCount > b.Count {
+					t.Errorf("wait %s, seed %d: %s has %d full runs, above the bound %d", wait, b.Seed, s.Variant, s.Metrics.FullCount, b.Count)
+				}
+			}
+		}
+		if sum < prev {
+			t.Errorf("wait %s min: bound %d full runs, below %d with a shorter wait", wait, sum, prev)
+		}
+		prev = sum
+	}
+}
+
+// beforeShape puts the region's model back to what it was before
+// admission, where it has changed since: runs that start short last as
+// long as full ones (glue.under_capacity_slowdown: none).
+func beforeShape(sc *Scenario) {
+	var base *sim.Scenario
+	if sc.Region.Inline != nil {
+		c := *sc.Region.Inline
+		base = &c
+	} else {
+		src, err := sim.BuiltinScenarioSource(sc.Region.Name)
+		if err != nil {
+			panic(err)
+		}
+		if base, err = sim.ParseScenario(src); err != nil {
+			panic(err)
+		}
+	}
+	base.Glue.UnderCapacitySlowdown = sim.SlowdownNone
+	sc.Region = RegionRef{Inline: base}
+}
