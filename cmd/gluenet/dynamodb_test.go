@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"strings"
 	"testing"
 
@@ -53,10 +54,29 @@ func TestDynamoDBConcurrentRunsDoNotInterleave(t *testing.T) {
 
 // TestDynamoDBStateErrors: a table that does not exist is a configuration
 // problem (exit 2, naming the command that creates it); an endpoint that
-// does not answer is exit 4.
+// cannot be reached, or does not answer, is exit 4.
 func TestDynamoDBStateErrors(t *testing.T) {
 	eps := ddbtest.Endpoints(t)
 	e := newSimEnv(t, nil, nil)
+	// An endpoint that accepts connections and never answers.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		var held []net.Conn
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				for _, c := range held {
+					c.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
 	tests := []struct {
 		name, endpoint string
 		code           int
@@ -64,6 +84,7 @@ func TestDynamoDBStateErrors(t *testing.T) {
 	}{
 		{"missing table", eps[0].URL, exitUsage, "gluenet state init dynamodb://gluenet-no-such-table"},
 		{"unreachable", "http://127.0.0.1:1", exitAWS, "DynamoDB state table gluenet-no-such-table"},
+		{"silent", "http://" + silent.Addr().String(), exitAWS, "no answer within"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -191,6 +191,8 @@ func Open(ctx context.Context, client API, table string, opts ...Option) (*Store
 	switch {
 	case errors.As(err, &nf):
 		return nil, &TableError{Table: table, Reason: "does not exist (create it with: gluenet state init dynamodb://" + table + ")", Err: err}
+	case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+		return nil, fmt.Errorf("open dynamodb state: describe table %q: no answer within %s: %w", table, s.callTimeout, err)
 	case err != nil:
 		return nil, fmt.Errorf("open dynamodb state: describe table %q: %w", table, err)
 	}
