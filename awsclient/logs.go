@@ -3,6 +3,7 @@ package awsclient
 import (
 	"context"
 	"fmt"
+	"github.com/gluenet/gluenet"
 	"sort"
 	"strconv"
 	"time"
@@ -24,15 +25,6 @@ const (
 // older than the newest one seen may show up late; asking again over the
 // last minute catches it, and the event IDs keep repeats out.
 const logLookback = time.Minute
-
-// LogLine is one log event of a run.
-type LogLine struct {
-	Group   string    `json:"group"`
-	Stream  string    `json:"stream"`
-	Time    time.Time `json:"time"`
-	Message string    `json:"message"`
-	EventID string    `json:"event_id"`
-}
 
 // LogFollower tails a run's logs by polling: each Poll returns the events not
 // returned before. Call it while the run goes, then once more after the run
@@ -58,7 +50,7 @@ type logCursor struct {
 // FollowLogs returns a LogFollower for the run's events from since on, in
 // the given log groups, or in OutputLogGroup and ErrorLogGroup when none are
 // given. It makes no call until Poll.
-func (c *Client) FollowLogs(runID string, since time.Time, groups ...string) *LogFollower {
+func (c *Client) FollowLogs(runID string, since time.Time, groups ...string) gluenet.LogPoller {
 	if len(groups) == 0 {
 		groups = []string{OutputLogGroup, ErrorLogGroup}
 	}
@@ -76,11 +68,11 @@ func (c *Client) FollowLogs(runID string, since time.Time, groups ...string) *Lo
 // A log group that does not exist yet (Glue creates them on first use)
 // yields no events and no error. On an error Poll still returns the events
 // it got before it, which will not be returned again.
-func (f *LogFollower) Poll(ctx context.Context) ([]LogLine, error) {
-	var lines []LogLine
+func (f *LogFollower) Poll(ctx context.Context) ([]gluenet.LogLine, error) {
+	var lines []gluenet.LogLine
 	var err error
 	for _, cur := range f.cursors {
-		var got []LogLine
+		var got []gluenet.LogLine
 		got, err = f.poll(ctx, cur)
 		lines = append(lines, got...)
 		if err != nil {
@@ -93,7 +85,7 @@ func (f *LogFollower) Poll(ctx context.Context) ([]LogLine, error) {
 	return lines, err
 }
 
-func (f *LogFollower) poll(ctx context.Context, cur *logCursor) ([]LogLine, error) {
+func (f *LogFollower) poll(ctx context.Context, cur *logCursor) ([]gluenet.LogLine, error) {
 	in := &cloudwatchlogs.FilterLogEventsInput{
 		LogGroupName:        aws.String(cur.group),
 		LogStreamNamePrefix: aws.String(f.runID),
@@ -104,7 +96,7 @@ func (f *LogFollower) poll(ctx context.Context, cur *logCursor) ([]LogLine, erro
 	if f.PageSize > 0 {
 		in.Limit = aws.Int32(f.PageSize)
 	}
-	var out []LogLine
+	var out []gluenet.LogLine
 	for {
 		page, err := f.logs.FilterLogEvents(ctx, in)
 		if err != nil {
@@ -125,7 +117,7 @@ func (f *LogFollower) poll(ctx context.Context, cur *logCursor) ([]LogLine, erro
 			}
 			cur.seen[key] = ts
 			cur.last = max(cur.last, ts)
-			out = append(out, LogLine{
+			out = append(out, gluenet.LogLine{
 				Group:   cur.group,
 				Stream:  aws.ToString(e.LogStreamName),
 				Time:    time.UnixMilli(ts),

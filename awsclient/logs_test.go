@@ -3,6 +3,7 @@ package awsclient
 import (
 	"context"
 	"fmt"
+	"github.com/gluenet/gluenet"
 	"regexp"
 	"slices"
 	"strconv"
@@ -88,7 +89,7 @@ func (f *fakeLogs) FilterLogEvents(_ context.Context, in *cloudwatchlogs.FilterL
 	return out, nil
 }
 
-func messages(lines []LogLine) []string {
+func messages(lines []gluenet.LogLine) []string {
 	var out []string
 	for _, l := range lines {
 		out = append(out, l.Message)
@@ -201,7 +202,7 @@ func TestLogFollower(t *testing.T) {
 			f := newFakeLogs(tt.groups...)
 			c := &Client{Logs: f}
 			fl := c.FollowLogs("jr_1", t0.Add(tt.since))
-			fl.PageSize = tt.pageSize
+			fl.(*LogFollower).PageSize = tt.pageSize
 			for i, s := range tt.steps {
 				if s.add != nil {
 					s.add(f)
@@ -233,7 +234,7 @@ func TestLogFollower(t *testing.T) {
 func TestLogFollowerForgetsOldEvents(t *testing.T) {
 	t.Parallel()
 	f := newFakeLogs(OutputLogGroup)
-	fl := (&Client{Logs: f}).FollowLogs("jr_1", t0, OutputLogGroup)
+	fl := (&Client{Logs: f}).FollowLogs("jr_1", t0, OutputLogGroup).(*LogFollower)
 	// An hour of a line per second, polled every minute: the follower must
 	// remember only the events within the lookback.
 	for minute := range 60 {

@@ -41,6 +41,8 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/gluenet/gluenet"
 )
 
 // Class names a kind of outcome. The values are stable strings: they are
@@ -111,6 +113,11 @@ type Verdict struct {
 	// Reason says in a few words what the verdict rests on, for logs and
 	// health events.
 	Reason string `json:"reason,omitempty"`
+	// Subnet and AZ are the subnet and the Availability Zone the failure
+	// text names, when it names them ("Could not find subnet for AZ
+	// us-east-1b", "... subnet is 0: subnet-0a1b..."); see Blame.
+	Subnet string `json:"subnet,omitempty"`
+	AZ     string `json:"availability_zone,omitempty"`
 }
 
 // Options adjusts verdicts to the user's retry policy.
@@ -568,10 +575,65 @@ func byMessage(msg string) (Verdict, bool) {
 		if loc := r.re.FindStringIndex(msg); loc != nil {
 			v := r.verdict
 			v.Reason = fmt.Sprintf("message matches %q", msg[loc[0]:loc[1]])
+			// The place the text names, where it is what the verdict
+			// blames: a zone named by a connection error ("Availability
+			// Zone us-east-1a does not correspond to subnet") is the
+			// connection's setting, not a zone in trouble.
+			subnet, az := Named(msg)
+			if v.BlameSubnet {
+				v.Subnet = subnet
+			}
+			if v.BlameAZ {
+				v.AZ = az
+			}
 			return v, true
 		}
 	}
 	return Verdict{}, false
+}
+
+var (
+	// namedSubnet is an EC2 subnet id: subnet- and 8 or 17 hex digits.
+	namedSubnet = regexp.MustCompile(`\bsubnet-(?:[0-9a-f]{17}|[0-9a-f]{8})\b`)
+	// namedAZ is an Availability Zone name (us-east-1b, eu-west-3a,
+	// us-gov-west-1a, ap-northeast-1d) or id (use1-az4).
+	namedAZ = regexp.MustCompile(`\b(?:[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]|[a-z]{3,4}\d-az\d{1,2})\b`)
+)
+
+// Named returns the subnet id and the Availability Zone a failure text
+// names (the first of each), or empty strings: the place Glue says it
+// could not use, which may not be the one the run was expected to use
+// (Glue tries a job's connections in order, and says which one failed).
+func Named(msg string) (subnet, az string) {
+	return namedSubnet.FindString(msg), namedAZ.FindString(msg)
+}
+
+// Blame returns the subnet and the zone health memory counts the failure
+// against: those the failure text names (Verdict.Subnet and AZ) when it
+// names one, else the expected ones, where the plan sent the run. A named
+// zone other than the expected subnet's blames no subnet (Glue used one of
+// that zone that the text does not name); a named subnet gets its zone
+// from the plan's placements (empty when they do not list it).
+func (v Verdict) Blame(subnet, az string, placements []gluenet.Placement) (string, string) {
+	switch {
+	case v.Subnet != "":
+		zone := v.AZ
+		for _, p := range placements {
+			if zone == "" && p.SubnetID == v.Subnet {
+				zone = p.AZ
+			}
+		}
+		if zone == "" && v.Subnet == subnet {
+			zone = az
+		}
+		return v.Subnet, zone
+	case v.AZ != "":
+		if v.AZ == az {
+			return subnet, az
+		}
+		return "", v.AZ
+	}
+	return subnet, az
 }
 
 // LogUnknown logs a failed run's ErrorMessage in full, with the verdict it

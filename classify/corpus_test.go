@@ -19,6 +19,10 @@ type corpusEntry struct {
 	Class       Class  `json:"class"`
 	BlameSubnet bool   `json:"blame_subnet"`
 	BlameAZ     bool   `json:"blame_az"`
+	// NamedSubnet and NamedAZ are the place the text names that health
+	// memory blames (Verdict.Subnet and AZ).
+	NamedSubnet string `json:"named_subnet"`
+	NamedAZ     string `json:"named_az"`
 }
 
 func loadCorpus(t *testing.T) []corpusEntry {
@@ -61,6 +65,9 @@ func TestCorpus(t *testing.T) {
 			}
 			if got.Class == Unknown {
 				t.Errorf("a corpus text must be recognised, got %v", got)
+			}
+			if got.Subnet != e.NamedSubnet || got.AZ != e.NamedAZ {
+				t.Errorf("RunOutcome(%s, %q) names subnet %q, zone %q; want %q, %q", e.State, e.Text, got.Subnet, got.AZ, e.NamedSubnet, e.NamedAZ)
 			}
 		})
 		if seen[e.Name] {

@@ -410,11 +410,6 @@ func (e *Executor) Inspect(ctx context.Context, key string) (Status, error) {
 	return e.status(key, rec, e.pendingWait(rec)), nil
 }
 
-// ReadRun reads a Glue run's live state, changing nothing.
-func (e *Executor) ReadRun(ctx context.Context, job, runID string) (RunInfo, error) {
-	return e.Cloud.GetRun(ctx, job, runID)
-}
-
 // pendingWait is the wait a record stands in, computed without AWS.
 func (e *Executor) pendingWait(rec *record) *Wait {
 	cur := rec.current()

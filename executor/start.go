@@ -438,7 +438,8 @@ func (x *stepper) observe(ctx context.Context, plan *gluenet.Plan, v classify.Ve
 	}
 	first := plan.First()
 	if x.e.Memory != nil {
-		if err := x.e.Memory.Observe(ctx, x.e.now(), first.SubnetID, first.AZ, v); err != nil {
+		subnet, az := v.Blame(first.SubnetID, first.AZ, plan.Placements) // the place Glue's message names, if any
+		if err := x.e.Memory.Observe(ctx, x.e.now(), subnet, az, v); err != nil {
 			x.e.log().Warn("could not update health memory", "err", err)
 		}
 	}

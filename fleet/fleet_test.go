@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -147,23 +148,12 @@ func newServerOn(t *testing.T, st store.Store, token string) (*httptest.Server, 
 
 func get(t *testing.T, url, token string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := map[string]string{}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		h["Authorization"] = "Bearer " + token
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	resp, body := do(t, http.MethodGet, url, h)
+	return resp.StatusCode, []byte(body)
 }
 
 func getJSON(t *testing.T, url string, v any) {
@@ -488,12 +478,14 @@ func TestSampler(t *testing.T) {
 		t.Fatalf("samples = %+v, %v; want A 40 free, B 60 with its 10 reserved", got, err)
 	}
 	// Nothing checked: an error that names the problems, nothing stored.
-	broken := *s
-	broken.Discover = func(context.Context, []string) ([]gluenet.Candidate, error) {
+	broken := &Sampler{Store: s.Store, Connections: s.Connections, Now: s.Now, Discover: func(context.Context, []string) ([]gluenet.Candidate, error) {
 		return []gluenet.Candidate{{Connection: "conn-a", Problem: "access denied"}}, nil
-	}
+	}}
 	if _, err := broken.SampleOnce(ctx); err == nil || !strings.Contains(err.Error(), "conn-a: access denied") {
 		t.Errorf("SampleOnce with nothing checked: %v; want an error naming conn-a's problem", err)
+	}
+	if broken.failed.Load() != 1 || broken.ok.Load() != 0 || s.ok.Load() != 1 {
+		t.Errorf("sampler counts: broken %d failed %d ok, good %d ok; want 1 0 1", broken.failed.Load(), broken.ok.Load(), s.ok.Load())
 	}
 	// Retention: the 48h-old and 3h-old seeds fall out a day later.
 	clock = now.Add(22 * time.Hour)
@@ -616,8 +608,14 @@ func testMetricsValues(t *testing.T, ts *httptest.Server) {
 		`gluenet_subnet_ejected{availability_zone="us-east-1a",subnet="subnet-aaaa"} 1`,
 		`gluenet_subnet_ejected{availability_zone="us-east-1b",subnet="subnet-bbbb"} 0`,
 		`gluenet_zone_ejected{availability_zone="us-east-1a"} 1`,
-		`gluenet_runs{class="succeeded",job="report",status="succeeded"} 1`,
-		`gluenet_placement_failures{availability_zone="us-east-1a",subnet="subnet-aaaa"} 1`,
+		`gluenet_runs_started_total{glue_job="etl"} 1`,
+		`gluenet_runs_started_total{glue_job="report"} 1`,
+		`gluenet_runs_finished_total{class="succeeded",glue_job="report",status="succeeded"} 1`,
+		`gluenet_runs_under_capacity_total{glue_job="report"} 0`,
+		`gluenet_window_runs{class="succeeded",glue_job="report",status="succeeded"} 1`,
+		`gluenet_placement_failures_total{availability_zone="us-east-1a",subnet="subnet-aaaa"} 1`,
+		`gluenet_subnet_stale{availability_zone="us-east-1b",subnet="subnet-bbbb"} 0`,
+		`gluenet_build_info{goversion="` + runtime.Version() + `",version="(devel)"} 1`,
 		`gluenet_run_attempts_bucket{le="1"} 1`,
 		`gluenet_run_attempts_count 2`,
 		`gluenet_run_attempts_sum 3`,
@@ -702,7 +700,17 @@ func metricNames(s string) []string { return metricRE.FindAllString(s, -1) }
 // exposedMetrics is every series name the seeded server's /metrics has.
 func exposedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
-	ts, _ := newServer(t, "")
+	st := seed(t)
+	sampler := &Sampler{Store: st, Connections: []string{"conn-b"}, Now: func() time.Time { return now }, Discover: func(context.Context, []string) ([]gluenet.Candidate, error) {
+		return []gluenet.Candidate{{Connection: "conn-b", SubnetID: subnetB, AZ: azB, FreeIPs: 90, Checked: true}}, nil
+	}}
+	if _, err := sampler.SampleOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{View: &View{R: st, Now: func() time.Time { return now }}, Sampler: sampler}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	get(t, ts.URL+"/metrics", "") // a request that the HTTP metrics then count
 	_, b := get(t, ts.URL+"/metrics", "")
 	out := map[string]bool{}
 	for _, line := range strings.Split(string(b), "\n") {
@@ -723,7 +731,9 @@ type countingReader struct {
 }
 
 func (c *countingReader) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error) {
-	c.lists++
+	if f.Before.IsZero() { // not the one-time read of the history before the window
+		c.lists++
+	}
 	return c.Reader.ListRuns(ctx, f)
 }
 

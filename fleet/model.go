@@ -19,16 +19,21 @@ package fleet
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/classify"
+	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/store"
 )
 
@@ -84,6 +89,9 @@ type Subnet struct {
 	EjectedUntil          time.Time `json:"ejected_until,omitzero"`
 	// ZoneEjected is true when the subnet's AZ is ejected.
 	ZoneEjected bool `json:"zone_ejected"`
+	// Stale is true when the last observation is older than the window:
+	// FreeIPs is old news.
+	Stale bool `json:"stale"`
 }
 
 // Zone is the current view of one Availability Zone.
@@ -136,6 +144,12 @@ type RunSummary struct {
 	GlueRunID string `json:"glue_run_id"`
 	// Strategy is the last plan's strategy.
 	Strategy string `json:"strategy"`
+	// Error is the last error message an attempt recorded (Glue's, or
+	// gluenet's when the run got no Glue run).
+	Error string `json:"error,omitempty"`
+	// UnderCapacity counts the attempts started with fewer free IPs than
+	// the run needed (the plan's under_capacity).
+	UnderCapacity int `json:"under_capacity,omitempty"`
 }
 
 // RunFilter selects runs in the view.
@@ -144,6 +158,43 @@ type RunFilter struct {
 	Status store.RunStatus
 	Since  time.Time
 	Limit  int
+	// Cursor, when set, lists the runs after it (the last run of the
+	// previous page).
+	Cursor *Cursor
+}
+
+// Cursor is a place in the runs list, newest first: the creation time and
+// key of the last run a page listed.
+type Cursor struct {
+	At  time.Time
+	Key string
+}
+
+// String encodes the cursor for a URL: opaque to clients.
+func (c Cursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.At.UnixMicro(), 10) + "/" + c.Key))
+}
+
+// parseCursor decodes what Cursor.String encoded.
+func parseCursor(v string) (Cursor, error) {
+	bad := &badRequest{fmt.Sprintf("cursor %q: not a cursor this server gave; pass the next_cursor of the previous page as it is", v)}
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return Cursor{}, bad
+	}
+	us, key, ok := strings.Cut(string(b), "/")
+	n, err := strconv.ParseInt(us, 10, 64)
+	if !ok || err != nil || key == "" {
+		return Cursor{}, bad
+	}
+	return Cursor{At: time.UnixMicro(n).UTC(), Key: key}, nil
+}
+
+// RunPage is one page of the runs list.
+type RunPage struct {
+	Runs []RunSummary
+	// Next is the cursor of the next page; empty on the last.
+	Next string
 }
 
 // View reads the store for the server; every method reads afresh.
@@ -162,6 +213,7 @@ type View struct {
 
 	mu    sync.Mutex
 	memos map[string]memo
+	tally *tally // under mu
 }
 
 // memo is a result read from the store at a time.
@@ -227,29 +279,85 @@ func (v *View) Since() time.Time { return v.now().Add(-v.window()) }
 
 // Runs lists runs, newest first, with their attempts summed up.
 func (v *View) Runs(ctx context.Context, f RunFilter) ([]RunSummary, error) {
-	x, err := v.memoize(fmt.Sprintf("runs %q %q %d %d", f.Job, f.Status, f.Since.UnixMicro(), f.Limit), func(time.Time) (any, error) {
+	p, err := v.RunsPage(ctx, f)
+	return p.Runs, err
+}
+
+// RunsPage lists a page of runs, newest first, and the cursor of the next
+// page when there is one.
+func (v *View) RunsPage(ctx context.Context, f RunFilter) (RunPage, error) {
+	cursor := ""
+	if f.Cursor != nil {
+		cursor = f.Cursor.String()
+	}
+	x, err := v.memoize(fmt.Sprintf("runs %q %q %d %d %q", f.Job, f.Status, f.Since.UnixMicro(), f.Limit, cursor), func(time.Time) (any, error) {
 		return v.runs(ctx, f)
 	})
 	if err != nil {
-		return nil, err
+		return RunPage{}, err
 	}
-	return x.([]RunSummary), nil
+	return x.(RunPage), nil
 }
 
-func (v *View) runs(ctx context.Context, f RunFilter) ([]RunSummary, error) {
-	runs, err := v.R.ListRuns(ctx, store.RunFilter{Job: f.Job, Status: f.Status, Since: f.Since, Limit: f.Limit})
+func (v *View) runs(ctx context.Context, f RunFilter) (RunPage, error) {
+	runs, err := v.listAfter(ctx, f)
 	if err != nil {
-		return nil, err
+		return RunPage{}, err
+	}
+	var p RunPage
+	if f.Limit > 0 && len(runs) > f.Limit {
+		runs = runs[:f.Limit]
+		last := runs[len(runs)-1]
+		p.Next = Cursor{At: last.CreatedAt, Key: last.Key}.String()
 	}
 	attempts, err := v.R.AttemptsOf(ctx, keysOf(runs))
 	if err != nil {
-		return nil, err
+		return RunPage{}, err
 	}
-	out := make([]RunSummary, 0, len(runs))
+	p.Runs = make([]RunSummary, 0, len(runs))
 	for _, r := range runs {
-		out = append(out, summarize(r, attempts[r.Key]))
+		p.Runs = append(p.Runs, summarize(r, attempts[r.Key]))
 	}
-	return out, nil
+	return p, nil
+}
+
+// listAfter lists up to f.Limit+1 runs after f.Cursor in the store's order
+// (created_at, then key, both descending): the store pages by time only,
+// so the runs created at the cursor's very time are read again and those
+// the previous page had (key at or above the cursor's) dropped.
+func (v *View) listAfter(ctx context.Context, f RunFilter) ([]store.Run, error) {
+	sf := store.RunFilter{Job: f.Job, Status: f.Status, Since: f.Since}
+	want := 0
+	if f.Limit > 0 {
+		want = f.Limit + 1
+	}
+	if f.Cursor == nil {
+		sf.Limit = want
+		return v.R.ListRuns(ctx, sf)
+	}
+	sf.Before = f.Cursor.At.Add(time.Microsecond)
+	for extra := 8; ; extra *= 4 {
+		if want > 0 {
+			sf.Limit = want + extra
+		}
+		got, err := v.R.ListRuns(ctx, sf)
+		if err != nil {
+			return nil, err
+		}
+		out := got[:0:0]
+		for _, r := range got {
+			if r.CreatedAt.Equal(f.Cursor.At) && r.Key >= f.Cursor.Key {
+				continue
+			}
+			out = append(out, r)
+		}
+		if want == 0 || len(out) >= want || len(got) < sf.Limit {
+			if want > 0 && len(out) > want {
+				out = out[:want]
+			}
+			return out, nil
+		}
+	}
 }
 
 func keysOf(runs []store.Run) []string {
@@ -270,18 +378,31 @@ func summarize(r store.Run, as []store.Attempt) RunSummary {
 		if a.GlueRunID != "" {
 			s.GlueRunID = a.GlueRunID
 		}
+		if a.ErrorMessage != "" {
+			s.Error = a.ErrorMessage
+		}
+		if p, ok := decodePlan(a.Plan); ok && p.UnderCapacity != nil {
+			s.UnderCapacity++
+		}
 	}
 	if len(as) == 0 {
 		return s
 	}
 	// Where the last attempt landed; while it is going, where its plan
-	// sends it.
+	// sends it; when it failed with a text that names a subnet or a zone,
+	// that place (classify.Verdict.Blame, as health memory blames it).
 	last := as[len(as)-1]
 	s.Subnet, s.AZ = last.Subnet, last.AZ
-	if p, ok := decodePlan(last.Plan); ok {
+	p, ok := decodePlan(last.Plan)
+	if ok {
 		s.Strategy = p.Strategy
 		if f := p.First(); s.Subnet == "" && f != nil {
 			s.Subnet, s.AZ = f.SubnetID, f.AZ
+		}
+	}
+	if last.ErrorMessage != "" && last.FinalState != "" {
+		if v := classify.RunOutcome(last.FinalState, last.ErrorMessage); v.Subnet != "" || v.AZ != "" {
+			s.Subnet, s.AZ = v.Blame(s.Subnet, s.AZ, p.Placements)
 		}
 	}
 	return s
@@ -314,6 +435,9 @@ func (v *View) Run(ctx context.Context, key string) (RunDetail, error) {
 	if as == nil {
 		as = []store.Attempt{}
 	}
+	// Runs recorded by earlier builds carry their inputs in Go's field
+	// names: show them in today's shape, as `runs show` does.
+	r.Inputs = executor.CurrentInputs(r.Inputs)
 	return RunDetail{Run: r, Attempts: as}, nil
 }
 
@@ -326,6 +450,9 @@ type snapshot struct {
 	samples      []store.SubnetSample
 	reservations []gluenet.Reservation
 	health       []gluenet.HealthRecord
+	// since is the window's start; counts the tally's counts then.
+	since  time.Time
+	counts *counts
 }
 
 // load returns the store's state now, or the one read within CacheTTL.
@@ -358,7 +485,23 @@ func (v *View) read(ctx context.Context, now time.Time) (*snapshot, error) {
 	if sn.health, err = v.R.Health(ctx); err != nil {
 		return nil, err
 	}
+	sn.since = since
+	if v.tally == nil {
+		v.tally = newTally()
+	}
+	if err := v.tally.update(ctx, v.R, sn, since); err != nil {
+		return nil, err
+	}
+	sn.counts = v.tally.counts()
 	return sn, nil
+}
+
+// Prime reads the store once: it seeds the counters of /metrics with the
+// store's whole history (gluenet serve calls it at start, so that the
+// first scrape does not pay for it and a broken store stops serve).
+func (v *View) Prime(ctx context.Context) error {
+	_, err := v.load(ctx)
+	return err
 }
 
 // History returns the free-IP observations within the window, oldest
@@ -465,6 +608,13 @@ func (sn *snapshot) fleet() Fleet {
 		}
 	}
 	last := map[string]Observation{}
+	if sn.counts != nil {
+		// Every subnet ever observed: one nothing observed within the
+		// window stays, marked stale.
+		for id, o := range sn.counts.subnets {
+			last[id] = o
+		}
+	}
 	for _, o := range hist { // oldest first: the last one wins
 		last[o.SubnetID] = o
 	}
@@ -472,7 +622,7 @@ func (sn *snapshot) fleet() Fleet {
 	zones := map[string]*Zone{}
 	for id, o := range last {
 		s := Subnet{SubnetID: id, AZ: o.AZ, Connections: conns[id], FreeIPs: o.FreeIPs, ReservedIPs: reserved[id],
-			ObservedAt: o.At, Source: o.Source}
+			ObservedAt: o.At, Source: o.Source, Stale: o.At.Before(sn.since)}
 		if s.Connections == nil {
 			s.Connections = []string{}
 		}

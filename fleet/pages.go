@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/store"
 )
 
@@ -73,7 +74,23 @@ func fmtTime(t time.Time) string {
 	if t.IsZero() {
 		return `<span class="muted">-</span>`
 	}
-	return `<time datetime="` + t.UTC().Format(time.RFC3339) + `">` + t.UTC().Format("2006-01-02 15:04:05") + `</time>`
+	return `<time datetime="` + t.UTC().Format(time.RFC3339) + `">` + t.UTC().Format("2006-01-02 15:04:05") + ` UTC</time>`
+}
+
+// age says how long before now t was, in the largest whole unit.
+func age(t, now time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case t.IsZero():
+		return "never"
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
 }
 
 func dash(s string) string {
@@ -110,26 +127,40 @@ func (s *Server) subnetsPage(r *http.Request) (string, string, error) {
 	events, ejs := h.Events, h.Ejections
 	var b strings.Builder
 	b.WriteString(`<h1>Subnets and zones</h1>`)
-	fmt.Fprintf(&b, `<p class="note">At %s. Free IPs are EC2's count at the last observation within the last %s (by a run's discovery, or by the <code>--watch</code> sampler); reserved IPs are held now by runs in flight that EC2 may not count yet.</p>`,
-		fmtTime(f.At), esc(s.View.window().String()))
+	fmt.Fprintf(&b, `<p class="note">At %s. Free IPs are EC2's count at the last observation (by a run's discovery, or by the <code>--watch</code> sampler), as old as its age says; reserved IPs are held now by runs in flight that EC2 may not count yet. Glue needs at least %d free IPs in a subnet to start a run there.</p>`,
+		fmtTime(f.At), gluenet.DefaultMinIPs)
+	if s.Sampler == nil {
+		b.WriteString(`<p class="note warn">No <code>--watch</code>: a subnet's free IPs are what the last run that looked at it saw, which may be hours old. Start serve with <code>--watch CONFIG</code> to sample every subnet of the config every minute.</p>`)
+	}
+	why := ejectionReasons(ejs)
 	b.WriteString(`<h2>Zones</h2><table id="zones"><thead><tr><th>Zone</th><th>Subnets</th><th>Free IPs</th><th>Reserved</th><th>Health</th></tr></thead><tbody>`)
 	for _, z := range f.Zones {
 		fmt.Fprintf(&b, `<tr><td>%s</td><td>%s</td><td class="num">%d</td><td class="num">%d</td><td>%s</td></tr>`,
-			esc(z.AZ), esc(strings.Join(z.Subnets, ", ")), z.FreeIPs, z.ReservedIPs, ejectedCell(z.Ejected, z.EjectedUntil))
+			esc(z.AZ), dash(strings.Join(z.Subnets, ", ")), z.FreeIPs, z.ReservedIPs, zoneHealth(z, f.Subnets, why[ejKey{gluenet.ScopeAZ, z.AZ}]))
+	}
+	if len(f.Zones) == 0 {
+		b.WriteString(`<tr><td colspan="5" class="muted">No data yet: no run has recorded a zone. Run a job with gluenet, or start serve with <code>--watch CONFIG</code>.</td></tr>`)
 	}
 	b.WriteString(`</tbody></table>`)
 	b.WriteString(`<h2>Subnets</h2><table id="subnets"><thead><tr><th>Subnet</th><th>Zone</th><th>Connections</th><th>Free IPs (EC2)</th><th>Reserved</th><th>Free after reservations</th><th>Observed</th><th>Health</th></tr></thead><tbody>`)
 	for _, x := range f.Subnets {
-		health := ejectedCell(x.Ejected, x.EjectedUntil)
-		if x.ZoneEjected && !x.Ejected {
-			health = `<span class="bad">zone ejected</span>`
+		observed := fmt.Sprintf(`%s <span class="muted">by %s</span>`, esc(age(x.ObservedAt, sn.now)), esc(x.Source))
+		if x.Stale {
+			observed = `<span class="bad">` + esc(age(x.ObservedAt, sn.now)) + `: stale</span> <span class="muted">by ` + esc(x.Source) + `</span>`
 		}
-		fmt.Fprintf(&b, `<tr><td>%s</td><td>%s</td><td>%s</td><td class="num">%d</td><td class="num">%d</td><td class="num">%d</td><td>%s <span class="muted">(%s)</span></td><td>%s</td></tr>`,
+		fmt.Fprintf(&b, `<tr><td>%s</td><td>%s</td><td>%s</td><td class="num">%d</td><td class="num">%d</td><td class="num">%d</td><td>%s<br>%s</td><td>%s</td></tr>`,
 			esc(x.SubnetID), esc(x.AZ), dash(strings.Join(x.Connections, ", ")), x.FreeIPs, x.ReservedIPs, x.FreeAfterReservations,
-			fmtTime(x.ObservedAt), esc(x.Source), health)
+			observed, fmtTime(x.ObservedAt), subnetHealth(x, why))
+	}
+	if len(f.Subnets) == 0 {
+		b.WriteString(`<tr><td colspan="8" class="muted">No data yet: no run and no sample has observed a subnet. Run a job with gluenet, or start serve with <code>--watch CONFIG</code>.</td></tr>`)
 	}
 	b.WriteString(`</tbody></table>`)
-	b.WriteString(`<h2>Free IPs over time</h2><div class="charts">`)
+	b.WriteString(`<h2>Free IPs over time</h2>`)
+	if len(hist) == 0 {
+		b.WriteString(`<p class="muted">No data yet: no free-IP observation within the last ` + esc(s.View.window().String()) + `.</p>`)
+	}
+	b.WriteString(`<div class="charts">`)
 	from, to := sn.now.Add(-s.View.window()), sn.now
 	if len(hist) > 0 && hist[0].At.After(from) {
 		// Start at the first observation, with a margin, rather than
@@ -137,6 +168,9 @@ func (s *Server) subnetsPage(r *http.Request) (string, string, error) {
 		from = hist[0].At.Add(-to.Sub(hist[0].At) / 20)
 	}
 	for _, x := range f.Subnets {
+		if x.Stale {
+			continue // nothing to draw within the window
+		}
 		var free, after, reserved []point
 		for _, o := range hist {
 			if o.SubnetID == x.SubnetID {
@@ -208,6 +242,64 @@ func ejectedCell(ejected bool, until time.Time) string {
 	return `<span class="ok">ok</span>`
 }
 
+// ejKey names a subnet or a zone of health memory.
+type ejKey struct {
+	scope gluenet.Scope
+	key   string
+}
+
+// ejectionReasons maps each subnet and zone to why its latest ejection
+// happened (the ejected event's detail).
+func ejectionReasons(ejs []Ejection) map[ejKey]string {
+	out := map[ejKey]string{}
+	for _, e := range ejs { // oldest first: the latest wins
+		out[ejKey{e.Scope, e.Key}] = e.Why
+	}
+	return out
+}
+
+// subnetHealth says whether runs can go to the subnet: ejected (and why),
+// its zone ejected, too few free IPs for Glue to start anything there,
+// or ok.
+func subnetHealth(x Subnet, why map[ejKey]string) string {
+	switch {
+	case x.Ejected:
+		return ejectedCell(true, x.EjectedUntil) + because(why[ejKey{gluenet.ScopeSubnet, x.SubnetID}])
+	case x.ZoneEjected:
+		return `<span class="bad">zone ejected</span>` + because(why[ejKey{gluenet.ScopeAZ, x.AZ}])
+	case x.FreeAfterReservations < gluenet.DefaultMinIPs:
+		return fmt.Sprintf(`<span class="bad">no room</span>: %d free after reservations, Glue needs %d to start a run`, x.FreeAfterReservations, gluenet.DefaultMinIPs)
+	case x.Stale:
+		return `<span class="warn">unknown</span>: no recent observation`
+	}
+	return `<span class="ok">ok</span>`
+}
+
+// zoneHealth says the same of a zone: ejected (and why), or no subnet of
+// it with room, or ok.
+func zoneHealth(z Zone, subnets []Subnet, why string) string {
+	if z.Ejected {
+		return ejectedCell(true, z.EjectedUntil) + because(why)
+	}
+	room := false
+	for _, x := range subnets {
+		if x.AZ == z.AZ && !x.Ejected && x.FreeAfterReservations >= gluenet.DefaultMinIPs {
+			room = true
+		}
+	}
+	if !room && len(z.Subnets) > 0 {
+		return fmt.Sprintf(`<span class="bad">no room</span>: no usable subnet has the %d free IPs Glue needs`, gluenet.DefaultMinIPs)
+	}
+	return `<span class="ok">ok</span>`
+}
+
+func because(why string) string {
+	if why == "" {
+		return ""
+	}
+	return `<br><span class="why">` + esc(why) + `</span>`
+}
+
 var statuses = []store.RunStatus{store.RunSucceeded, store.RunFailed, store.RunInterrupted, store.RunRunning, store.RunPending}
 
 func (s *Server) runsPage(r *http.Request) (string, string, error) {
@@ -215,10 +307,11 @@ func (s *Server) runsPage(r *http.Request) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	runs, err := s.View.Runs(r.Context(), f)
+	page, err := s.View.RunsPage(r.Context(), f)
 	if err != nil {
 		return "", "", err
 	}
+	runs := page.Runs
 	q := r.URL.Query()
 	var b strings.Builder
 	b.WriteString(`<h1>Runs</h1><form class="filters" method="get" action="/runs">`)
@@ -253,23 +346,104 @@ func (s *Server) runsPage(r *http.Request) (string, string, error) {
 		}
 		bars = append(bars, br)
 	}
+	b.WriteString(`<div class="charts">`)
 	if len(bars) > 0 {
-		b.WriteString(`<div class="charts">` + barChart(fmt.Sprintf("The %d runs below, by job and outcome", len(runs)), bars) + `</div>`)
+		b.WriteString(barChart(fmt.Sprintf("The %d runs below, by job and outcome", len(runs)), bars))
 	}
+	chart, err := s.failuresChart(r)
+	if err != nil {
+		return "", "", err
+	}
+	b.WriteString(chart + `</div>`)
 	b.WriteString(`<table id="runs"><thead><tr><th>Created</th><th>Run key</th><th>Job</th><th>Status</th><th>Class</th><th>Attempts</th><th>Subnet</th><th>Zone</th><th>Strategy</th><th>Outcome</th></tr></thead><tbody>`)
 	for _, x := range runs {
 		status := esc(string(x.Status))
 		if x.Status == store.RunFailed || x.Status == store.RunInterrupted {
 			status = `<span class="bad">` + status + `</span>`
 		}
+		outcome := dash(x.Outcome)
+		if x.Error != "" && x.Status != store.RunSucceeded {
+			outcome = `<span class="err">` + esc(x.Error) + `</span>`
+		}
+		if x.UnderCapacity > 0 {
+			outcome += fmt.Sprintf(` <span class="warn">started under capacity (%d)</span>`, x.UnderCapacity)
+		}
 		fmt.Fprintf(&b, `<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class="num">%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>`,
-			fmtTime(x.CreatedAt), runLink(x.Key), esc(x.Job), status, dash(x.Class), x.Attempts, dash(x.Subnet), dash(x.AZ), dash(x.Strategy), dash(x.Outcome))
+			fmtTime(x.CreatedAt), runLink(x.Key), esc(x.Job), status, dash(x.Class), x.Attempts, dash(x.Subnet), dash(x.AZ), dash(x.Strategy), outcome)
 	}
 	if len(runs) == 0 {
-		b.WriteString(`<tr><td colspan="10" class="muted">No run matches.</td></tr>`)
+		msg := "No run matches."
+		if len(q) == 0 {
+			msg = "No data yet: no run recorded in the state store. Runs show here once gluenet run has started one."
+		}
+		b.WriteString(`<tr><td colspan="10" class="muted">` + msg + `</td></tr>`)
 	}
 	b.WriteString(`</tbody></table>`)
+	if page.Next != "" {
+		next := url.Values{}
+		for k, v := range q {
+			next[k] = v
+		}
+		next.Set("cursor", page.Next)
+		b.WriteString(`<p><a href="/runs?` + esc(next.Encode()) + `">Older runs</a></p>`)
+	}
 	return "runs", b.String(), nil
+}
+
+// failuresChart draws, per hour of the window (per 5 minutes within a
+// window of a few hours), the attempts that failed on placement, the other
+// failed attempts and the attempts started under capacity.
+func (s *Server) failuresChart(r *http.Request) (string, error) {
+	sn, err := s.View.load(r.Context())
+	if err != nil {
+		return "", err
+	}
+	from, to := sn.since, sn.now
+	step := time.Hour
+	if to.Sub(from) <= 6*time.Hour {
+		step = 5 * time.Minute
+	}
+	n := int(to.Sub(from)/step) + 1
+	placement, other, short := make([]float64, n), make([]float64, n), make([]float64, n)
+	seen := false
+	for _, run := range sn.runs {
+		for _, a := range sn.attempts[run.Key] {
+			at := a.StartedAt
+			if at.IsZero() {
+				at = run.CreatedAt
+			}
+			i := int(at.Sub(from) / step)
+			if i < 0 || i >= n {
+				continue
+			}
+			seen = true
+			switch {
+			case a.Class == string(classify.Placement):
+				placement[i]++
+			case a.Class != "" && a.Class != string(classify.Succeeded):
+				other[i]++
+			}
+			if p, ok := decodePlan(a.Plan); ok && p.UnderCapacity != nil {
+				short[i]++
+			}
+		}
+	}
+	title := fmt.Sprintf("Failed attempts and short starts per %s, last %s (UTC)", strings.TrimSuffix(strings.TrimSuffix(step.String(), "0s"), "0m"), s.View.window())
+	if !seen {
+		return `<p class="muted">No data yet: no attempt within the last ` + esc(s.View.window().String()) + `.</p>`, nil
+	}
+	pts := func(vs []float64) []point {
+		out := make([]point, n)
+		for i, v := range vs {
+			out[i] = point{from.Add(time.Duration(i) * step), v}
+		}
+		return out
+	}
+	return timeChart(title, from, to, []series{
+		{"placement failures", "s-placement", pts(placement)},
+		{"other failures", "s-other", pts(other)},
+		{"started under capacity", "s-short", pts(short)},
+	}, nil), nil
 }
 
 func (s *Server) runPage(r *http.Request) (string, string, error) {

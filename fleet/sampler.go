@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gluenet/gluenet"
@@ -38,6 +39,11 @@ type Sampler struct {
 	Retention   time.Duration
 	Now         func() time.Time
 	Log         *slog.Logger
+
+	// What /metrics tells of the samples: taken, failed, and when the
+	// last one was stored (Unix milliseconds).
+	ok, failed atomic.Uint64
+	lastOK     atomic.Int64
 }
 
 func (s *Sampler) log() *slog.Logger {
@@ -50,6 +56,17 @@ func (s *Sampler) log() *slog.Logger {
 // SampleOnce takes one sample of every watched subnet and prunes the
 // history. It returns the number of subnets sampled.
 func (s *Sampler) SampleOnce(ctx context.Context) (int, error) {
+	n, err := s.sampleOnce(ctx)
+	if err != nil {
+		s.failed.Add(1)
+		return n, err
+	}
+	s.ok.Add(1)
+	s.lastOK.Store(s.Now().UnixMilli())
+	return n, nil
+}
+
+func (s *Sampler) sampleOnce(ctx context.Context) (int, error) {
 	cands, err := s.Discover(ctx, s.Connections)
 	if err != nil {
 		return 0, fmt.Errorf("sample subnets: %w", err)

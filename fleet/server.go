@@ -1,13 +1,18 @@
 package fleet
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	_ "embed"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +33,21 @@ type Server struct {
 	// must carry (Authorization: Bearer TOKEN).
 	Token string
 	Log   *slog.Logger
+	// Version is the build's, for gluenet_build_info.
+	Version string
+	// Sampler, when serve runs one (--watch), has its outcomes in /metrics.
+	Sampler *Sampler
+	// MaxInFlight bounds the requests served at once (DefaultMaxInFlight
+	// when 0); the others wait up to BusyWait, then get 503. It bounds
+	// the store connections and memory a burst of requests can take.
+	MaxInFlight int
 }
+
+// DefaultMaxInFlight is the requests served at once by default.
+const DefaultMaxInFlight = 16
+
+// BusyWait is how long a request waits for a free slot before its 503.
+const BusyWait = 10 * time.Second
 
 func (s *Server) log() *slog.Logger {
 	if s.Log != nil {
@@ -41,6 +60,16 @@ func (s *Server) log() *slog.Logger {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	// Anything else under /api/v1 answers in JSON: 404, or 405 for
+	// another method than GET on a path that exists.
+	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": r.Method + " is not allowed: the API only reads (GET)"})
+			return
+		}
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such path: " + r.URL.Path + " (see /api/v1/openapi.yaml)"})
+	})
 	mux.HandleFunc("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(openAPI)
@@ -68,8 +97,12 @@ func (s *Server) Handler() http.Handler {
 		if err != nil {
 			return nil, err
 		}
-		runs, err := s.View.Runs(r.Context(), f)
-		return map[string]any{"runs": nonNil(runs)}, err
+		page, err := s.View.RunsPage(r.Context(), f)
+		out := map[string]any{"runs": nonNil(page.Runs)}
+		if page.Next != "" {
+			out["next_cursor"] = page.Next
+		}
+		return out, err
 	}))
 	mux.HandleFunc("GET /api/v1/runs/{key...}", s.api(func(r *http.Request) (any, error) {
 		return s.View.Run(r.Context(), r.PathValue("key"))
@@ -77,9 +110,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/strategies", s.api(func(*http.Request) (any, error) {
 		return map[string]any{"strategies": Strategies()}, nil
 	}))
-	mux.Handle("GET /metrics", s.metricsHandler())
+	reg := s.registry()
+	mux.Handle("GET /metrics", s.metricsHandler(reg))
 	s.pages(mux)
-	return s.auth(mux)
+	// The HTTP metrics count every answer: refused ones (421, 401, 503)
+	// too.
+	return secure(newHTTPMetrics(reg).instrument(mux, s.hosts(s.auth(s.limit(mux)))))
 }
 
 func nonNil[T any](xs []T) []T {
@@ -95,9 +131,12 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	if s.Token == "" {
 		return next
 	}
-	want := []byte("Bearer " + s.Token)
+	want := []byte(s.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		// The scheme is case-insensitive (RFC 9110 11.1), the token not.
+		scheme, got, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		ok := strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) == 1
+		if r.URL.Path != "/healthz" && !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gluenet"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token: send Authorization: Bearer <the --token of gluenet serve>"})
 			return
@@ -123,7 +162,10 @@ func (e *badRequest) Error() string { return e.msg }
 
 func (s *Server) api(fn func(r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		v, err := fn(r)
+		v, err := any(nil), checkQuery(r)
+		if err == nil {
+			v, err = fn(r)
+		}
 		var br *badRequest
 		switch {
 		case errors.As(err, &br):
@@ -147,8 +189,36 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v) // the client went away; nothing to do
 }
 
-// MaxRuns is the most runs one request lists.
+// MaxRuns is the most runs one request lists; next_cursor pages on.
 const MaxRuns = 1000
+
+// queryParams are the query parameters each API path takes; the others
+// take none.
+var queryParams = map[string][]string{"/api/v1/runs": {"job", "outcome", "since", "limit", "cursor"}}
+
+// checkQuery refuses what the API would otherwise ignore: a query that
+// does not parse (an unencoded ';' would drop a filter silently), a
+// parameter the path does not take (?status=failed would list every
+// run), and a parameter given twice.
+func checkQuery(r *http.Request) error {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return &badRequest{fmt.Sprintf("the query %q does not parse (%v): separate parameters with '&' and percent-encode ';' as %%3B", r.URL.RawQuery, err)}
+	}
+	allowed := queryParams[r.URL.Path]
+	for k, vs := range q {
+		if !slices.Contains(allowed, k) {
+			if len(allowed) == 0 {
+				return &badRequest{fmt.Sprintf("unknown parameter %q: %s takes no parameters", k, r.URL.Path)}
+			}
+			return &badRequest{fmt.Sprintf("unknown parameter %q: %s takes %s", k, r.URL.Path, strings.Join(allowed, ", "))}
+		}
+		if len(vs) > 1 {
+			return &badRequest{fmt.Sprintf("parameter %q is given %d times: give it once", k, len(vs))}
+		}
+	}
+	return nil
+}
 
 // parseRunFilter reads job, outcome, since and limit from the query.
 func parseRunFilter(r *http.Request, now time.Time) (RunFilter, error) {
@@ -174,6 +244,13 @@ func parseRunFilter(r *http.Request, now time.Time) (RunFilter, error) {
 		}
 		f.Limit = n
 	}
+	if v := q.Get("cursor"); v != "" {
+		c, err := parseCursor(v)
+		if err != nil {
+			return f, err
+		}
+		f.Cursor = &c
+	}
 	return f, nil
 }
 
@@ -186,4 +263,85 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	return time.Time{}, &badRequest{fmt.Sprintf("since %q: use an RFC 3339 time (2026-12-01T08:00:00Z) or a duration back from now (6h, 30m)", strings.TrimSpace(v))}
+}
+
+// contentSecurityPolicy lets a page use its own style sheet (by hash) and
+// nothing else: no script, no image, font or frame from anywhere, no
+// framing by another site, forms only back to serve.
+var contentSecurityPolicy = func() string {
+	sum := sha256.Sum256([]byte(styleCSS))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+}()
+
+// secure sets the security headers of every answer.
+func secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		// Every answer is the store's state now, and may name the jobs:
+		// no cache keeps it.
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// hosts refuses, when serve has no token, a Host header that is not a
+// loopback name: without it a web page on any site could read the fleet
+// through DNS rebinding (its own name resolving to 127.0.0.1).
+func (s *Server) hosts(next http.Handler) http.Handler {
+	if s.Token != "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			writeJSON(w, http.StatusMisdirectedRequest, map[string]string{"error": fmt.Sprintf(
+				"Host %q is not a loopback name: without a token gluenet serve answers only requests to localhost, 127.0.0.1 or [::1] (set --token to serve other names)", r.Host)})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether a Host header (host or host:port) names
+// loopback: localhost, a name under .localhost, or a loopback IP.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// limit serves at most MaxInFlight requests at once; the others wait up
+// to BusyWait for a slot, then get 503 with Retry-After.
+func (s *Server) limit(next http.Handler) http.Handler {
+	n := s.MaxInFlight
+	if n <= 0 {
+		n = DefaultMaxInFlight
+	}
+	slots := make(chan struct{}, n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t := time.NewTimer(BusyWait)
+		defer t.Stop()
+		select {
+		case slots <- struct{}{}:
+		case <-r.Context().Done():
+			return
+		case <-t.C:
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "gluenet serve is busy: try again in a second"})
+			return
+		}
+		defer func() { <-slots }()
+		next.ServeHTTP(w, r)
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,9 +31,29 @@ type band struct {
 }
 
 const (
-	chartW, chartH                = 640, 220
-	padL, padR, padTop, padBottom = 48, 12, 12, 28
+	chartW, chartH                = 640, 236
+	padL, padR, padTop, padBottom = 48, 12, 12, 44
+	// Ejection bands are opaque strips under the plot, one row per class,
+	// so that overlapping periods keep the legend's colours.
+	bandRow = 7
 )
+
+// gapFactor: consecutive points further apart than this many times the
+// series' median interval are not joined: nothing was observed between.
+const gapFactor = 3
+
+// gapLimit is the interval beyond which a series' points are not joined.
+func gapLimit(pts []point) time.Duration {
+	if len(pts) < 3 {
+		return 0 // too few to tell a gap from the rhythm
+	}
+	gaps := make([]time.Duration, 0, len(pts)-1)
+	for i := 1; i < len(pts); i++ {
+		gaps = append(gaps, pts[i].t.Sub(pts[i-1].t))
+	}
+	slices.Sort(gaps)
+	return gapFactor * max(gaps[len(gaps)/2], time.Second)
+}
 
 // timeChart draws series against time over [from, to], with bands behind.
 func timeChart(title string, from, to time.Time, ss []series, bands []band) string {
@@ -57,12 +78,16 @@ func timeChart(title string, from, to time.Time, ss []series, bands []band) stri
 	fmt.Fprintf(&b, `<title>%s</title>`, html.EscapeString(title))
 	for _, bd := range bands {
 		x0, x1 := x(bd.from), x(bd.to)
+		row := 0
+		if bd.class == "band-zone" {
+			row = 1
+		}
 		fmt.Fprintf(&b, `<rect class="%s" x="%.1f" y="%d" width="%.1f" height="%d"><title>%s</title></rect>`,
-			bd.class, x0, padTop, math.Max(1, x1-x0), chartH-padTop-padBottom, html.EscapeString(bd.label))
+			bd.class, x0, chartH-padBottom+2+row*(bandRow+1), math.Max(2, x1-x0), bandRow, html.EscapeString(bd.label))
 	}
 	// Axes and grid.
-	for i := 0; i <= 4; i++ {
-		v := maxV * float64(i) / 4
+	for i, n := 0, yTicks(maxV); i <= n; i++ {
+		v := maxV * float64(i) / float64(n)
 		fmt.Fprintf(&b, `<line class="grid" x1="%d" x2="%d" y1="%.1f" y2="%.1f"/><text class="tick" x="%d" y="%.1f" text-anchor="end">%s</text>`,
 			padL, chartW-padR, y(v), y(v), padL-4, y(v)+4, trimFloat(v))
 	}
@@ -81,7 +106,11 @@ func timeChart(title string, from, to time.Time, ss []series, bands []band) stri
 		case 4:
 			anchor = "end"
 		}
-		fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%d" text-anchor="%s">%s</text>`, x(t), chartH-8, anchor, t.UTC().Format(layout))
+		label := t.UTC().Format(layout)
+		if i == 4 {
+			label += " UTC"
+		}
+		fmt.Fprintf(&b, `<text class="tick" x="%.1f" y="%d" text-anchor="%s">%s</text>`, x(t), chartH-4, anchor, label)
 	}
 	fmt.Fprintf(&b, `<line class="axis" x1="%d" x2="%d" y1="%d" y2="%d"/>`, padL, chartW-padR, chartH-padBottom, chartH-padBottom)
 	for _, s := range ss {
@@ -89,10 +118,11 @@ func timeChart(title string, from, to time.Time, ss []series, bands []band) stri
 			continue
 		}
 		var d strings.Builder
+		limit := gapLimit(s.pts)
 		for i, p := range s.pts {
 			cmd := "L"
-			if i == 0 {
-				cmd = "M"
+			if i == 0 || (limit > 0 && p.t.Sub(s.pts[i-1].t) > limit) {
+				cmd = "M" // a new segment: no line across a gap
 			}
 			fmt.Fprintf(&d, "%s%.1f %.1f ", cmd, x(p.t), y(p.v))
 		}
@@ -155,8 +185,8 @@ func barChart(title string, bars []bar) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<figure class="chart"><svg viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s"><title>%s</title>`,
 		chartW, h, chartW, h, html.EscapeString(title), html.EscapeString(title))
-	for i := 0; i <= 4; i++ {
-		v := maxV * float64(i) / 4
+	for i, n := 0, yTicks(maxV); i <= n; i++ {
+		v := maxV * float64(i) / float64(n)
 		fmt.Fprintf(&b, `<line class="grid" x1="%d" x2="%d" y1="%.1f" y2="%.1f"/><text class="tick" x="%d" y="%.1f" text-anchor="end">%s</text>`,
 			padL, chartW-padR, y(v), y(v), padL-4, y(v)+4, trimFloat(v))
 	}
@@ -190,6 +220,15 @@ func barChart(title string, bars []bar) string {
 	return b.String()
 }
 
+// yTicks is the number of intervals of the y axis up to maxV (a niceCeil
+// value): 5 for 5×10^k, so that the ticks are whole steps, else 4.
+func yTicks(maxV float64) int {
+	if m := maxV / math.Pow(10, math.Floor(math.Log10(maxV))); math.Abs(m-5) < 1e-9 {
+		return 5
+	}
+	return 4
+}
+
 // niceCeil rounds v up to 1, 2 or 5 times a power of ten.
 func niceCeil(v float64) float64 {
 	if v <= 0 {
@@ -208,5 +247,5 @@ func trimFloat(v float64) string {
 	if v == math.Trunc(v) {
 		return fmt.Sprintf("%d", int64(v))
 	}
-	return fmt.Sprintf("%.1f", v)
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", v), "0"), ".")
 }

@@ -1,6 +1,6 @@
 // Package memory is what gluenet remembers between runs, processes and
 // machines, assembled from the state store (durable, shared) and the pure
-// rules of health memory and reservations. It satisfies runner.Memory.
+// rules of health memory and reservations. It satisfies executor.Memory.
 package memory
 
 import (

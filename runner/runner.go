@@ -9,13 +9,12 @@ package runner
 import (
 	"context"
 	"fmt"
-	"github.com/gluenet/gluenet/admit"
 	"log/slog"
 	"math/rand/v2"
 	"time"
 
 	"github.com/gluenet/gluenet"
-	"github.com/gluenet/gluenet/awsclient"
+	"github.com/gluenet/gluenet/admit"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/policy"
@@ -48,7 +47,7 @@ func (WallClock) Sleep(ctx context.Context, d time.Duration) error {
 
 // Logs tails a run's CloudWatch logs; *awsclient.Client satisfies it.
 type Logs interface {
-	FollowLogs(runID string, since time.Time, groups ...string) *awsclient.LogFollower
+	FollowLogs(runID string, since time.Time, groups ...string) gluenet.LogPoller
 }
 
 // Config is one job's run settings.
@@ -89,21 +88,6 @@ func (c Config) Spec() executor.Spec {
 		Admission: c.Admission}
 }
 
-// Memory is what the runner remembers between runs and processes.
-type Memory = executor.Memory
-
-// Journal is the durable record of runs and the leases.
-type Journal = executor.Journal
-
-// MarkerArgument is the job run argument that tags every run gluenet starts.
-const MarkerArgument = executor.MarkerArgument
-
-// DefaultLockTTL is how long the per-job lock lives.
-const DefaultLockTTL = executor.DefaultLockTTL
-
-// ErrRunKeyJob: the run key was used for another job.
-var ErrRunKeyJob = executor.ErrRunKeyJob
-
 // Progress is reported to Runner.Progress as the run goes.
 type Progress struct {
 	Attempt    int
@@ -123,16 +107,16 @@ type Runner struct {
 	Clock  Clock
 	Rand   *rand.Rand
 	Log    *slog.Logger
-	Memory Memory // optional
+	Memory executor.Memory // optional
 	// Progress, when set, is called after every step (status line, demo).
 	Progress func(Progress)
 	// LogLine receives the run's log events when Config.FollowLogs is set.
-	LogLine func(awsclient.LogLine)
+	LogLine func(gluenet.LogLine)
 	// ReservationTTL bounds how long a reservation counts.
 	ReservationTTL time.Duration
 	// Journal records runs durably and locks jobs; an in-process one when
 	// nil.
-	Journal Journal
+	Journal executor.Journal
 	// Holder names this process in job locks (host/pid).
 	Holder string
 	// LockTTL and LockTimeout: see executor.Executor.
@@ -212,7 +196,7 @@ func (r *Runner) Resume(ctx context.Context, key string, followLogs bool) Report
 	io := context.WithoutCancel(ctx)
 	interrupted := false
 	var (
-		follower     *awsclient.LogFollower
+		follower     gluenet.LogPoller
 		followed     string
 		attemptOf    = -1
 		attemptStart time.Time
@@ -292,7 +276,7 @@ func report(st executor.Status) Report {
 	return rep
 }
 
-func (r *Runner) pollLogs(ctx context.Context, f *awsclient.LogFollower) int {
+func (r *Runner) pollLogs(ctx context.Context, f gluenet.LogPoller) int {
 	if f == nil {
 		return 0
 	}
@@ -310,7 +294,7 @@ func (r *Runner) pollLogs(ctx context.Context, f *awsclient.LogFollower) int {
 // can reach CloudWatch a little after the run's end. It stops at the first
 // poll that brings nothing, and after three polls in any case, so it never
 // hangs.
-func (r *Runner) drainLogs(ctx, io context.Context, f *awsclient.LogFollower, every time.Duration) {
+func (r *Runner) drainLogs(ctx, io context.Context, f gluenet.LogPoller, every time.Duration) {
 	for range 3 {
 		if r.pollLogs(io, f) == 0 {
 			return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/gluenet/gluenet/executor"
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
@@ -184,7 +185,7 @@ func TestResumeReattachesToTheRecordedRun(t *testing.T) {
 	ctx := context.Background()
 	// An earlier process started a run and recorded it, then died.
 	g := glue.New(glue.Options{Region: "us-east-1", BaseEndpoint: aws.String(sim.InProcessEndpoint), HTTPClient: f.region.HTTPClient(), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
-	out, err := g.StartJobRun(ctx, &glue.StartJobRunInput{JobName: aws.String(job), Arguments: map[string]string{MarkerArgument: "k#1"}})
+	out, err := g.StartJobRun(ctx, &glue.StartJobRunInput{JobName: aws.String(job), Arguments: map[string]string{executor.MarkerArgument: "k#1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gluenet/gluenet/awsclient"
+	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/runner"
 )
 
@@ -73,7 +73,7 @@ func (c *console) progress(attempts int) func(runner.Progress) {
 
 // logLine prints one event of the run's logs, like GlueJobOperator's
 // verbose mode.
-func (c *console) logLine(l awsclient.LogLine) {
+func (c *console) logLine(l gluenet.LogLine) {
 	src := "output"
 	if strings.HasSuffix(l.Group, "/error") {
 		src = "error"

@@ -2,10 +2,10 @@ package main
 
 import (
 	"bytes"
+	"github.com/gluenet/gluenet"
 	"testing"
 	"time"
 
-	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/runner"
 )
 
@@ -28,7 +28,7 @@ func TestConsole(t *testing.T) {
 			c := &console{w: &b, tty: tt.tty}
 			c.progress(3)(runner.Progress{Attempt: 1, Connection: "c1", State: "RUNNING", Elapsed: 3 * time.Second})
 			c.Write([]byte("a record\n"))
-			c.logLine(awsclient.LogLine{Group: "/aws-glue/jobs/output", Message: "hello\n"})
+			c.logLine(gluenet.LogLine{Group: "/aws-glue/jobs/output", Message: "hello\n"})
 			c.done()
 			if b.String() != tt.want {
 				t.Fatalf("got  %q\nwant %q", b.String(), tt.want)

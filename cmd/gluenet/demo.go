@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/gluenet/gluenet/admit"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -123,7 +124,7 @@ func (a *app) demo(ctx context.Context, cmd *cobra.Command, format string) error
 		narrate: format != "json", log: log}
 
 	var chapters []demoChapter
-	for _, ch := range []func(context.Context) (demoChapter, error){d.chapter1, d.chapter2, d.chapter3} {
+	for _, ch := range []func(context.Context) (demoChapter, error){d.chapter1, d.chapter2, d.chapter3, d.chapter4} {
 		c, err := ch(ctx)
 		if err != nil {
 			return err
@@ -172,6 +173,10 @@ func (d *demoEnv) runnerFor(ctx context.Context) *runner.Runner {
 		Log:    d.log,
 		Memory: d.mem,
 		Progress: func(p runner.Progress) {
+			if p.Action == policy.Sleep && strings.HasPrefix(p.Message, "waiting for room") {
+				d.progressLine(p)
+				return
+			}
 			if p.State == "" || (p.Action != policy.Wait && p.Action != policy.Finish && p.Action != policy.GiveUp) {
 				return
 			}
@@ -184,11 +189,19 @@ func (d *demoEnv) runnerFor(ctx context.Context) *runner.Runner {
 // attempt's ranking once the run is over.
 func (d *demoEnv) progressLine(p runner.Progress) {
 	key := fmt.Sprintf("%d/%s/%s", p.Attempt, p.RunID, p.State)
+	if p.State == "" {
+		// A wait for room: one line for the whole wait.
+		key = fmt.Sprintf("%d/room", p.Attempt)
+	}
 	if key == d.lastProgress {
 		return
 	}
 	d.lastProgress = key
-	line := fmt.Sprintf("    %-24s %-10s %5.1fs", p.Connection, p.State, p.Elapsed.Seconds())
+	state := p.State
+	if state == "" {
+		state = "no run yet"
+	}
+	line := fmt.Sprintf("    %-24s %-10s %5.1fs", p.Connection, state, p.Elapsed.Seconds())
 	if p.Message != "" {
 		line += "  " + p.Message
 	}
@@ -232,6 +245,9 @@ func (d *demoEnv) config(conns []string, strat string, workers int) runner.Confi
 		Policy: policy.Config{MaxAttempts: 3, InitialDelay: time.Second, Multiplier: 2, MaxDelay: 5 * time.Second,
 			MaxStartRetries: 5, StopOnInterrupt: true},
 		Classify: classify.Options{},
+		// What gluenet run does by default; the demo's waits are short
+		// because a simulated minute passes in a fraction of a second.
+		Admission: admit.DefaultConfig(),
 	}
 	if workers > 0 {
 		w := int32(workers)
@@ -335,6 +351,44 @@ func (d *demoEnv) chapter2(ctx context.Context) (demoChapter, error) {
 	rc := d.config(conns, defaultStrategy, 10)
 	if err := d.run(ctx, rc, &ch); err != nil {
 		return ch, err
+	}
+	return ch, nil
+}
+
+func (d *demoEnv) chapter4(ctx context.Context) (demoChapter, error) {
+	ch := demoChapter{Title: "4. Waiting for room"}
+	if err := d.region.SetAZState(demoAZ1, sim.AZHealthy); err != nil {
+		return ch, err
+	}
+	if err := d.region.Exhaust(demoSubnet1, 6); err != nil {
+		return ch, err
+	}
+	if err := d.region.Exhaust(demoSubnet2, 5); err != nil {
+		return ch, err
+	}
+	d.heading(&ch)
+	d.tell(&ch, "The zone is back, but both subnets are now nearly full: 6 and 5 free IPs, and this run asks for 12")
+	d.tell(&ch, "workers. Started now, it would get 6 at most. Another workload's run in PrivateSubnet2 is about to end, and")
+	d.tell(&ch, "its IPs come back a moment later. gluenet waits for room (up to --admit-wait, 10 minutes by default),")
+	d.tell(&ch, "looking again at every poll, changing nothing in AWS meanwhile, and starts the run once a subnet")
+	d.tell(&ch, "can hold all of it:")
+	d.blank()
+	// The other workload's run ends two seconds from now.
+	release := time.AfterFunc(2*time.Second, func() { _ = d.region.Exhaust(demoSubnet2, 40) })
+	defer release.Stop()
+	rc := d.config([]string{demoConn1, demoConn2}, defaultStrategy, 12)
+	if err := d.run(ctx, rc, &ch); err != nil {
+		return ch, err
+	}
+	if r := ch.Run; len(r.Attempts) > 0 {
+		at := r.Attempts[len(r.Attempts)-1]
+		d.blank()
+		if at.UnderCapacity == nil {
+			d.tell(&ch, "The run waited %.0f seconds and started in %s with all 12 workers. Without waiting (--admit-wait 0)", at.WaitedForRoom, at.Expected)
+			d.tell(&ch, "it would have started at once with 6, and said so: a warning and under_capacity in its JSON.")
+		} else {
+			d.tell(&ch, "No room appeared in time: the run started short, and said so (under_capacity in its JSON).")
+		}
 	}
 	return ch, nil
 }

@@ -30,8 +30,8 @@ func TestDemo(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatalf("demo JSON: %v\n%s", err, out.String())
 	}
-	if len(got.Chapters) != 3 {
-		t.Fatalf("want 3 chapters, got %d", len(got.Chapters))
+	if len(got.Chapters) != 4 {
+		t.Fatalf("want 4 chapters, got %d", len(got.Chapters))
 	}
 	for _, ch := range got.Chapters {
 		t.Run(ch.Title, func(t *testing.T) {

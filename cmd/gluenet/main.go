@@ -56,6 +56,8 @@ func onSignals(sigs <-chan os.Signal, cancel context.CancelFunc, stderr io.Write
 	case r.RunID != "":
 		fmt.Fprintf(stderr, "gluenet: interrupted: leaving Glue run %s of job %s going (--no-stop-on-interrupt) and exiting (%d). "+
 			"A second Ctrl-C or SIGTERM exits at once.\n", r.RunID, r.Job, exitInterrupted)
+	case r.Serving:
+		fmt.Fprintln(stderr, "gluenet serve: stopping: finishing the requests in flight, then exiting (0). A second Ctrl-C or SIGTERM exits at once.")
 	default:
 		fmt.Fprintf(stderr, "gluenet: interrupted: finishing up and exiting (%d). A second Ctrl-C or SIGTERM exits at once.\n", exitInterrupted)
 	}
@@ -75,6 +77,9 @@ type runningRun struct {
 	Job, RunID string
 	// Stop says the first interrupt stops the run.
 	Stop bool
+	// Serving is set while gluenet serve serves: a signal stops it
+	// normally (exit 0).
+	Serving bool
 }
 
 // runTracker holds the Glue run the command is waiting on, for the signal

@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +19,8 @@ import (
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/fleet"
+	"github.com/gluenet/gluenet/store"
+	"github.com/gluenet/gluenet/store/sqlite"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -28,11 +35,17 @@ file, or Postgres shared by many machines) and serves what it holds:
   /metrics          Prometheus metrics, read from the store on every scrape
   /healthz          200 when the store answers
 
-It never changes a job or starts a run. It listens on loopback by default;
-on any other address it requires a bearer token (--token or
-GLUENET_SERVE_TOKEN). With --watch CONFIG it also samples the free IPs of
-the config's connections every --interval (one DescribeSubnets call for
-all of them) and keeps that history in the store for --retention.`,
+It never changes a job or starts a run: it opens the SQLite state file
+read-only, and refuses one that does not exist (a --state typo). It listens
+on loopback by default, where without a token it answers only loopback
+Host names; on any other address it requires a bearer token (--token or
+GLUENET_SERVE_TOKEN). It serves 16 requests at once and holds at most
+--max-conns connections, closing the longest idle one for a new client.
+Counters in /metrics start from the store's whole history (docs/serve.md).
+
+With --watch CONFIG it also samples the free IPs of the config's
+connections every --interval (one DescribeSubnets call for all of them),
+opening the store read-write, and keeps that history in the store for --retention.`,
 		Example: `  gluenet serve
   gluenet serve --postgres-dsn "$DSN" --addr 0.0.0.0:8080 --token "$TOKEN"
   gluenet serve --watch gluenet.yaml --interval 60s`,
@@ -49,8 +62,21 @@ all of them) and keeps that history in the store for --retention.`,
 	f.String("watch", "", "YAML config (as for run) whose connections to sample free IPs of")
 	f.Duration("interval", fleet.DefaultInterval, "with --watch: time between samples")
 	f.Duration("retention", fleet.DefaultRetention, "with --watch: how long samples are kept")
+	f.Int("max-conns", DefaultServeMaxConns, "most client connections held open at once; more wait in the kernel's queue")
 	return cmd
 }
+
+// The limits of serve's HTTP server: a client that sends nothing, reads
+// nothing or keeps an idle connection is let go after these.
+const (
+	DefaultServeMaxConns  = 256
+	serveReadHeader       = 10 * time.Second
+	serveRead             = 30 * time.Second
+	serveWrite            = 60 * time.Second
+	serveIdle             = 30 * time.Second
+	serveMaxHeaderBytes   = 32 << 10
+	serveStoreConnections = 8
+)
 
 func (a *app) serve(cmd *cobra.Command) error {
 	f := cmd.Flags()
@@ -61,6 +87,16 @@ func (a *app) serve(cmd *cobra.Command) error {
 	s.StateLog = a.log
 	addr, _ := f.GetString("addr")
 	token := flagOrEnv(f, "token", "GLUENET_SERVE_TOKEN", a.getenv)
+	if (changed(f, "token") || isSet(a.getenv, "GLUENET_SERVE_TOKEN")) && strings.TrimSpace(token) == "" {
+		return usagef("the token (--token or GLUENET_SERVE_TOKEN) is blank: give a secret (e.g. openssl rand -hex 32), or unset it to serve on loopback without one")
+	}
+	if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return usagef("the token (--token or GLUENET_SERVE_TOKEN) contains spaces or control characters, which an Authorization header cannot carry: use letters, digits and punctuation")
+	}
+	maxConns, _ := f.GetInt("max-conns")
+	if maxConns < 1 {
+		return usagef("--max-conns must be at least 1, got %d", maxConns)
+	}
 	window, _ := f.GetDuration("window")
 	interval, _ := f.GetDuration("interval")
 	retention, _ := f.GetDuration("retention")
@@ -86,13 +122,13 @@ func (a *app) serve(cmd *cobra.Command) error {
 			return err
 		}
 	}
-	st, where, err := openStore(ctx, s)
+	st, where, err := a.openServeStore(ctx, s, watch != "")
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	view := &fleet.View{R: st, Window: window, CacheTTL: cache, Log: a.log}
-	srv := &fleet.Server{View: view, Token: token, Log: a.log}
+	srv := &fleet.Server{View: view, Token: token, Log: a.log, Version: buildVersion(), Sampler: sampler}
 	if sampler != nil {
 		sampler.Store = st
 		sampler.Interval, sampler.Retention = interval, retention
@@ -102,11 +138,19 @@ func (a *app) serve(cmd *cobra.Command) error {
 			return &awsError{err: err, msg: fmt.Sprintf("--watch %s: %v\nCheck the connections, the region and the credentials (the sampler needs glue:GetConnection and ec2:DescribeSubnets).", watch, err)}
 		}
 	}
+	// The counters of /metrics start from the store's whole history.
+	if err := view.Prime(ctx); err != nil {
+		return fmt.Errorf("serve: read the state store: %w", err)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return usagef("listen on %s: %v (choose another --addr)", addr, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	limited := newConnLimit(ln, maxConns)
+	ln = limited
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: serveReadHeader, ReadTimeout: serveRead,
+		WriteTimeout: serveWrite, IdleTimeout: serveIdle, MaxHeaderBytes: serveMaxHeaderBytes,
+		ConnState: limited.connState, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)}
 	auth := "no token: loopback only"
 	if token != "" {
 		auth = "bearer token required"
@@ -125,6 +169,9 @@ func (a *app) serve(cmd *cobra.Command) error {
 			<-sampled
 		}()
 	}
+	// SIGINT and SIGTERM stop serve normally: it says so and exits 0.
+	glueRun.set(runningRun{Serving: true})
+	defer glueRun.set(runningRun{})
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -195,4 +242,132 @@ func (a *app) sampler(ctx context.Context, endpoint, path string, s settings) (*
 		Now:         time.Now,
 		Log:         a.log,
 	}, nil
+}
+
+// openServeStore opens the state store for serve. Without --watch the
+// SQLite file must exist (a --state typo would otherwise serve a new,
+// empty store that says 200) and is opened read-only; with --watch serve
+// writes samples, and creates the file as gluenet run would. Its pool is
+// bounded either way. Postgres opens as for every command.
+func (a *app) openServeStore(ctx context.Context, s settings, writes bool) (store.Store, string, error) {
+	if s.PostgresDSN != "" {
+		return openStore(ctx, s)
+	}
+	path, err := statePath(s)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && !writes {
+		return nil, "", usagef("no state file at %s: gluenet serve reads the store that gluenet run writes; check --state or GLUENET_STATE (a typo?), or run a job first", path)
+	}
+	opts := []sqlite.Option{sqlite.WithRetention(s.Retention), sqlite.WithMaxOpenConns(serveStoreConnections)}
+	mode := "read-only"
+	if !writes {
+		opts = append(opts, sqlite.ReadOnly())
+	} else {
+		mode = "read-write: --watch stores samples"
+	}
+	st, err := sqlite.Open(ctx, path, opts...)
+	if err != nil {
+		hint := "Check --state or GLUENET_STATE and the file's permissions."
+		if !writes && strings.Contains(err.Error(), "readonly database") {
+			// SQLITE_READONLY_DIRECTORY: reading a WAL database needs its
+			// -shm index, which SQLite creates beside the file.
+			hint = fmt.Sprintf("Reading the file needs SQLite's index file %s-shm beside it, which this user cannot create: make %s writable for this user (the state file itself may stay read-only), or run serve as the file's owner.", filepath.Base(path), filepath.Dir(path))
+		}
+		return nil, "", &usageError{err: err, msg: fmt.Sprintf("cannot read the state file %s: %v\n%s", path, err, hint)}
+	}
+	return st, path + " (" + mode + ")", nil
+}
+
+// connLimit holds at most n client connections at once. At the limit, a
+// new connection closes the connection that has been idle (kept alive
+// between requests) the longest, and waits for a slot only when none is
+// idle: 5,000 idle keep-alive connections cost serve n descriptors, and a
+// new client is still served. Connections that wait stay in the kernel's
+// accept queue, costing serve nothing.
+type connLimit struct {
+	net.Listener
+	slots chan struct{}
+	mu    sync.Mutex
+	idle  map[net.Conn]time.Time
+	// wentIdle wakes an Accept that waits for a slot.
+	wentIdle chan struct{}
+	now      func() time.Time
+}
+
+func newConnLimit(l net.Listener, n int) *connLimit {
+	return &connLimit{Listener: l, slots: make(chan struct{}, n), idle: map[net.Conn]time.Time{},
+		wentIdle: make(chan struct{}, 1), now: time.Now}
+}
+
+// connState is the http.Server's ConnState hook: it tracks the idle ones.
+func (l *connLimit) connState(c net.Conn, st http.ConnState) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st == http.StateIdle {
+		l.idle[c] = l.now()
+		select {
+		case l.wentIdle <- struct{}{}:
+		default:
+		}
+	} else {
+		delete(l.idle, c)
+	}
+}
+
+// evictIdle closes the connection idle the longest; false when none is.
+func (l *connLimit) evictIdle() bool {
+	l.mu.Lock()
+	var oldest net.Conn
+	var at time.Time
+	for c, t := range l.idle {
+		if oldest == nil || t.Before(at) {
+			oldest, at = c, t
+		}
+	}
+	delete(l.idle, oldest)
+	l.mu.Unlock()
+	if oldest == nil {
+		return false
+	}
+	_ = oldest.Close()
+	return true
+}
+
+func (l *connLimit) Accept() (net.Conn, error) {
+	for acquired := false; !acquired; {
+		select {
+		case l.slots <- struct{}{}:
+			acquired = true
+			continue
+		default:
+		}
+		if l.evictIdle() {
+			continue // its Close frees a slot
+		}
+		select {
+		case l.slots <- struct{}{}:
+			acquired = true
+		case <-l.wentIdle:
+		}
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.slots }}, nil
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

@@ -17,10 +17,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/fleet"
 	"github.com/gluenet/gluenet/sim"
 	"github.com/gluenet/gluenet/store/sqlite"
@@ -72,6 +75,31 @@ func fleetRuns(t *testing.T) *simEnv {
 	if code, out, _ := e.gluenet(ctx, args...); code != exitRunFailed {
 		t.Fatalf("run with both zones down: exit %d, want %d: %s", code, exitRunFailed, out)
 	}
+	// Then the --watch sampler (the real one, through DescribeSubnets)
+	// sees subnet 2 down to 1 free IP: fewer than Glue needs to start.
+	if err := e.region.Exhaust(subnet2, 1); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "gluenet.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("connections: [%s, %s]\n", conn1, conn2)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := &app{stdout: io.Discard, stderr: io.Discard, getenv: func(string) (string, bool) { return "", false }, log: slog.New(slog.DiscardHandler)}
+	s := defaultSettings()
+	s.Region = "us-east-1"
+	sampler, err := a.sampler(ctx, e.url, cfg, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, e.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sampler.Store = st
+	if _, err := sampler.SampleOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
@@ -105,6 +133,9 @@ func withCheck(h http.Handler) http.Handler {
 		body := rec.Body.String()
 		if strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
 			body = strings.Replace(body, "</body>", checkScript+"</body>", 1)
+			// The page's policy allows no script: this one, the test's,
+			// is let in; the rest of the policy stays as served.
+			rec.Header().Set("Content-Security-Policy", rec.Header().Get("Content-Security-Policy")+"; script-src 'unsafe-inline'")
 		}
 		for k, v := range rec.Header() {
 			w.Header()[k] = v
@@ -171,6 +202,16 @@ func TestServeFleetView(t *testing.T) {
 	if len(runs.Runs) != 8 || failover == "" {
 		t.Fatalf("runs = %+v; want 8, one of them failing over to %s", runs.Runs, subnet2)
 	}
+	// The run with both zones down shows where Glue's message says it
+	// failed, and health memory blamed that zone.
+	last := runs.Runs[0]
+	if _, named := classify.Named(last.Error); last.Status != "failed" || named == "" || last.AZ != named {
+		t.Errorf("the both-zones-down run shows zone %q for the error %q; want the zone the error names", last.AZ, last.Error)
+	}
+	code, home := getBody(t, ts.URL+"/")
+	if code != 200 || !strings.Contains(home, "no room</span>: 1 free after reservations") {
+		t.Errorf("the home page does not say subnet 2 (1 free IP) has no room")
+	}
 
 	t.Run("pages in Chromium", func(t *testing.T) {
 		bin := chromium(t)
@@ -179,11 +220,12 @@ func TestServeFleetView(t *testing.T) {
 			name, path string
 			charts     int
 			tables     []string // ids of the tables that must have rows
+			height     int      // of the screenshot
 		}{
-			{"subnets", "/", 2, []string{"zones", "subnets", "health", "events"}},
-			{"runs", "/runs", 1, []string{"runs"}},
-			{"run", "/runs/" + failover, 0, []string{"attempts", "plan-1", "plan-2"}},
-			{"strategies", "/strategies", 0, []string{"strategies"}},
+			{"subnets", "/", 2, []string{"zones", "subnets", "health", "events"}, 2400},
+			{"runs", "/runs", 2, []string{"runs"}, 1400},
+			{"run", "/runs/" + failover, 0, []string{"attempts", "plan-1", "plan-2"}, 1100},
+			{"strategies", "/strategies", 0, []string{"strategies"}, 700},
 		}
 		for _, p := range pages {
 			t.Run(p.name, func(t *testing.T) {
@@ -214,7 +256,7 @@ func TestServeFleetView(t *testing.T) {
 				if *screenshots {
 					shot, _ = filepath.Abs(filepath.Join("..", "..", "docs", "img", "serve-"+p.name+".png"))
 				}
-				browse(t, bin, dir, "--screenshot="+shot, "--window-size=1280,1100", u)
+				browse(t, bin, dir, "--screenshot="+shot, "--window-size=1280,"+strconv.Itoa(p.height), u)
 				if fi, err := os.Stat(shot); err != nil || fi.Size() == 0 {
 					t.Errorf("no screenshot: %v", err)
 				}
@@ -249,10 +291,30 @@ func TestServeFleetView(t *testing.T) {
 	})
 }
 
+func getBody(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
 // startServe runs `gluenet serve` in-process on a free loopback port and
 // returns its address and a function that stops it and checks its exit.
 func startServe(t *testing.T, e *simEnv, env map[string]string, extra ...string) (string, string, func()) {
 	t.Helper()
+	// serve reads an existing state file: make one if no run has.
+	st, err := sqlite.Open(context.Background(), e.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
@@ -341,6 +403,10 @@ func TestServeBadInput(t *testing.T) {
 		{"zero interval", []string{"serve", "--interval", "0s"}, "must be positive"},
 		{"watch config without connections", []string{"serve", "--watch", "testdata/serve-empty.yaml"}, "names no connections"},
 		{"watch config missing", []string{"serve", "--watch", "testdata/no-such.yaml"}, "read config file"},
+		{"no state file (a typo)", []string{"serve"}, "no state file at"},
+		{"blank token", []string{"serve", "--token", "  "}, "is blank"},
+		{"token with a space", []string{"serve", "--token", "a b"}, "spaces or control characters"},
+		{"no connections allowed", []string{"serve", "--max-conns", "0"}, "--max-conns must be at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -471,5 +537,57 @@ func TestServeWatchNothingToSample(t *testing.T) {
 	}
 	if strings.Contains(stderr, "listening on") {
 		t.Error("serve listened before failing")
+	}
+}
+
+// TestConnLimit: at most n connections are held; at the limit a new
+// client is served by closing the connection idle the longest, so idle
+// keep-alive connections cannot lock clients out.
+func TestConnLimit(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := newConnLimit(ln, 2)
+	var mu sync.Mutex
+	open, most := 0, 0
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			mu.Lock()
+			switch st {
+			case http.StateNew:
+				open++
+				most = max(most, open)
+			case http.StateClosed, http.StateHijacked:
+				open--
+			}
+			mu.Unlock()
+			limited.connState(c, st)
+		}}
+	go hs.Serve(limited)
+	defer hs.Close()
+	// Five clients that send one request each and keep their connection.
+	for range 5 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client := &http.Client{Timeout: time.Minute} // a guard against a hang, not a measure
+	for i := range 3 {
+		resp, err := client.Get("http://" + ln.Addr().String() + "/")
+		if err != nil {
+			t.Fatalf("client %d after the idle ones: %v", i, err)
+		}
+		resp.Body.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most > 2 {
+		t.Errorf("%d connections held at once, want at most 2", most)
 	}
 }

@@ -144,6 +144,7 @@ func TestOnSignalsMessages(t *testing.T) {
 		{"leaving a run going", runningRun{Job: "j", RunID: "jr_1"},
 			"leaving Glue run jr_1 of job j going (--no-stop-on-interrupt)", "Glue run jr_1 of job j is left as it is"},
 		{"no run going", runningRun{}, "finishing up", "second interrupt: exiting now."},
+		{"serve", runningRun{Serving: true}, "gluenet serve: stopping: finishing the requests in flight, then exiting (0)", "second interrupt: exiting now."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/runner"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -290,7 +291,7 @@ anything, in the store or in AWS. An unknown key exits 2.`,
 				return err
 			}
 			defer st.Close()
-			ex := &executor.Executor{Journal: st, Clock: wallClock{}, Log: a.log}
+			ex := &executor.Executor{Journal: st, Clock: runner.WallClock{}, Log: a.log}
 			status, err := ex.Inspect(cmd.Context(), key)
 			if err != nil {
 				return a.stepError(err, s)
@@ -364,11 +365,4 @@ func nextPoll(attempts []store.Attempt, runID string, poll time.Duration, now ti
 		break
 	}
 	return now
-}
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-func (wallClock) Sleep(context.Context, time.Duration) error {
-	return errors.New("status never waits")
 }

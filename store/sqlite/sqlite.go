@@ -56,6 +56,9 @@ type Store struct {
 	*shared
 	db  *sql.DB
 	cfg sqldb.Config
+	// readOnly and maxConns are ReadOnly's and WithMaxOpenConns's.
+	readOnly bool
+	maxConns int
 }
 
 // shared is the embedded store's type, under a name that is not exported.
@@ -77,6 +80,17 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.cfg.Log = l }
 // its writes prune (see store.Retention). The default is
 // store.DefaultRetention().
 func WithRetention(r store.Retention) Option { return func(s *Store) { s.cfg.Retention = r } }
+
+// ReadOnly opens an existing state file for reading only (gluenet serve):
+// a missing file is an error instead of a new, empty store, nothing is
+// written (no migration: a schema older than this gluenet is an error),
+// and a file the process may not write can be read. Every write method
+// then fails with SQLite's "attempt to write a readonly database".
+func ReadOnly() Option { return func(s *Store) { s.readOnly = true } }
+
+// WithMaxOpenConns bounds the connections (and so the open files) the
+// store's pool holds; 0 leaves database/sql's default, no bound.
+func WithMaxOpenConns(n int) Option { return func(s *Store) { s.maxConns = n } }
 
 // DefaultPath returns where gluenet keeps its state on this machine,
 // following the XDG base directory spec: $XDG_STATE_HOME/gluenet/state.db,
@@ -113,6 +127,13 @@ func open(ctx context.Context, path string, migrations fs.FS, opts []Option) (*S
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite state %q: %w", path, err)
 	}
+	s := &Store{cfg: sqldb.DefaultConfig()}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.readOnly {
+		return s.openReadOnly(ctx, abs, migrations)
+	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("open sqlite state: create directory: %w", err)
 	}
@@ -141,10 +162,8 @@ func open(ctx context.Context, path string, migrations fs.FS, opts []Option) (*S
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite state %q: %w", abs, err)
 	}
-	s := &Store{db: db, cfg: sqldb.DefaultConfig()}
-	for _, o := range opts {
-		o(s)
-	}
+	s.db = db
+	db.SetMaxOpenConns(s.maxConns)
 	if err := s.cfg.Retention.Validate(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite state %q: %w", abs, err)
@@ -152,6 +171,40 @@ func open(ctx context.Context, path string, migrations fs.FS, opts []Option) (*S
 	if err := s.migrate(ctx, migrations); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite state %q: %w", abs, err)
+	}
+	s.shared = sqldb.New(db, dialect, s.cfg)
+	return s, nil
+}
+
+// openReadOnly opens an existing file with mode=ro and checks that its
+// schema is this gluenet's.
+func (s *Store) openReadOnly(ctx context.Context, abs string, migrations fs.FS) (*Store, error) {
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("open sqlite state %q read-only: %w", abs, err)
+	}
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Set("_busy_timeout", strconv.FormatInt(BusyTimeout.Milliseconds(), 10))
+	dsn := (&url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}).String()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite state %q read-only: %w", abs, err)
+	}
+	s.db = db
+	db.SetMaxOpenConns(s.maxConns)
+	all, err := migrate.Load(migrations, "migrations")
+	if err == nil {
+		var applied []int
+		if applied, err = sqlrows.All(ctx, db, sqlrows.One[int], `SELECT version FROM schema_migrations ORDER BY version`); err == nil {
+			var pending []migrate.Migration
+			if pending, err = migrate.Pending(all, applied); err == nil && len(pending) > 0 {
+				err = fmt.Errorf("its schema is older than this gluenet's (%d migrations to apply): open it once with a gluenet command that writes (gluenet run, gluenet serve --watch)", len(pending))
+			}
+		}
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite state %q read-only: %w", abs, err)
 	}
 	s.shared = sqldb.New(db, dialect, s.cfg)
 	return s, nil
