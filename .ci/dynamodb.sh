@@ -28,7 +28,14 @@ if [ "${1:-}" = stop ]; then
 	for name in moto dynalite; do
 		pidfile="$RUN_DIR/$name.pid"
 		if [ -s "$pidfile" ]; then
-			kill "$(cat "$pidfile")" 2>/dev/null || true
+			pid="$(cat "$pidfile")"
+			# werkzeug may let the first TERM pass while it serves: ask
+			# again, then insist.
+			for _ in 1 2 3 4 5 6 7 8 9 10; do
+				kill "$pid" 2>/dev/null || break
+				sleep 0.5
+			done
+			kill -9 "$pid" 2>/dev/null || true
 			rm -f "$pidfile"
 		fi
 	done
