@@ -512,7 +512,7 @@ the region AWS_REGION names for this shell need not be the runner's.`,
 			// the runner's role, and this shell's AWS_REGION need not be
 			// the runner's region.
 			p, err := buildIAMPolicy(iamInput{Job: strings.TrimSpace(s.Job), Connections: conns, Partition: part,
-				Region: s.Region, Account: account, RoleARN: role, Logs: logs})
+				Region: s.Region, Account: account, RoleARN: role, Logs: logs, StateTable: stateTableOf(s)})
 			if err != nil {
 				return err
 			}

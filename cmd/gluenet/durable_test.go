@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -61,13 +62,17 @@ func (e *simEnv) process(ctx context.Context, bin string, extraEnv []string, arg
 // attempt, reruns it with the same run key, and checks against the
 // simulated region that exactly one Glue run was made and that it is the
 // one the journal knows.
-func TestCrashAtEveryStep(t *testing.T) {
+func TestCrashAtEveryStep(t *testing.T) { crashAtEveryStep(t, nil) }
+
+// crashAtEveryStep is TestCrashAtEveryStep on the state store storeArgs
+// name (nil: a fresh SQLite file).
+func crashAtEveryStep(t *testing.T, storeArgs []string) {
 	bin := failpointBinary(t)
 	for _, at := range []string{"before-update", "after-update", "after-start", "while-waiting"} {
 		t.Run(at, func(t *testing.T) {
 			e := newSimEnv(t, func(sc *sim.Scenario) { sc.TimeScale = 600 }, nil)
-			args := []string{"run", "--job", job, "--connections", conn1 + "," + conn2, "--run-key", "crash-" + at,
-				"--poll-interval", "20ms", "--output", "json"}
+			args := append(slices.Clone(storeArgs), "run", "--job", job, "--connections", conn1+","+conn2, "--run-key", "crash-"+at,
+				"--poll-interval", "20ms", "--output", "json")
 			// A killed process leaves its job lock behind until it expires.
 			ttl := "GLUENET_LOCK_TTL=1s"
 			cmd, _, stderr := e.process(context.Background(), bin, []string{ttl, "GLUENET_FAILPOINT=" + at}, args...)

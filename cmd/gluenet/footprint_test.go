@@ -25,10 +25,17 @@ var sdkOperations = map[string][]string{
 	"glue":           {"BatchStopJobRun", "GetConnection", "GetConnections", "GetJob", "GetJobRun", "GetJobRuns", "GetJobs", "StartJobRun", "UpdateJob"},
 	"ec2":            {"DescribeSubnets"},
 	"cloudwatchlogs": {"FilterLogEvents"},
+	// The DynamoDB state store's calls (store/dynamodb: Operations, then
+	// InitOperations for gluenet state init), sorted, and DescribeEndpoints,
+	// which the SDK's endpoint discovery middleware links and calls only
+	// when AWS_ENABLE_ENDPOINT_DISCOVERY=true (DynamoDB requires it of no
+	// operation).
+	"dynamodb": {"BatchGetItem", "BatchWriteItem", "CreateTable", "DeleteItem", "DescribeEndpoints", "DescribeTable", "DescribeTimeToLive",
+		"GetItem", "PutItem", "Query", "UpdateItem", "UpdateTimeToLive"},
 }
 
 // clientMethod matches a method of a service client in `go tool nm` output.
-var clientMethod = regexp.MustCompile(`github\.com/aws/aws-sdk-go-v2/service/(glue|ec2|cloudwatchlogs)\.\(\*Client\)\.([A-Z]\w*)$`)
+var clientMethod = regexp.MustCompile(`github\.com/aws/aws-sdk-go-v2/service/(glue|ec2|cloudwatchlogs|dynamodb)\.\(\*Client\)\.([A-Z]\w*)$`)
 
 // TestBinaryLinksOnlyTheSDKOperationsItCalls builds the command and lists
 // the SDK client methods its symbol table holds: only the operations gluenet

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/gluenet/gluenet/awsclient"
+	ddbstore "github.com/gluenet/gluenet/store/dynamodb"
 )
 
 // iamPolicy is a least-privilege IAM policy document for gluenet.
@@ -33,6 +34,7 @@ type iamInput struct {
 	Account     string // "" = any
 	RoleARN     string // the job's role; "" = the post's AWSGlueServiceRole* convention
 	Logs        bool   // allow reading the job's logs (--follow-logs)
+	StateTable  string // the DynamoDB state table (--state dynamodb://TABLE); "" = none
 }
 
 var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
@@ -87,7 +89,30 @@ func buildIAMPolicy(in iamInput) (iamPolicy, error) {
 		p.Statement = append(p.Statement, iamStatement{Sid: "FollowRunLogs", Effect: "Allow",
 			Action: []string{"logs:FilterLogEvents", "logs:GetLogEvents"}, Resource: groups})
 	}
+	if in.StateTable != "" {
+		p.Statement = append(p.Statement, stateTableStatement(part, region, account, in.StateTable))
+	}
 	return p, nil
+}
+
+// stateTableStatement allows the DynamoDB calls the state store makes on
+// its table and its runs index, and no others (gluenet state init needs
+// ddbstore.InitOperations besides).
+func stateTableStatement(part, region, account, table string) iamStatement {
+	actions := make([]string, 0, len(ddbstore.Operations))
+	for _, op := range ddbstore.Operations {
+		actions = append(actions, "dynamodb:"+op)
+	}
+	arn := fmt.Sprintf("arn:%s:dynamodb:%s:%s:table/%s", part, region, account, table)
+	return iamStatement{Sid: "KeepStateInTheDynamoDBTable", Effect: "Allow", Action: actions, Resource: []string{arn, arn + "/index/*"}}
+}
+
+// stateTableOf is the DynamoDB state table the settings name, or "".
+func stateTableOf(s settings) string {
+	if table, ok := dynamoTable(s.StatePath); ok && s.PostgresDSN == "" {
+		return table
+	}
+	return ""
 }
 
 func orStar(s string) string {

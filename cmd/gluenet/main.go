@@ -186,10 +186,11 @@ starts the run, watches it, and on failure re-ranks and retries with backoff.`,
 	pf.String("call-timeout", awsclient.DefaultCallTimeout.String(), "bound on each AWS API call, the SDK's retries included (env GLUENET_CALL_TIMEOUT)")
 	pf.String("log-level", "info", "log level: debug, info, warn or error")
 	pf.String("log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
-	pf.String("state", "", "SQLite state file (env GLUENET_STATE; default $XDG_STATE_HOME/gluenet/state.db)")
+	pf.String("state", "", "SQLite state file, or dynamodb://TABLE (env GLUENET_STATE; default $XDG_STATE_HOME/gluenet/state.db)")
 	pf.String("postgres-dsn", "", "keep state in PostgreSQL instead, shared by many machines (env GLUENET_POSTGRES_DSN)")
 	root.AddCommand(a.planCommand(), a.runCommand(), a.iamPolicyCommand(), a.demoCommand(), a.simCommand(), a.healthCommand(), a.runsCommand(), a.labCommand(), a.resumeCommand(), a.statusCommand(), a.serveCommand())
 	root.AddCommand(a.versionCommand())
+	root.AddCommand(a.stateCommand())
 	root.SetFlagErrorFunc(flagError)
 	a.registerCompletions(root)
 	return root

@@ -23,6 +23,9 @@ import (
 // is given, else the SQLite file (by default under the user's state
 // directory).
 func openStore(ctx context.Context, s settings) (store.Store, string, error) {
+	if table, ok := dynamoTable(s.StatePath); ok && s.PostgresDSN == "" {
+		return openDynamo(ctx, s, table) // --state dynamodb://TABLE: statecmd.go
+	}
 	if s.PostgresDSN != "" {
 		st, err := store.Open(ctx, stateGuard(ctx, s, postgres.Describe(s.PostgresDSN), postgres.Classify), func(ctx context.Context) (store.Store, error) {
 			return postgres.Open(ctx, s.PostgresDSN, postgres.WithRetention(s.Retention))
@@ -133,7 +136,7 @@ func statePath(s settings) (string, error) {
 // another --state; a plan or run knows its subnet cache is empty before
 // the file is even created (store.Async.Fresh).
 func missingState(s settings) (string, bool) {
-	if s.PostgresDSN != "" {
+	if _, ok := dynamoTable(s.StatePath); ok || s.PostgresDSN != "" {
 		return "", false
 	}
 	path, err := statePath(s)
