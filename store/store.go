@@ -9,7 +9,9 @@
 //
 //   - store/sqlite: the embedded default, a file on one machine, safe for
 //     several processes;
-//   - store/postgres: shared by runners on many machines.
+//   - store/postgres: shared by runners on many machines;
+//   - store/dynamodb: one DynamoDB table, shared by runners on many
+//     machines with nothing to run (Amazon MWAA's workers, say).
 //
 // # Time
 //
