@@ -63,12 +63,13 @@ func buildIAMPolicy(in iamInput) (iamPolicy, error) {
 		role = fmt.Sprintf("arn:%s:iam::%s:role/service-role/AWSGlueServiceRole*", part, account)
 	}
 	p := iamPolicy{Version: "2012-10-17", Statement: []iamStatement{
-		{Sid: "ReadCandidateConnections", Effect: "Allow", Action: []string{"glue:GetConnection"}, Resource: conns},
+		{Sid: "ReadCandidateConnections", Effect: "Allow", Action: []string{awsclient.Action("GetConnection")}, Resource: conns},
 		{Sid: "RankAndRunTheJob", Effect: "Allow",
-			Action:   []string{"glue:GetJob", "glue:UpdateJob", "glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"},
+			Action: []string{awsclient.Action("GetJob"), awsclient.Action("UpdateJob"), awsclient.Action("StartJobRun"), awsclient.Action("GetJobRun"),
+				awsclient.Action("GetJobRuns"), awsclient.Action("BatchStopJobRun")},
 			Resource: []string{glueARN("job/" + in.Job)}},
 		// DescribeSubnets supports no resource-level permissions.
-		{Sid: "ReadSubnetFreeIPs", Effect: "Allow", Action: []string{"ec2:DescribeSubnets"}, Resource: "*"},
+		{Sid: "ReadSubnetFreeIPs", Effect: "Allow", Action: []string{awsclient.Action("DescribeSubnets")}, Resource: "*"},
 		{Sid: "PassTheJobRoleToGlue", Effect: "Allow", Action: []string{"iam:GetRole", "iam:PassRole"}, Resource: role,
 			Condition: map[string]any{"StringEqualsIfExists": map[string]string{"iam:PassedToService": "glue.amazonaws.com"}}},
 	}}
@@ -79,7 +80,7 @@ func buildIAMPolicy(in iamInput) (iamPolicy, error) {
 		// named connections; without this statement gluenet falls back to
 		// GetConnection, one call per connection, after one denied call.
 		p.Statement = append(p.Statement, iamStatement{Sid: "ListConnectionsForLargeCandidateLists", Effect: "Allow",
-			Action: []string{"glue:GetConnections"}, Resource: []string{glueARN("catalog"), glueARN("connection/*")}})
+			Action: []string{awsclient.Action("GetConnections")}, Resource: []string{glueARN("catalog"), glueARN("connection/*")}})
 	}
 	if in.Logs {
 		var groups []string
@@ -87,7 +88,7 @@ func buildIAMPolicy(in iamInput) (iamPolicy, error) {
 			groups = append(groups, fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s:*", part, region, account, g))
 		}
 		p.Statement = append(p.Statement, iamStatement{Sid: "FollowRunLogs", Effect: "Allow",
-			Action: []string{"logs:FilterLogEvents", "logs:GetLogEvents"}, Resource: groups})
+			Action: []string{awsclient.Action("FilterLogEvents"), "logs:GetLogEvents"}, Resource: groups})
 	}
 	if in.StateTable != "" {
 		p.Statement = append(p.Statement, stateTableStatement(part, region, account, in.StateTable))
