@@ -3,13 +3,14 @@ package awsclient
 import (
 	"context"
 	"fmt"
-	"github.com/gluenet/gluenet"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+
+	"github.com/gluenet/gluenet"
 )
 
 // The log groups where Glue writes a run's standard output and standard

@@ -3,7 +3,6 @@ package awsclient
 import (
 	"context"
 	"fmt"
-	"github.com/gluenet/gluenet"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/sim"
 )
 

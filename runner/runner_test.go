@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/gluenet/gluenet/executor"
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/awsclient"
+	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/health"
 	"github.com/gluenet/gluenet/memory"
 	"github.com/gluenet/gluenet/policy"

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/gluenet/gluenet/admit"
-	"github.com/gluenet/gluenet/executor"
 	"io"
 	"log/slog"
 	"os"
@@ -18,7 +16,9 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gluenet/gluenet/admit"
 	"github.com/gluenet/gluenet/awsclient"
+	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/health"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/store"

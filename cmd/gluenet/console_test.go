@@ -2,10 +2,10 @@ package main
 
 import (
 	"bytes"
-	"github.com/gluenet/gluenet"
 	"testing"
 	"time"
 
+	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/runner"
 )
 

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/gluenet/gluenet/awsclient"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gluenet/gluenet/awsclient"
 	ddbstore "github.com/gluenet/gluenet/store/dynamodb"
 )
 
