@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/gluenet/gluenet/classify"
+	"github.com/gluenet/gluenet/internal/httpstatus"
 	"github.com/gluenet/gluenet/store"
 )
 
@@ -239,39 +240,19 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
-// statusWriter remembers the status code written.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
 // instrument counts and times the requests by the mux's route pattern
 // ("GET /api/v1/runs"; "other" for what no route matched), never by the
 // raw path, whose values a client chooses.
 func (m *httpMetrics) instrument(mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &httpstatus.Writer{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		_, pattern := mux.Handler(r)
 		if pattern == "" {
 			pattern = "other"
 		}
-		m.requests.WithLabelValues(pattern, strconv.Itoa(cmp.Or(sw.code, http.StatusOK))).Inc()
+		m.requests.WithLabelValues(pattern, strconv.Itoa(cmp.Or(sw.Code, http.StatusOK))).Inc()
 		m.duration.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
 	})
 }

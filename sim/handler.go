@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gluenet/gluenet/internal/httpstatus"
 	"github.com/gluenet/gluenet/sim/ec2query"
 )
 
@@ -36,26 +37,6 @@ const (
 // Handler returns the region's HTTP handler: Glue and CloudWatch Logs by
 // X-Amz-Target, the control API under /_sim/, and EC2 for everything else.
 func (r *Region) Handler() http.Handler { return http.HandlerFunc(r.serveHTTP) }
-
-// statusWriter remembers the status an operation answered with.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
 
 func (r *Region) serveHTTP(w http.ResponseWriter, req *http.Request) {
 	// The handlers do not panic on bad input by design; this is the last
@@ -215,13 +196,13 @@ func (r *Region) serveEC2(w http.ResponseWriter, req *http.Request, body []byte)
 		return
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &httpstatus.Writer{ResponseWriter: w}
 	if other, elsewhere := r.elsewhere(req); elsewhere {
 		r.elsewhereEC2(other).ServeHTTP(sw, req)
 	} else {
 		r.ec2.ServeHTTP(sw, req)
 	}
-	if sw.status >= 400 {
+	if sw.Code >= 400 {
 		r.countClientError("ec2")
 	}
 }
