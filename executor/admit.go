@@ -101,12 +101,15 @@ func (x *stepper) waitForRoom(ctx context.Context, a *policy.Action) (*Wait, err
 	cur.Admitted, cur.AdmittedAt = true, now
 	waited := admit.Round(now.Sub(cur.AdmitSince))
 	if cfg.WhenShort == admit.FailShort {
-		msg := fmt.Sprintf("no healthy subnet had room for the run's %d IPs after waiting %s for room (--admit-wait); not started (--when-short fail)",
-			a.Plan.Need.IPs, waited)
-		if best := admit.Best(*a.Plan); best != nil && best.Free != nil {
-			msg = fmt.Sprintf("no healthy subnet had room for the run's %d IPs after waiting %s for room (--admit-wait): the best, %s, had %d free; not started (--when-short fail)",
-				a.Plan.Need.IPs, waited, best.SubnetID, *best.Free)
+		why := fmt.Sprintf("after waiting %s for room (--admit-wait)", waited)
+		if cur.Why == noRoomExpected {
+			why = "and the runs in flight are not expected to make room within --admit-wait"
 		}
+		best := ""
+		if b := admit.Best(*a.Plan); b != nil && b.Free != nil {
+			best = fmt.Sprintf(": the best, %s, had %d free", b.SubnetID, *b.Free)
+		}
+		msg := fmt.Sprintf("no healthy subnet had room for the run's %d IPs %s%s; not started (--when-short fail)", a.Plan.Need.IPs, why, best)
 		x.e.log().Error(msg, "run_key", x.key, "attempt", cur.Number)
 		x.apply(policy.NoRoom{Class: ClassNoRoom, Err: msg})
 		x.rec.ErrClass = ClassNoRoom

@@ -258,3 +258,71 @@ func TestQueuedRunHoldsNoReservation(t *testing.T) {
 		t.Fatalf("a queued run still reserves IPs: %+v", res)
 	}
 }
+
+// TestPredictedWait: with --admit-predict a wait is bounded by when the
+// runs in flight are expected to make room (their job's recent duration
+// plus the ENI linger, plus a margin), and there is no wait at all when
+// they cannot make room.
+func TestPredictedWait(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		need int
+		// want: the reason's words, and whether the run waits
+		wait bool
+		why  []string
+	}{
+		{name: "room expected when the run in flight ends", need: 10, wait: true,
+			why: []string{"room expected ~12:47:00 UTC in subnet-a when 1 run(s) in flight end", "waiting until 12:48:00 UTC at most"}},
+		{name: "no room expected: start short at once", need: 30, wait: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			cloud := newFakeCloud(10, map[string]int{"a": 50, "b": 40})
+			clock := &fakeClock{now: testEpoch}
+			ex := newTestExecutor(cloud, NewMemJournal(), clock, nil)
+			plain := admitSpec(0, "")
+			// A run of the job that took 20 minutes, then one in flight
+			// since 12:25 in subnet-a, holding 10 IPs.
+			for _, k := range []string{"old", "k0"} {
+				if _, err := ex.Begin(ctx, k, plain); err != nil {
+					t.Fatal(err)
+				}
+				st, err := ex.Step(ctx, k)
+				if err != nil || st.Wait == nil || st.Wait.For != WaitRun {
+					t.Fatalf("%s: %+v, %v", k, st, err)
+				}
+				if k == "old" {
+					clock.Set(testEpoch.Add(20 * time.Minute))
+					cloud.end(st.GlueRunID, "SUCCEEDED")
+					if st, err = ex.Step(ctx, k); err != nil || !st.Done {
+						t.Fatalf("old did not end: %+v, %v", st, err)
+					}
+					clock.Set(testEpoch.Add(25 * time.Minute))
+				}
+			}
+			clock.Set(testEpoch.Add(30 * time.Minute))
+			cloud.setFree("a", 5)
+			cloud.setFree("b", 3)
+			spec := admitSpec(60*time.Minute, admit.StartShort)
+			spec.NeedIPs, spec.Admission.Predict = tc.need, true
+			if _, err := ex.Begin(ctx, "k", spec); err != nil {
+				t.Fatal(err)
+			}
+			st, err := ex.Step(ctx, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if waits := st.Wait != nil && st.Wait.For == WaitRoom; waits != tc.wait {
+				t.Fatalf("waits %v, want %v: %+v", waits, tc.wait, st)
+			}
+			for _, w := range tc.why {
+				if !strings.Contains(st.Why, w) {
+					t.Errorf("why = %q, want it to say %q", st.Why, w)
+				}
+			}
+			if !tc.wait && st.Attempts[0].UnderCapacity == nil {
+				t.Errorf("started without waiting but not short: %+v", st.Attempts[0])
+			}
+		})
+	}
+}
