@@ -207,3 +207,7 @@ def gluenet_plan(sim: Sim, state: Path, strategy: str = "capacity") -> list[str]
                        env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)["order"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "run_ends(time_scale): the test's simulated Glue run ends by itself (about 640/time_scale s)")

@@ -45,3 +45,9 @@ with dag("gluenet_kill"):
 # For the interrupt test: the task is killed (SIGTERM) while its run goes.
 with dag("gluenet_interrupt"):
     GluenetJobOperator(task_id="glue_task", retries=0, **COMMON)
+
+# For the triggerer tests: a deferred instance of this task is made by the
+# test (its Glue run started with `gluenet run --detach`), and a separate
+# `airflow triggerer` process runs its trigger.
+with dag("gluenet_triggerer"):
+    GluenetJobOperator(task_id="glue_task", deferrable=True, poll_interval=0.5, aws_conn_id="gluenet_aws", **COMMON)
