@@ -322,7 +322,7 @@ def test_triggerer_killed_and_restarted_one_run(airflow_home, deferred):
     assert [r["JobRunState"] for r in sim.job_runs()] == ["SUCCEEDED"]
 
 
-@pytest.mark.run_ends(20)  # about 30 s
+@pytest.mark.run_ends(8)  # about 80 s: the rotation happens while it runs
 def test_rotated_keys_reach_the_next_poll(airflow_home, deferred):
     sim, proxy, run_id, glue_run_id, kwargs, start_triggerer = deferred
     defer_task(airflow_home, run_id, kwargs(glue_run_id=glue_run_id, max_failures=3))

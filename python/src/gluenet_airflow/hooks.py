@@ -171,9 +171,9 @@ def expiry_of(creds: Any) -> dt.datetime | None:
 
 def _mask(frozen: Any) -> None:
     try:
+        from airflow.sdk.log import mask_secret  # Airflow 3
+    except ImportError:
         from airflow.utils.log.secrets_masker import mask_secret
-    except ImportError:  # pragma: no cover - moved in later Airflow 3 releases
-        from airflow.sdk.execution_time.secrets_masker import mask_secret
     mask_secret(frozen.secret_key)
     if frozen.token:
         mask_secret(frozen.token)

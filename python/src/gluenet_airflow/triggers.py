@@ -17,6 +17,8 @@ from gluenet_airflow._gluenet import EXIT_USAGE, TERMINAL_STATES, parse_output
 # (mark failed/success, clear) ends a deferred task; it then calls
 # on_kill() itself.
 _USER_ACTION = "__airflow_user_action__"
+# Cancellation work running in tasks of their own (kept referenced).
+_background: set[asyncio.Future] = set()
 
 
 class GluenetRunTrigger(BaseTrigger):
@@ -213,13 +215,26 @@ class GluenetRunTrigger(BaseTrigger):
         except asyncio.CancelledError as e:
             user_action = bool(e.args) and e.args[0] == _USER_ACTION  # on_kill() follows (Airflow 3.3+)
             if self.stop_job_run_on_kill and not user_action:
-                if await self._task_still_deferred():
-                    self.log.info("gluenet: trigger cancelled while its task is still deferred "
-                                  "(triggerer stopping or handing over); the Glue run goes on")
-                else:
-                    await self._stop_run("the task is no longer deferred (marked failed or success, "
-                                         "its DAG run stopped, or cleared)")
+                # In a task of its own, shielded: Airflow 3's triggerer
+                # cancels a trigger again at each sync until it ends, and a
+                # request to the supervisor cancelled halfway leaves its
+                # answer unread, which ends the whole trigger runner.
+                work = asyncio.ensure_future(self._after_cancel())
+                _background.add(work)
+                work.add_done_callback(_background.discard)
+                try:
+                    await asyncio.shield(work)
+                except asyncio.CancelledError:
+                    pass  # cancelled again: the work goes on in its own task
             raise
+
+    async def _after_cancel(self) -> None:
+        if await self._task_still_deferred():
+            self.log.info("gluenet: trigger cancelled while its task is still deferred "
+                          "(triggerer stopping or handing over); the Glue run goes on")
+        else:
+            await self._stop_run("the task is no longer deferred (marked failed or success, "
+                                 "its DAG run stopped, or cleared)")
 
     async def on_kill(self) -> None:
         """Airflow 3.3+: a user ended the deferred task."""
