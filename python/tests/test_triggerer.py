@@ -14,78 +14,21 @@ and restarts the triggerer, rotates the AWS connection's keys.
 from __future__ import annotations
 
 import datetime as dt
-import http.client
 import json
-import re
 import signal
 import subprocess
 import textwrap
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import AIRFLOW, AIRFLOW_MAJOR, CONNECTIONS, HERE, JOB, REPO, Sim, airflow_env, gluenet_binary
+from conftest import AIRFLOW, AIRFLOW_MAJOR, CONNECTIONS, HERE, JOB, REPO, KeyProxy, Sim, airflow_env, gluenet_binary
 from test_operator import py
 
 DAGS = HERE / "dags"
 DAG_ID = "gluenet_triggerer"
-
-
-class KeyProxy:
-    """An HTTP proxy in front of the simulated region that records the
-    access key id of each signed request and refuses revoked keys the way
-    AWS does (UnrecognizedClientException)."""
-
-    def __init__(self, target: str):
-        self.target = urlsplit(target)
-        self.seen: list[str] = []
-        self.revoked: set[str] = set()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):  # quiet
-                pass
-
-            def _any(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                m = re.search(r"Credential=([A-Z0-9]+)/", self.headers.get("Authorization", ""))
-                key = m.group(1) if m else ""
-                proxy.seen.append(key)
-                if key in proxy.revoked:
-                    out = json.dumps({"__type": "UnrecognizedClientException",
-                                      "message": "The security token included in the request is invalid."}).encode()
-                    self.send_response(400)
-                    self.send_header("Content-Type", "application/x-amz-json-1.1")
-                    self.send_header("Content-Length", str(len(out)))
-                    self.end_headers()
-                    self.wfile.write(out)
-                    return
-                c = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-                c.request(self.command, self.path, body=body, headers=headers)
-                r = c.getresponse()
-                data = r.read()
-                self.send_response(r.status)
-                for k, v in r.getheaders():
-                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _any
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
 
 
 def slow_sim(sim_factory, tmp_path: Path, time_scale: int) -> Sim:

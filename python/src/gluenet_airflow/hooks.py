@@ -240,8 +240,17 @@ class CredentialFile:
                     "AWS_PROFILE": _PROFILE, "AWS_SDK_LOAD_CONFIG": "1"})
         return env
 
+    def _next_check(self) -> float:
+        """Every check_every seconds, more often when the copy gluenet has
+        expires sooner (short role sessions)."""
+        exp = expiry_of(self.creds)
+        if exp is None:
+            return self.check_every
+        left = (exp - _EXPIRY_MARGIN - dt.datetime.now(dt.timezone.utc)).total_seconds()
+        return max(0.5, min(self.check_every, left / 2))
+
     def _loop(self) -> None:
-        while not self._stop.wait(self.check_every):
+        while not self._stop.wait(self._next_check()):
             try:
                 # botocore renews the credentials here when they are near expiry.
                 f = self.creds.get_frozen_credentials()

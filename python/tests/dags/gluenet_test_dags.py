@@ -51,3 +51,7 @@ with dag("gluenet_interrupt"):
 # `airflow triggerer` process runs its trigger.
 with dag("gluenet_triggerer"):
     GluenetJobOperator(task_id="glue_task", deferrable=True, poll_interval=0.5, aws_conn_id="gluenet_aws", **COMMON)
+
+# For the assumed-role test: the connection gluenet_role has keys and a role_arn.
+with dag("gluenet_role"):
+    GluenetJobOperator(task_id="glue_task", aws_conn_id="gluenet_role", **COMMON)
