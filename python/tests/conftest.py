@@ -207,6 +207,32 @@ def sim_factory(tmp_path):
         s.stop()
 
 
+@pytest.fixture
+def pg_state_conn():
+    """An Airflow connection (as AIRFLOW_CONN_GLUENET_STATE's value) to the
+    test Postgres, in a schema of its own (fresh health memory and
+    reservations), dropped afterwards."""
+    import shutil
+    import uuid
+    from urllib.parse import parse_qs, urlsplit as split
+
+    dsn = os.environ.get("GLUENET_TEST_POSTGRES_DSN")
+    if not dsn or not shutil.which("psql"):
+        msg = "needs GLUENET_TEST_POSTGRES_DSN (.ci/postgres.sh) and psql"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    schema = f"gluenet_af_{uuid.uuid4().hex[:10]}"
+    subprocess.run(["psql", dsn, "-qc", f"CREATE SCHEMA {schema}"], check=True, capture_output=True)
+    u = split(dsn)
+    extra = {k: v[0] for k, v in parse_qs(u.query).items()}
+    extra["search_path"] = schema
+    conn = {"conn_type": "postgres", "host": u.hostname, "port": u.port or 5432, "login": u.username,
+            "password": u.password, "schema": u.path.lstrip("/"), "extra": extra}
+    yield json.dumps(conn)
+    subprocess.run(["psql", dsn, "-qc", f"DROP SCHEMA {schema} CASCADE"], capture_output=True)
+
+
 @pytest.fixture(scope="session")
 def airflow_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("airflow_home")

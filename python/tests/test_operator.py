@@ -65,12 +65,13 @@ def task_instances(home: Path, dag_id: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("scenario", ["default", "ip-pressure"])
-def test_example_dag_picks_what_plan_picks(airflow_home, sim_factory, tmp_path, scenario):
+def test_example_dag_picks_what_plan_picks(airflow_home, sim_factory, tmp_path, pg_state_conn, scenario):
+    """The example as it is, its state in Postgres (its postgres_conn_id)."""
     sim = sim_factory(scenario)
-    state = tmp_path / "state.db"
     want = gluenet_plan(sim, tmp_path / "plan.db", "capacity")
     before = sim.job()
-    run = dags_test(airflow_home, EXAMPLE, "gluenet_glue_job_dag", operator_env(airflow_home, sim, state))
+    env = operator_env(airflow_home, sim, tmp_path / "unused.db", AIRFLOW_CONN_GLUENET_STATE=pg_state_conn)
+    run = dags_test(airflow_home, EXAMPLE, "gluenet_glue_job_dag", env)
     assert run.succeeded, run.output[-4000:]
     assert sim.job_connections() == want
     ti = task_instances(airflow_home, "gluenet_glue_job_dag")[0]
@@ -85,6 +86,8 @@ def test_example_dag_picks_what_plan_picks(airflow_home, sim_factory, tmp_path, 
     # CloudWatch lines (verbose=True).
     assert run.lines(r"Running Glue job with the connection order"), run.output[-3000:]
     assert run.lines(r"output \| The driver node has been assigned the ip"), run.output[-3000:]
+    assert not run.lines(r"state is local to this worker"), "shared state: no warning"
+    assert not (tmp_path / "unused.db").exists(), "the Postgres connection wins over GLUENET_STATE"
     after = sim.job()
     assert {k: v for k, v in after.items() if k not in ("Connections", "LastModifiedOn")} == \
         {k: v for k, v in before.items() if k not in ("Connections", "LastModifiedOn")}

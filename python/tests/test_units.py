@@ -177,3 +177,28 @@ def test_hook_env_from_the_connection(monkeypatch, tmp_path, conn, env_in, want,
         assert k not in env
     assert env["GLUENET_STATE"] == "/tmp/s.db" and not hook.state_is_shared(env)
     assert hook.state_is_shared({"GLUENET_STATE": "dynamodb://t"})
+
+
+@pytest.mark.parametrize("executor,state,warns", [
+    ("CeleryExecutor", "/tmp/s.db", True),
+    ("KubernetesExecutor", None, True),
+    ("CeleryExecutor", "dynamodb://gluenet", False),
+    ("LocalExecutor", "/tmp/s.db", False),
+])
+def test_warns_when_state_is_local_on_a_multi_worker_executor(monkeypatch, executor, state, warns):
+    from gluenet_airflow.hooks import GluenetHook
+    from gluenet_airflow.operators import GluenetJobOperator
+
+    class Log:
+        text = ""
+
+        def warning(self, msg, *args):
+            self.text += msg % args
+
+    log = Log()
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", executor)
+    monkeypatch.setattr(GluenetJobOperator, "log", property(lambda self: log))
+    op = GluenetJobOperator(task_id="t", job_name="J", aws_conn_id=None, state=state)
+    hook = GluenetHook(aws_conn_id=None, state=state)
+    op._warn_local_state(hook, hook.env(base={}))
+    assert ("state is local to this worker" in log.text) is warns, log.text
