@@ -115,6 +115,7 @@ def test_deferrable_end_to_end(airflow_home, sim_factory, tmp_path, scenario):
     assert run.succeeded, run.output[-4000:]
     assert run.lines(r"Trigger completed"), "the task deferred to the trigger"
     assert run.lines(r"gluenet run .*: Glue run jr_\w+ (SUCCEEDED|FAILED)"), "the trigger polled gluenet status"
+    assert run.lines(r"The driver node has been assigned the ip"), "verbose=True: the run's CloudWatch lines, deferred too"
     ti = task_instances(airflow_home, "gluenet_deferrable")[0]
     res = ti["result"]
     assert res["result"] == "succeeded" and res["glue_run_id"] == res["attempts"][-1]["run_id"]

@@ -25,7 +25,7 @@ with dag("gluenet_fast"):
     GluenetJobOperator(task_id="glue_task", verbose=True, retries=1, retry_delay=duration(seconds=1), **COMMON)
 
 with dag("gluenet_deferrable"):
-    GluenetJobOperator(task_id="glue_task", deferrable=True, poll_interval=0.5, retries=1,
+    GluenetJobOperator(task_id="glue_task", deferrable=True, poll_interval=0.5, retries=1, verbose=True,
                        retry_delay=duration(seconds=1), **COMMON)
 
 with dag("gluenet_bad_strategy"):
