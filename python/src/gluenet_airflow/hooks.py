@@ -33,6 +33,7 @@ import os
 import shlex
 import tempfile
 import threading
+from functools import cached_property
 from typing import Any, Mapping
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
@@ -134,12 +135,29 @@ class GluenetHook(AwsBaseHook):
             if frozen.token:
                 env["AWS_SESSION_TOKEN"] = frozen.token
             _mask(frozen)
-        if self.postgres_conn_id:
-            env["GLUENET_POSTGRES_DSN"] = postgres_dsn(self.postgres_conn_id)
+        env.update(self.state_env)
+        if "GLUENET_POSTGRES_DSN" in self.state_env:
             env.pop("GLUENET_STATE", None)
-        elif self.state:
-            env["GLUENET_STATE"] = self.state
         return env
+
+    @cached_property
+    def state_env(self) -> dict[str, str]:
+        """The state store's variables (the Postgres connection is read
+        once per hook, like the AWS connection)."""
+        if self.postgres_conn_id:
+            return {"GLUENET_POSTGRES_DSN": postgres_dsn(self.postgres_conn_id)}
+        if self.state:
+            return {"GLUENET_STATE": self.state}
+        return {}
+
+    def read_connections(self) -> GluenetHook:
+        """Reads the Airflow connections now (both are cached on the hook),
+        so that what follows needs no connection lookup. The trigger calls
+        it in the event loop's thread: on Airflow 3 a lookup from another
+        thread can garble the triggerer's requests to its supervisor."""
+        self.conn_config  # noqa: B018 - cached_property, read for its effect
+        self.state_env  # noqa: B018
+        return self
 
     def state_is_shared(self, env: Mapping[str, str]) -> bool:
         """Whether gluenet's state is reachable from every worker (Postgres

@@ -121,11 +121,16 @@ class GluenetRunTrigger(BaseTrigger):
                            config=_botocore_config(self.botocore_config), gluenet_path=self.gluenet_path,
                            postgres_conn_id=self.postgres_conn_id, state=self.state)
 
-    def _env(self) -> tuple[str, dict[str, str]]:
-        """gluenet and its environment for one poll. The connection is read
-        again (a new hook); the session, and with it refreshable
-        credentials, is kept while the connection's settings are the same."""
-        hook = self.hook()
+    def _hook_now(self):
+        """A new hook with its connections read (see read_connections):
+        each poll reads the AWS connection again."""
+        return self.hook().read_connections()
+
+    def _env(self, hook) -> tuple[str, dict[str, str]]:
+        """gluenet and its environment for one poll (no connection lookup:
+        the hook has read them). The session, and with it refreshable
+        credentials, is kept while the connection's settings are the same;
+        botocore renews role credentials here when they near expiry."""
         fp = hook.credentials_fingerprint()
         if fp != self._fingerprint:
             if self._fingerprint is not None:
@@ -159,16 +164,19 @@ class GluenetRunTrigger(BaseTrigger):
         d = dt.datetime.fromisoformat(self.deadline)
         return d if d.tzinfo else d.replace(tzinfo=dt.timezone.utc)
 
-    def _print_logs(self) -> None:
+    async def _print_logs(self) -> None:
         """verbose: the run's new CloudWatch lines, as GlueJobOperator
         prints them (output and error streams of the run)."""
+        from asgiref.sync import sync_to_async
         from airflow.providers.amazon.aws.hooks.glue import GlueJobHook
 
         if self._log_tokens is None:
             self._log_tokens = GlueJobHook.LogContinuationTokens()
         h = GlueJobHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
                         config=_botocore_config(self.botocore_config))
-        h.print_job_logs(job_name=self.job_name, run_id=self.glue_run_id, continuation_tokens=self._log_tokens)
+        h.conn_config  # noqa: B018 - the connection lookup, in this thread
+        await sync_to_async(h.print_job_logs)(job_name=self.job_name, run_id=self.glue_run_id,
+                                              continuation_tokens=self._log_tokens)
 
     async def _stop_run(self, why: str) -> str:
         from asgiref.sync import sync_to_async
@@ -177,8 +185,8 @@ class GluenetRunTrigger(BaseTrigger):
             return "no Glue run to stop"
         self.log.info("gluenet: %s: stopping Glue run %s of %s", why, self.glue_run_id, self.job_name)
         try:
-            said = await asyncio.wait_for(
-                sync_to_async(lambda: self.hook().stop_job_run(self.job_name, self.glue_run_id))(), timeout=60)
+            hook = self._hook_now()
+            said = await asyncio.wait_for(sync_to_async(hook.stop_job_run)(self.job_name, self.glue_run_id), timeout=60)
         except Exception as e:  # noqa: BLE001 - reported, the run may go on
             said = f"stopping Glue run {self.glue_run_id} failed: {e!r}"
         self.log.info("gluenet: %s", said)
@@ -193,17 +201,35 @@ class GluenetRunTrigger(BaseTrigger):
         if ti is None:
             return True
         try:
-            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance  # Airflow 3
-
-            states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
-                dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id], map_index=ti.map_index)
-            state = states[ti.run_id][ti.task_id]
-        except ImportError:
-            state = await sync_to_async(_ti_state_airflow2)(ti)
+            try:
+                from airflow.sdk.execution_time.comms import GetTaskStates  # Airflow 3
+                from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
+            except ImportError:
+                state = await sync_to_async(_ti_state_airflow2)(ti)
+            else:
+                # Asked in this thread, awaited: the supervisor's channel
+                # takes one request at a time, under its own lock.
+                resp = await SUPERVISOR_COMMS.asend(GetTaskStates(
+                    dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id], map_index=ti.map_index))
+                state = resp.task_states[ti.run_id][ti.task_id]
         except Exception as e:  # noqa: BLE001 - unknown: do not stop a run we may still be watching
             self.log.warning("gluenet: cannot read the task's state (%s); leaving the Glue run alone", e)
             return True
         return str(getattr(state, "value", state)) == "deferred"
+
+    async def _after_cancel(self) -> None:
+        try:  # Airflow 3: this task of its own needs a portal for sync connection lookups
+            import greenback
+
+            await greenback.ensure_portal()
+        except ImportError:
+            pass
+        if await self._task_still_deferred():
+            self.log.info("gluenet: trigger cancelled while its task is still deferred "
+                          "(triggerer stopping or handing over); the Glue run goes on")
+        else:
+            await self._stop_run("the task is no longer deferred (marked failed or success, "
+                                 "its DAG run stopped, or cleared)")
 
     # -- the loop -------------------------------------------------------------
 
@@ -227,14 +253,6 @@ class GluenetRunTrigger(BaseTrigger):
                 except asyncio.CancelledError:
                     pass  # cancelled again: the work goes on in its own task
             raise
-
-    async def _after_cancel(self) -> None:
-        if await self._task_still_deferred():
-            self.log.info("gluenet: trigger cancelled while its task is still deferred "
-                          "(triggerer stopping or handing over); the Glue run goes on")
-        else:
-            await self._stop_run("the task is no longer deferred (marked failed or success, "
-                                 "its DAG run stopped, or cleared)")
 
     async def on_kill(self) -> None:
         """Airflow 3.3+: a user ended the deferred task."""
@@ -260,7 +278,8 @@ class GluenetRunTrigger(BaseTrigger):
                     f"Raise max_wait for jobs that run longer."))
                 return
             try:
-                binary, env = await sync_to_async(self._env)()
+                hook = self._hook_now()
+                binary, env = await sync_to_async(self._env)(hook)
             except Exception as e:  # noqa: BLE001 - a missing connection, no binary: the task fails with it
                 yield event("error", permanent=False, message=f"preparing gluenet status: {e}")
                 return
@@ -287,7 +306,7 @@ class GluenetRunTrigger(BaseTrigger):
                               f" ({st['why']})" if st.get("why") else "")
                 if self.verbose and self.glue_run_id and self.job_name:
                     try:
-                        await sync_to_async(self._print_logs)()
+                        await self._print_logs()
                     except Exception as e:  # noqa: BLE001 - logs are a convenience
                         self.log.warning("gluenet: reading the run's CloudWatch logs failed: %s", e)
                 if st.get("done") or wait.get("for") != "run" or state in TERMINAL_STATES:
