@@ -68,11 +68,13 @@ class GluenetJobOperator(AwsBaseOperator[GluenetHook]):
         seconds), doubled for each further retry.
     :param max_backoff: longest wait between gluenet's attempts.
     :param retry_job_failures: retry runs that failed in the job's own code.
-    :param admit_wait: how long gluenet waits for room under the job's
-        MaxConcurrentRuns before the start (timedelta, seconds, or a
-        duration such as ``"10m"``; 0 disables). None: gluenet's default.
-    :param when_short: what gluenet does when the subnets are short of
-        IPs: ``start`` or ``fail``. None: gluenet's default.
+    :param admit_wait: gluenet's ``--admit-wait``: how long an attempt
+        waits for a subnet with free IPs for the whole run before it starts
+        (timedelta, seconds, or a duration such as ``"10m"``; 0 turns
+        waiting off). None: gluenet's default (10 minutes).
+    :param when_short: gluenet's ``--when-short``: when that wait runs out,
+        ``start`` the run short of IPs or ``fail`` it (exit 3, nothing
+        started). None: gluenet's default (start).
     :param script_args: job arguments for StartJobRun (``{"--day": "..."}``).
     :param run_job_kwargs: per-run overrides: NumberOfWorkers, WorkerType,
         Timeout (minutes).
@@ -438,8 +440,8 @@ class GluenetJobOperator(AwsBaseOperator[GluenetHook]):
         wait = st.get("wait") or {}
         why = st.get("why") or ""
         if wait.get("for") != "run":
-            # Time to wait (the backoff before the next attempt, room under
-            # MaxConcurrentRuns): a DateTimeTrigger, then resume.
+            # Time to wait (the backoff before the next attempt, room in the
+            # subnets): a DateTimeTrigger, then resume.
             from airflow.triggers.temporal import DateTimeTrigger
             import pendulum
 
