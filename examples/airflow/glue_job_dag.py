@@ -17,8 +17,12 @@ Same three Variables as the post:
   glue_job_dag.strategy          capacity (or random; gluenet also has weighted, spread, prefer-az)
 They are read when the task runs (templates), not when the DAG is parsed.
 
-On MWAA, keep gluenet's state in Postgres: create a Postgres connection and
-pass postgres_conn_id="<its id>" (see docs/mwaa.md).
+gluenet's state is shared by every worker and the triggerer: here in the
+Postgres of the Airflow connection "gluenet_state" (docs/mwaa.md, section
+4). Without a shared state each worker keeps its own SQLite file, and a
+retry that lands on another worker cannot find the Glue run the first try
+started (the operator warns about it in the task log). On MWAA, DynamoDB
+works too: state="dynamodb://<table>" instead of postgres_conn_id.
 """
 
 from pendulum import datetime, duration
@@ -40,6 +44,7 @@ with DAG(
         strategy="{{ var.value.get('glue_job_dag.strategy', 'random') | trim }}",
         attempts=3,  # gluenet's: the first run and two retries, each re-ranked
         verbose=True,  # the run's CloudWatch logs in the task log
+        postgres_conn_id="gluenet_state",  # shared state: required with more than one worker
         retries=1,
         retry_delay=duration(seconds=30),
     )

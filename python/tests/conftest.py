@@ -13,6 +13,8 @@ wheel carries. Postgres is not needed.
 
 from __future__ import annotations
 
+import datetime as dt
+import http.client
 import importlib.metadata
 import json
 import os
@@ -21,8 +23,11 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -114,6 +119,78 @@ class Sim:
         self._log.close()
 
 
+class KeyProxy:
+    """An HTTP proxy in front of the simulated region that records the
+    access key id of each signed request, refuses revoked keys the way AWS
+    does (UnrecognizedClientException), and answers STS AssumeRole itself
+    with new temporary keys (ASIAROLE<n>) that expire after
+    ``role_seconds``."""
+
+    def __init__(self, target: str, role_seconds: float = 3600):
+        self.target = urlsplit(target)
+        self.seen: list[str] = []
+        self.revoked: set[str] = set()
+        self.assumed: list[str] = []  # the base keys AssumeRole was called with
+        self.role_seconds = role_seconds
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):  # quiet
+                pass
+
+            def _any(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                m = re.search(r"Credential=([A-Z0-9]+)/", self.headers.get("Authorization", ""))
+                key = m.group(1) if m else ""
+                proxy.seen.append(key)
+                if b"Action=AssumeRole" in body:
+                    proxy.assumed.append(key)
+                    n = len(proxy.assumed)
+                    exp = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=proxy.role_seconds))
+                    out = (f'<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>'
+                           f"<Credentials><AccessKeyId>ASIAROLE{n}</AccessKeyId><SecretAccessKey>s{n}</SecretAccessKey>"
+                           f"<SessionToken>token{n}</SessionToken><Expiration>{exp.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+                           f"</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/"
+                           f"r/s</Arn><AssumedRoleId>AROA1:s</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>"
+                           f"<ResponseMetadata><RequestId>{n}</RequestId></ResponseMetadata></AssumeRoleResponse>").encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/xml")
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                    return
+                if key in proxy.revoked:
+                    out = json.dumps({"__type": "UnrecognizedClientException",
+                                      "message": "The security token included in the request is invalid."}).encode()
+                    self.send_response(400)
+                    self.send_header("Content-Type", "application/x-amz-json-1.1")
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                    return
+                c = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                c.request(self.command, self.path, body=body, headers=headers)
+                r = c.getresponse()
+                data = r.read()
+                self.send_response(r.status)
+                for k, v in r.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _any
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
 @pytest.fixture
 def sim_factory(tmp_path):
     sims = []
@@ -128,6 +205,32 @@ def sim_factory(tmp_path):
     yield start
     for s in sims:
         s.stop()
+
+
+@pytest.fixture
+def pg_state_conn():
+    """An Airflow connection (as AIRFLOW_CONN_GLUENET_STATE's value) to the
+    test Postgres, in a schema of its own (fresh health memory and
+    reservations), dropped afterwards."""
+    import shutil
+    import uuid
+    from urllib.parse import parse_qs, urlsplit as split
+
+    dsn = os.environ.get("GLUENET_TEST_POSTGRES_DSN")
+    if not dsn or not shutil.which("psql"):
+        msg = "needs GLUENET_TEST_POSTGRES_DSN (.ci/postgres.sh) and psql"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    schema = f"gluenet_af_{uuid.uuid4().hex[:10]}"
+    subprocess.run(["psql", dsn, "-qc", f"CREATE SCHEMA {schema}"], check=True, capture_output=True)
+    u = split(dsn)
+    extra = {k: v[0] for k, v in parse_qs(u.query).items()}
+    extra["search_path"] = schema
+    conn = {"conn_type": "postgres", "host": u.hostname, "port": u.port or 5432, "login": u.username,
+            "password": u.password, "schema": u.path.lstrip("/"), "extra": extra}
+    yield json.dumps(conn)
+    subprocess.run(["psql", dsn, "-qc", f"DROP SCHEMA {schema} CASCADE"], capture_output=True)
 
 
 @pytest.fixture(scope="session")
@@ -207,3 +310,7 @@ def gluenet_plan(sim: Sim, state: Path, strategy: str = "capacity") -> list[str]
                        env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)["order"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "run_ends(time_scale): the test's simulated Glue run ends by itself (about 640/time_scale s)")

@@ -56,7 +56,7 @@ def task_instances(home: Path, dag_id: str) -> list[dict]:
             rows = []
             for ti in s.query(TaskInstance).filter(TaskInstance.dag_id == dr.dag_id, TaskInstance.run_id == dr.run_id):
                 x = s.query(XCom).filter(XCom.dag_id == ti.dag_id, XCom.run_id == ti.run_id, XCom.task_id == ti.task_id,
-                                         XCom.map_index == ti.map_index, XCom.key == "gluenet_result").one_or_none()
+                                         XCom.map_index == ti.map_index, XCom.key == "return_value").one_or_none()
                 rows.append(dict(run_id=ti.run_id, map_index=ti.map_index, state=ti.state, try_number=ti.try_number,
                                  max_tries=ti.max_tries, result=value(x) if x else None))
             print(json.dumps(rows, default=str))
@@ -65,12 +65,13 @@ def task_instances(home: Path, dag_id: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("scenario", ["default", "ip-pressure"])
-def test_example_dag_picks_what_plan_picks(airflow_home, sim_factory, tmp_path, scenario):
+def test_example_dag_picks_what_plan_picks(airflow_home, sim_factory, tmp_path, pg_state_conn, scenario):
+    """The example as it is, its state in Postgres (its postgres_conn_id)."""
     sim = sim_factory(scenario)
-    state = tmp_path / "state.db"
     want = gluenet_plan(sim, tmp_path / "plan.db", "capacity")
     before = sim.job()
-    run = dags_test(airflow_home, EXAMPLE, "gluenet_glue_job_dag", operator_env(airflow_home, sim, state))
+    env = operator_env(airflow_home, sim, tmp_path / "unused.db", AIRFLOW_CONN_GLUENET_STATE=pg_state_conn)
+    run = dags_test(airflow_home, EXAMPLE, "gluenet_glue_job_dag", env)
     assert run.succeeded, run.output[-4000:]
     assert sim.job_connections() == want
     ti = task_instances(airflow_home, "gluenet_glue_job_dag")[0]
@@ -78,12 +79,15 @@ def test_example_dag_picks_what_plan_picks(airflow_home, sim_factory, tmp_path, 
     res = ti["result"]
     print("\n".join(run.lines(r"connection order|Good conn|Usable conn|run key|Running /")))
     assert res["result"] == "succeeded" and res["order"] == want
+    assert res["glue_run_id"] == sim.job_runs()[0]["Id"]
     assert res["run_key"].startswith("airflow/gluenet_glue_job_dag/") and res["run_key"].endswith("/glue_task/c0")
     assert [r["JobRunState"] for r in sim.job_runs()] == ["SUCCEEDED"]
     # gluenet's log lines are in the task log, and so are the run's own
     # CloudWatch lines (verbose=True).
     assert run.lines(r"Running Glue job with the connection order"), run.output[-3000:]
     assert run.lines(r"output \| The driver node has been assigned the ip"), run.output[-3000:]
+    assert not run.lines(r"state is local to this worker"), "shared state: no warning"
+    assert not (tmp_path / "unused.db").exists(), "the Postgres connection wins over GLUENET_STATE"
     after = sim.job()
     assert {k: v for k, v in after.items() if k not in ("Connections", "LastModifiedOn")} == \
         {k: v for k, v in before.items() if k not in ("Connections", "LastModifiedOn")}
@@ -111,13 +115,14 @@ def test_deferrable_end_to_end(airflow_home, sim_factory, tmp_path, scenario):
     assert run.succeeded, run.output[-4000:]
     assert run.lines(r"Trigger completed"), "the task deferred to the trigger"
     assert run.lines(r"gluenet run .*: Glue run jr_\w+ (SUCCEEDED|FAILED)"), "the trigger polled gluenet status"
+    assert run.lines(r"The driver node has been assigned the ip"), "verbose=True: the run's CloudWatch lines, deferred too"
     ti = task_instances(airflow_home, "gluenet_deferrable")[0]
     res = ti["result"]
-    assert res["done"] and res["result"] == "succeeded" and res["exit_code"] == 0
+    assert res["result"] == "succeeded" and res["glue_run_id"] == res["attempts"][-1]["run_id"]
     runs = sim.job_runs()
     if scenario == "az-degraded":
         assert len(res["attempts"]) == 2 and sorted(r["JobRunState"] for r in runs) == ["FAILED", "SUCCEEDED"]
-        assert run.lines(r"next attempt at"), "the backoff between attempts is a DateTimeTrigger"
+        assert run.lines(r"next step at"), "the backoff between attempts is a DateTimeTrigger"
     else:
         assert res["attempts"][0]["order"] == want and [r["JobRunState"] for r in runs] == ["SUCCEEDED"]
 
@@ -160,8 +165,9 @@ TASK_RUNNER_NEEDS_AIRFLOW2 = needs_airflow2(
 
 @TASK_RUNNER_NEEDS_AIRFLOW2
 def test_kill_9_then_retry_reattaches_and_clear_runs_again(airflow_home, sim_factory, tmp_path):
-    """kill -9 of the task's process while its Glue run goes: gluenet dies
-    with it (parent-death signal), the Glue run goes on; Airflow marks the
+    """kill -9 of the task's process while its Glue run goes: gluenet (in
+    its own session) is orphaned and ends at its next write to the task's
+    closed pipes, or runs to its end; the Glue run goes on; Airflow marks the
     try failed and its retry re-attaches to that run: one Glue run, and the
     task ends with the run's real outcome. Clearing the task that succeeded
     then runs the job again."""

@@ -79,3 +79,126 @@ def test_registered_as_a_provider():
     from airflow.providers_manager import ProvidersManager
 
     assert "gluenet-airflow" in ProvidersManager().providers
+
+
+@pytest.mark.parametrize("kw,want", [
+    ({}, []),  # None: gluenet's own defaults, no flag
+    ({"admit_wait": "10m"}, ["--admit-wait", "10m"]),
+    ({"admit_wait": 0}, ["--admit-wait", "0s"]),
+    ({"admit_wait": dt.timedelta(minutes=2)}, ["--admit-wait", "120s"]),
+    ({"when_short": "fail"}, ["--when-short", "fail"]),
+    ({"admit_wait": "90", "when_short": "start"}, ["--admit-wait", "90s", "--when-short", "start"]),
+])
+def test_admission_flags_only_when_set(kw, want):
+    from gluenet_airflow.operators import GluenetJobOperator
+
+    args = GluenetJobOperator(task_id="t", job_name="J", **kw).run_args("K")
+    assert args[11:] == want, args
+
+
+def test_when_short_checked():
+    from airflow.exceptions import AirflowFailException
+
+    from gluenet_airflow.operators import GluenetJobOperator
+
+    with pytest.raises(AirflowFailException, match="when_short must be one of start, fail"):
+        GluenetJobOperator(task_id="t", job_name="J", when_short="wait").run_args("K")
+
+
+def test_one_xcom_shape_for_run_and_step_output():
+    from gluenet_airflow.operators import result_doc
+
+    attempts = [{"attempt": 1, "run_id": "jr_1", "order": ["a", "b"], "state": "FAILED"},
+                {"attempt": 2, "run_id": "jr_2", "order": ["b", "a"], "state": "SUCCEEDED"}]
+    run = {"job": "J", "run_key": "K", "result": "succeeded", "order": ["b", "a"], "connections": [],
+           "attempts": attempts}
+    step = {"run_key": "K", "job": "J", "done": True, "result": "succeeded", "exit_code": 0, "attempt": 2,
+            "glue_run_id": "jr_2", "state": "SUCCEEDED", "wait": None, "attempts": attempts}
+    assert result_doc(run) == result_doc(step) == {
+        "job": "J", "run_key": "K", "result": "succeeded", "error": None, "glue_run_id": "jr_2",
+        "order": ["b", "a"], "attempts": attempts}
+
+
+def test_operator_follows_airflow_conventions():
+    from airflow.providers.amazon.aws.links.glue import GlueJobRunDetailsLink
+    from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+
+    from gluenet_airflow.hooks import GluenetHook
+    from gluenet_airflow.operators import GluenetJobOperator
+
+    op = GluenetJobOperator(task_id="t", job_name="J", aws_conn_id="c", region_name="eu-west-1", verify="/ca.pem",
+                            botocore_config={"retries": {"max_attempts": 3}}, postgres_conn_id="pg")
+    assert isinstance(op, AwsBaseOperator) and op.aws_hook_class is GluenetHook
+    assert {"aws_conn_id", "region_name", "verify", "botocore_config"} <= set(op.template_fields)
+    assert any(isinstance(l, GlueJobRunDetailsLink) for l in op.operator_extra_links)
+    assert op._hook_parameters["postgres_conn_id"] == "pg" and op._hook_parameters["verify"] == "/ca.pem"
+
+
+def test_deferrable_defaults_from_airflow_config(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("from gluenet_airflow.operators import GluenetJobOperator as O; "
+            "print(O(task_id='t', job_name='J').deferrable)")
+    for value, want in (("True", "True"), ("False", "False")):
+        env = {**__import__("os").environ, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": value}
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert r.stdout.strip().splitlines()[-1] == want
+
+
+@pytest.mark.parametrize("conn,env_in,want,absent", [
+    # No credentials in the connection: the SDK chain (MWAA's execution role), nothing passed.
+    ({"conn_type": "aws", "extra": {"region_name": "us-east-1"}}, {}, {"AWS_REGION": "us-east-1"},
+     ["AWS_ACCESS_KEY_ID"]),
+    # Static keys and a CA bundle.
+    ({"conn_type": "aws", "login": "AKIAX", "password": "sx", "extra": {"verify": "/etc/ca.pem"}}, {},
+     {"AWS_ACCESS_KEY_ID": "AKIAX", "AWS_SECRET_ACCESS_KEY": "sx", "AWS_CA_BUNDLE": "/etc/ca.pem"}, []),
+    # A profile in the worker's shared files: its keys, as boto3 reads them.
+    ({"conn_type": "aws", "extra": {"profile_name": "etl"}}, {"profile": "etl"},
+     {"AWS_ACCESS_KEY_ID": "AKIAPROFILE", "AWS_SECRET_ACCESS_KEY": "sp"}, ["AWS_PROFILE"]),
+])
+def test_hook_env_from_the_connection(monkeypatch, tmp_path, conn, env_in, want, absent):
+    from gluenet_airflow.hooks import GluenetHook
+
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CA_BUNDLE"):
+        monkeypatch.delenv(k, raising=False)
+    if "profile" in env_in:
+        f = tmp_path / "credentials"
+        f.write_text("[etl]\naws_access_key_id = AKIAPROFILE\naws_secret_access_key = sp\n")
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(f))
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AIRFLOW_CONN_GLUENET_T", json.dumps(conn))
+    hook = GluenetHook(aws_conn_id="gluenet_t", region_name="us-east-1", state="/tmp/s.db")
+    env = hook.env(hook.session_credentials(), base={})
+    for k, v in want.items():
+        assert env.get(k) == v, (k, env)
+    for k in absent:
+        assert k not in env
+    assert env["GLUENET_STATE"] == "/tmp/s.db" and not hook.state_is_shared(env)
+    assert hook.state_is_shared({"GLUENET_STATE": "dynamodb://t"})
+
+
+@pytest.mark.parametrize("executor,state,warns", [
+    ("CeleryExecutor", "/tmp/s.db", True),
+    ("KubernetesExecutor", None, True),
+    ("CeleryExecutor", "dynamodb://gluenet", False),
+    ("LocalExecutor", "/tmp/s.db", False),
+])
+def test_warns_when_state_is_local_on_a_multi_worker_executor(monkeypatch, executor, state, warns):
+    from gluenet_airflow.hooks import GluenetHook
+    from gluenet_airflow.operators import GluenetJobOperator
+
+    class Log:
+        text = ""
+
+        def warning(self, msg, *args):
+            self.text += msg % args
+
+    log = Log()
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", executor)
+    monkeypatch.setattr(GluenetJobOperator, "log", property(lambda self: log))
+    op = GluenetJobOperator(task_id="t", job_name="J", aws_conn_id=None, state=state)
+    hook = GluenetHook(aws_conn_id=None, state=state)
+    op._warn_local_state(hook, hook.env(base={}))
+    assert ("state is local to this worker" in log.text) is warns, log.text

@@ -1,4 +1,4 @@
-"""gluenet for Apache Airflow: GluenetJobOperator and its trigger.
+"""gluenet for Apache Airflow: GluenetJobOperator, GluenetRunTrigger, GluenetHook.
 
 gluenet (a Go binary, shipped inside this package's platform wheels) runs an
 AWS Glue job in the subnet that can hold it: it ranks the job's Glue network
@@ -18,6 +18,9 @@ def get_provider_info() -> dict:
         "name": "gluenet",
         "description": "Run AWS Glue jobs in the subnet that can hold them, with gluenet.",
         "versions": [__version__],
+        "hooks": [
+            {"integration-name": "gluenet", "python-modules": ["gluenet_airflow.hooks"]},
+        ],
         "operators": [
             {"integration-name": "gluenet", "python-modules": ["gluenet_airflow.operators"]},
         ],

@@ -1,5 +1,5 @@
-"""What the operator and the trigger share: finding the gluenet binary, the
-environment it runs with, run keys, and reading its JSON output.
+"""What the hook, the operator and the trigger share: finding the gluenet
+binary, run keys, the state DSN, and reading gluenet's JSON output.
 
 Nothing here imports Airflow at module level except what both the worker and
 the triggerer have, so that the trigger stays importable in the triggerer.
@@ -7,13 +7,9 @@ the triggerer have, so that the trigger stays importable in the triggerer.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import shutil
-import signal
-import sys
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 # gluenet's documented exit codes (see the README's "Exit codes").
@@ -85,74 +81,6 @@ def run_key_from_context(context: Mapping[str, Any], retries: int) -> str:
     return run_key(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1), ti.max_tries, retries)
 
 
-@dataclass
-class EnvSpec:
-    """Where gluenet's AWS access and state come from: Airflow connection
-    ids and plain settings, serializable into a trigger (no secrets)."""
-
-    aws_conn_id: str | None = "aws_default"
-    region_name: str | None = None
-    postgres_conn_id: str | None = None
-    state_path: str | None = None
-
-    def serialize(self) -> dict:
-        return {
-            "aws_conn_id": self.aws_conn_id,
-            "region_name": self.region_name,
-            "postgres_conn_id": self.postgres_conn_id,
-            "state_path": self.state_path,
-        }
-
-
-def build_env(spec: EnvSpec, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment gluenet runs with: this process's, plus credentials,
-    region and endpoint from the Airflow AWS connection, and the state
-    store (a Postgres DSN from an Airflow connection, or a SQLite file).
-
-    Credentials are passed only when the connection holds them (keys, or a
-    role to assume); otherwise gluenet uses the SDK's default chain, which
-    on MWAA is the environment's execution role and refreshes by itself.
-    """
-    env = dict(os.environ if base is None else base)
-    if spec.aws_conn_id:
-        env.update(_aws_env(spec.aws_conn_id, spec.region_name))
-    elif spec.region_name:
-        env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = spec.region_name
-    if spec.postgres_conn_id:
-        env["GLUENET_POSTGRES_DSN"] = postgres_dsn(spec.postgres_conn_id)
-        env.pop("GLUENET_STATE", None)
-    elif spec.state_path:
-        env["GLUENET_STATE"] = spec.state_path
-    return env
-
-
-def _aws_env(aws_conn_id: str, region_name: str | None) -> dict[str, str]:
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-    hook = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="glue", region_name=region_name)
-    cfg = hook.conn_config
-    out: dict[str, str] = {}
-    region = region_name or cfg.region_name
-    if region:
-        out["AWS_REGION"] = out["AWS_DEFAULT_REGION"] = region
-    if cfg.endpoint_url:
-        out["AWS_ENDPOINT_URL"] = cfg.endpoint_url
-    if cfg.aws_access_key_id and cfg.aws_secret_access_key:
-        out["AWS_ACCESS_KEY_ID"] = cfg.aws_access_key_id
-        out["AWS_SECRET_ACCESS_KEY"] = cfg.aws_secret_access_key
-        if cfg.aws_session_token:
-            out["AWS_SESSION_TOKEN"] = cfg.aws_session_token
-    elif cfg.role_arn:
-        # The hook assumes the role; gluenet gets the session's temporary
-        # credentials (they last as long as the role's session duration).
-        creds = hook.get_credentials(region_name=region)
-        out["AWS_ACCESS_KEY_ID"] = creds.access_key
-        out["AWS_SECRET_ACCESS_KEY"] = creds.secret_key
-        if creds.token:
-            out["AWS_SESSION_TOKEN"] = creds.token
-    return out
-
-
 def postgres_dsn(conn_id: str) -> str:
     """A postgres:// DSN from an Airflow connection (host, port, login,
     password, schema = database; extras become query parameters)."""
@@ -195,19 +123,3 @@ def error_line(stderr_lines: list[str]) -> str:
         if line.startswith("gluenet: "):
             return line[len("gluenet: ") :]
     return stderr_lines[-1] if stderr_lines else ""
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    """preexec_fn for gluenet: on Linux, gluenet gets SIGKILL when the
-    task's process dies (kill -9, OOM), instead of living on as an orphan.
-    The Glue run goes on in Glue, recorded under its run key; the task's
-    retry re-attaches to it."""
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass

@@ -25,7 +25,7 @@ with dag("gluenet_fast"):
     GluenetJobOperator(task_id="glue_task", verbose=True, retries=1, retry_delay=duration(seconds=1), **COMMON)
 
 with dag("gluenet_deferrable"):
-    GluenetJobOperator(task_id="glue_task", deferrable=True, poll_interval=0.5, retries=1,
+    GluenetJobOperator(task_id="glue_task", deferrable=True, poll_interval=0.5, retries=1, verbose=True,
                        retry_delay=duration(seconds=1), **COMMON)
 
 with dag("gluenet_bad_strategy"):
@@ -45,3 +45,13 @@ with dag("gluenet_kill"):
 # For the interrupt test: the task is killed (SIGTERM) while its run goes.
 with dag("gluenet_interrupt"):
     GluenetJobOperator(task_id="glue_task", retries=0, **COMMON)
+
+# For the triggerer tests: a deferred instance of this task is made by the
+# test (its Glue run started with `gluenet run --detach`), and a separate
+# `airflow triggerer` process runs its trigger.
+with dag("gluenet_triggerer"):
+    GluenetJobOperator(task_id="glue_task", deferrable=True, poll_interval=0.5, aws_conn_id="gluenet_aws", **COMMON)
+
+# For the assumed-role test: the connection gluenet_role has keys and a role_arn.
+with dag("gluenet_role"):
+    GluenetJobOperator(task_id="glue_task", aws_conn_id="gluenet_role", **COMMON)
