@@ -127,6 +127,30 @@ def test_deferrable_end_to_end(airflow_home, sim_factory, tmp_path, scenario):
         assert res["attempts"][0]["order"] == want and [r["JobRunState"] for r in runs] == ["SUCCEEDED"]
 
 
+def test_deferrable_task_waits_for_room(airflow_home, sim_factory, tmp_path):
+    """Both subnets hold 1 free IP, fewer than the job's 2 workers: the
+    deferred task waits for room (admit_wait), changing nothing, until
+    another workload frees PrivateSubnet2, then runs at full capacity."""
+    import threading
+
+    sim = sim_factory("default")
+    for subnet in ("subnet-0a1b2c3d4e5f60011", "subnet-0a1b2c3d4e5f60022"):
+        sim.fault("exhaust", subnet, "1")
+    room = threading.Timer(8.0, lambda: sim.fault("exhaust", "subnet-0a1b2c3d4e5f60022", "40"))
+    room.start()
+    try:
+        run = dags_test(airflow_home, TEST_DAGS, "gluenet_admission", operator_env(airflow_home, sim, tmp_path / "s.db"))
+    finally:
+        room.cancel()
+    assert run.succeeded, run.output[-4000:]
+    assert run.lines(r"waiting for room: needs 2 IPs"), "the task log says why it waits"
+    res = task_instances(airflow_home, "gluenet_admission")[0]["result"]
+    first = res["attempts"][0]
+    assert res["result"] == "succeeded" and first.get("waited_for_room_s", 0) > 0, res
+    assert "under_capacity" not in first, "started with room for the whole run"
+    assert [r["JobRunState"] for r in sim.job_runs()] == ["SUCCEEDED"], "one run, started once there was room"
+
+
 @pytest.mark.parametrize("dag_id,message", [
     ("gluenet_bad_strategy", "fastest"),
     ("gluenet_unknown_job", "NoSuchJob"),

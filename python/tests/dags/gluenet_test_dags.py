@@ -28,6 +28,12 @@ with dag("gluenet_deferrable"):
     GluenetJobOperator(task_id="glue_task", deferrable=True, poll_interval=0.5, retries=1, verbose=True,
                        retry_delay=duration(seconds=1), **COMMON)
 
+# Capacity-aware admission in deferrable mode: the task waits for room
+# (a DateTimeTrigger between looks), then runs.
+with dag("gluenet_admission"):
+    GluenetJobOperator(task_id="glue_task", deferrable=True, poll_interval=0.5, admit_wait="5m", when_short="start",
+                       **COMMON)
+
 with dag("gluenet_bad_strategy"):
     GluenetJobOperator(task_id="glue_task", retries=2, **{**COMMON, "strategy": "fastest"})
 
