@@ -52,9 +52,10 @@ func (a *app) demoCommand() *cobra.Command {
 		Long: `demo starts the simulated region in-process with the setup of the AWS post:
 one VPC, private subnets PrivateSubnet1 (us-east-1a) and PrivateSubnet2
 (us-east-1b), a Glue NETWORK connection to each, and the job AirflowBlogJob.
-Then it tells three short stories: a plain run, a run under IP pressure, and
-a run whose Availability Zone goes bad so that the retry moves to the other
-zone, all with the default strategy (weighted). Simulated time runs 200 times
+Then it tells four short stories: a plain run, a run under IP pressure, a
+run whose Availability Zone goes bad so that the retry moves to the other
+zone, and a run that waits for room until another workload's IPs come back,
+all with the default strategy (weighted) and admission. Simulated time runs 200 times
 faster than the clock. With --output json the same story comes as data.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
