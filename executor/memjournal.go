@@ -100,8 +100,11 @@ func (m *MemJournal) RecordRunID(_ context.Context, key string, number int, runI
 	if m.ids[key] == nil {
 		m.ids[key] = map[int]store.Attempt{}
 	}
-	if a, ok := m.ids[key][number]; ok && a.GlueRunID != runID {
-		return fmt.Errorf("attempt %d of %q has run %s: %w", number, key, a.GlueRunID, store.ErrConflict)
+	if a, ok := m.ids[key][number]; ok {
+		if a.GlueRunID != runID {
+			return fmt.Errorf("attempt %d of %q has run %s: %w", number, key, a.GlueRunID, store.ErrConflict)
+		}
+		return nil // the same id again: a no-op, its start kept (as the stores do)
 	}
 	m.ids[key][number] = store.Attempt{RunKey: key, Number: number, GlueRunID: runID, StartedAt: at}
 	return nil
