@@ -37,16 +37,32 @@ import (
 	"github.com/gluenet/gluenet/store"
 )
 
-// Reader is the part of the state store the fleet view reads.
-type Reader interface {
+// RunReader reads the runs and their attempts.
+type RunReader interface {
 	GetRun(ctx context.Context, key string) (store.Run, error)
 	ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error)
 	Attempts(ctx context.Context, key string) ([]store.Attempt, error)
 	AttemptsOf(ctx context.Context, keys []string) (map[string][]store.Attempt, error)
+}
+
+// HealthReader reads health memory and its history.
+type HealthReader interface {
 	Health(ctx context.Context) ([]gluenet.HealthRecord, error)
 	HealthEvents(ctx context.Context, limit int) ([]store.HealthEvent, error)
+}
+
+// CapacityReader reads what was known of the subnets' free IPs: the
+// reservations and the sampler's history.
+type CapacityReader interface {
 	Reservations(ctx context.Context, now time.Time) ([]gluenet.Reservation, error)
 	SubnetSamples(ctx context.Context, since time.Time) ([]store.SubnetSample, error)
+}
+
+// Reader is the part of the state store the fleet view reads.
+type Reader interface {
+	RunReader
+	HealthReader
+	CapacityReader
 }
 
 // Source says where a free-IP observation comes from.

@@ -6,8 +6,6 @@ import (
 	"maps"
 	"slices"
 	"time"
-
-	"github.com/gluenet/gluenet/store"
 )
 
 // SubnetCache keeps the connection -> subnet mapping in the state store, so
@@ -16,10 +14,18 @@ import (
 // awsclient.SubnetCache. A store failure is a cache miss, logged: the cache
 // must never fail a discovery.
 type SubnetCache struct {
-	Store store.SubnetCacheStore
+	Store CacheRecords
 	TTL   time.Duration
 	Now   func() time.Time
 	Log   *slog.Logger
+}
+
+// CacheRecords is the connection -> subnet cache SubnetCache keeps in the
+// state store.
+type CacheRecords interface {
+	CachedSubnets(ctx context.Context, connections []string, now time.Time) (map[string]string, error)
+	PutCachedSubnets(ctx context.Context, subnets map[string]string, expires time.Time) error
+	InvalidateCachedSubnet(ctx context.Context, connection string) error
 }
 
 // GetMany implements awsclient.SubnetCache with one store query.

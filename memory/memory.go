@@ -14,11 +14,25 @@ import (
 	"github.com/gluenet/gluenet/store"
 )
 
+// HealthRecords is the health memory Memory keeps in the state store:
+// the records, and an update serialized against every other process.
+type HealthRecords interface {
+	Health(ctx context.Context) ([]gluenet.HealthRecord, error)
+	UpdateHealth(ctx context.Context, fn func(recs []gluenet.HealthRecord) ([]gluenet.HealthRecord, []store.HealthEvent, error)) error
+}
+
+// ReservationRecords are the reservations Memory keeps in the state store.
+type ReservationRecords interface {
+	AddReservation(ctx context.Context, r gluenet.Reservation) error
+	Reservations(ctx context.Context, now time.Time) ([]gluenet.Reservation, error)
+	ReleaseReservation(ctx context.Context, id string) error
+}
+
 // Backend is what Memory needs of the state store: health memory and
 // reservations, nothing else.
 type Backend interface {
-	store.HealthStore
-	store.ReservationStore
+	HealthRecords
+	ReservationRecords
 }
 
 // Memory keeps health and reservations in a store.

@@ -8,6 +8,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go"
 
+	"github.com/gluenet/gluenet/executor"
+	"github.com/gluenet/gluenet/executor/journaltest"
+	"github.com/gluenet/gluenet/executor/memorytest"
+	"github.com/gluenet/gluenet/health"
+	"github.com/gluenet/gluenet/memory"
 	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/store/dynamodb/ddbtest"
 	"github.com/gluenet/gluenet/store/storetest"
@@ -65,6 +70,19 @@ func TestConformance(t *testing.T) {
 			c, table := newTable(t, ep)
 			return openOn(t, c, table)
 		})
+	})
+}
+
+// TestExecutorSuites: the executor's journal and memory suites, which the
+// lab's in-process journal and memory pass too.
+func TestExecutorSuites(t *testing.T) {
+	eachEmulator(t, func(t *testing.T, ep ddbtest.Endpoint) {
+		open := func(t *testing.T) *Store {
+			c, table := newTable(t, ep)
+			return openOn(t, c, table)
+		}
+		journaltest.Run(t, func(t *testing.T) executor.Journal { return open(t) })
+		memorytest.Run(t, func(t *testing.T) executor.Memory { return memory.New(open(t), health.DefaultConfig()) })
 	})
 }
 

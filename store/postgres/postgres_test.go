@@ -12,6 +12,11 @@ import (
 	"time"
 
 	"github.com/gluenet/gluenet"
+	"github.com/gluenet/gluenet/executor"
+	"github.com/gluenet/gluenet/executor/journaltest"
+	"github.com/gluenet/gluenet/executor/memorytest"
+	"github.com/gluenet/gluenet/health"
+	"github.com/gluenet/gluenet/memory"
 	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/store/internal/sqlrows"
 	"github.com/gluenet/gluenet/store/postgres/pgtest"
@@ -31,6 +36,16 @@ func openAt(t *testing.T, dsn string, opts ...Option) *Store {
 func TestConformance(t *testing.T) {
 	pgtest.DSN(t)
 	storetest.Run(t, func(t *testing.T) store.Store { return openAt(t, pgtest.Schema(t)) })
+}
+
+// TestExecutorSuites: the executor's journal and memory suites, which the
+// lab's in-process journal and memory pass too.
+func TestExecutorSuites(t *testing.T) {
+	pgtest.DSN(t)
+	journaltest.Run(t, func(t *testing.T) executor.Journal { return openAt(t, pgtest.Schema(t)) })
+	memorytest.Run(t, func(t *testing.T) executor.Memory {
+		return memory.New(openAt(t, pgtest.Schema(t)), health.DefaultConfig())
+	})
 }
 
 // TestShared opens several pools on one schema, as gluenets on several
