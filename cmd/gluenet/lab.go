@@ -111,7 +111,11 @@ The bound lets the oracle wait as long as the longest wait compared.`,
 	f.Int("seeds", 3, "number of seeds; results show the mean and spread over them")
 	f.String("report", "", "also write a self-contained HTML report with charts to this file")
 	f.String("output", "table", "output format: table or json")
-	f.StringSlice("curve", []string{"0", "2m", "5m", "10m"}, "admission waits of the trade-off curve (none: no curve)")
+	curve := make([]string, len(lab.DefaultCurve))
+	for i, d := range lab.DefaultCurve {
+		curve[i] = d.String()
+	}
+	f.StringSlice("curve", curve, "admission waits of the trade-off curve (none: no curve)")
 	f.Bool("sdk", false, "drive the region through the real AWS SDK over HTTP in-process (slower; a fidelity check)")
 	return cmd
 }
