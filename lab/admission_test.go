@@ -25,8 +25,12 @@ import (
 // (commit 87e50f9). Issue 22 then changed what health memory blames (the
 // zone or subnet Glue's message names, commit ec7df7a), which changes the lab's figures
 // on purpose; the files were written again then, with -update, from
-// +wait0. Write them again only for such a change, never to make the test
-// pass after a change to admission.
+// +wait0. They were written again when every fleet run got its own
+// length (sim.RunIDArgument: the region draws a run's duration from the
+// run, not from the order of starts), with the time-indexed bound; before
+// that, the same test with the old durations differed only in the bound's
+// dual values. Write them again only for such a change, never to make the
+// test pass after a change to admission.
 func TestAdmitWaitZeroIsTheBehaviourBefore(t *testing.T) {
 	for _, name := range []string{"ip-pressure", "herd", "az-degraded"} {
 		t.Run(name, func(t *testing.T) {

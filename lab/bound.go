@@ -15,7 +15,9 @@ import (
 // The upper bound.
 //
 // An oracle knows the whole future of a seed: when every run arrives, how
-// long runs last at least, the background ENIs, and when zones go down or
+// long each lasts (the engine names every fleet run to the region, which
+// gives all its attempts the same length under every strategy:
+// sim.RunIDArgument), the background ENIs, and when zones go down or
 // degrade. The question is: at most how many runs of the fleet can succeed
 // at full capacity? No strategy can do better, so each strategy's
 // full-capacity count divided by this bound says how much of the
@@ -23,7 +25,7 @@ import (
 //
 // Model. A run i of size n_i (its workers) that succeeds at full capacity
 // in subnet s holds n_i IPs of s from its start until its IPs come back,
-// at least L_i = startup + (duration − jitter) + ENI linger later. A
+// L_i = startup + its duration + ENI linger later. A
 // subnet can hold C_s = usable addresses − background ENIs at once
 // (exhaust faults only lower this further; ignoring them keeps the bound
 // valid). A run can succeed in s only if Glue can place it there (its zone
@@ -62,6 +64,10 @@ import (
 // is valid, and the smallest is kept. The count is then rounded down (an
 // integer count cannot exceed a fractional bound) and capped by the
 // number of runs that can succeed anywhere.
+//
+// With long start windows the core is short and this bound loose; the
+// time-indexed bound (bound_time.go) lets the oracle choose each start
+// instead, and Bound keeps the smaller of the two.
 
 // BoundResult is the oracle's bound for one seed.
 type BoundResult struct {
@@ -168,10 +174,13 @@ func Bound(sc *Scenario, seed int64, sims []*Simulation) (BoundResult, error) {
 
 	perSubnet := make([][]bitem, len(subnets))
 	eligible := make([]bool, len(arr))
+	runs := make([]brun, len(arr))
 	for i, a := range arr {
 		j := jobs[sc.Jobs[a.Job].Name]
-		minDur := max(j.Duration.D()-j.DurationJitter.D(), time.Second)
-		life := j.Startup.D() + minDur
+		// Every attempt of run i lasts the same at full capacity (the
+		// engine names the run to the region: sim.RunIDArgument).
+		dur := j.CodeDuration(sim.RunJitter(def.Seed, j.Name, runID(i))).Round(time.Millisecond)
+		life := j.Startup.D() + dur
 		// The oracle may wait as long as the longest admission wait of
 		// the compared strategies before starting any run, not only where
 		// a strategy did.
@@ -183,6 +192,10 @@ func Bound(sc *Scenario, seed int64, sims []*Simulation) (BoundResult, error) {
 			}
 		}
 		item := bitem{idx: i, start: a.At + d, end: a.At + life + linger, n: j.Workers}
+		survive := life - failAfter
+		runs[i] = brun{at: a.At, wait: d, hold: life + linger, n: j.Workers, ok: func(k int, from, to time.Duration) bool {
+			return canSucceed(zones[subnets[k].az], from, to, survive)
+		}}
 		for k, s := range subnets {
 			if j.Workers > s.cap || !canSucceed(zones[s.az], a.At, a.At+d, life-failAfter) {
 				continue
@@ -196,7 +209,8 @@ func Bound(sc *Scenario, seed int64, sims []*Simulation) (BoundResult, error) {
 			res.Eligible++
 		}
 	}
-	res.Dual = lagrangian(len(arr), subnets, perSubnet, float64(res.Best))
+	res.Dual = min(lagrangian(len(arr), subnets, perSubnet, float64(res.Best)),
+		timeIndexed(runs, subnets, float64(res.Best)))
 	res.Count = min(int(math.Floor(res.Dual+1e-6)), res.Eligible)
 	// The dual bounds the LP, which bounds every compared schedule: a
 	// count below the best strategy would mean a bug, not a finding.

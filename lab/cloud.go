@@ -234,7 +234,9 @@ func (d *directCloud) RestoreOrder(_ context.Context, job string, before []strin
 }
 
 func (d *directCloud) StartRun(_ context.Context, job string, in executor.StartInput) (string, error) {
-	id, err := call("start job run "+job, func() (string, error) { return d.r.DirectStartJobRun(job) })
+	id, err := call("start job run "+job, func() (string, error) {
+		return d.r.DirectStartJobRunWith(job, sim.DirectStartOptions{Arguments: in.Arguments})
+	})
 	if err == nil {
 		d.runs[id] = directRun{job: job, args: maps.Clone(in.Arguments), started: d.r.Now()}
 	}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/gluenet/gluenet"
@@ -182,7 +183,11 @@ func (e *engine) step(ctx context.Context, i int) error {
 	if !p.begun {
 		p.begun = true
 		spec := executor.Spec{Job: p.job, Connections: e.conns, Strategy: e.v.Strategy, MinIPs: gluenet.DefaultMinIPs,
-			PreferAZ: e.sc.PreferAZ, Policy: e.v.Retry, PollInterval: e.poll, Admission: e.v.Admission}
+			PreferAZ: e.sc.PreferAZ, Policy: e.v.Retry, PollInterval: e.poll, Admission: e.v.Admission,
+			// Every attempt of fleet run i does the same work: the region
+			// gives it the same length under every strategy, and the bound
+			// knows it (bound.go).
+			Start: executor.StartInput{Arguments: map[string]string{sim.RunIDArgument: runID(i)}}}
 		if _, err := e.ex.Begin(ctx, p.key, spec); err != nil {
 			return fmt.Errorf("run %d: %w", i, err)
 		}
@@ -240,3 +245,6 @@ func (m *labMemory) Release(_ context.Context, ids []string) error {
 	m.res = slices.DeleteFunc(m.res, func(r gluenet.Reservation) bool { return slices.Contains(ids, r.ID) })
 	return nil
 }
+
+// runID names fleet run i for the region (sim.RunIDArgument).
+func runID(i int) string { return strconv.Itoa(i) }

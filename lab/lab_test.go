@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gluenet/gluenet/admit"
 )
 
 // tinyRegion is an inline region with two /28 subnets: A holds 11 IPs,
@@ -366,6 +368,10 @@ func TestLookupVariant(t *testing.T) {
 		{"post-weighted", "weighted", false, false},
 		{"gluenet-teleport", "", false, true},
 		{"capacity", "", false, true},
+		{"gluenet-weighted+fail", "weighted", true, false},
+		{"gluenet-weighted+wait30+fail", "weighted", true, false},
+		{"post-capacity+fail", "", false, true},          // never waits: nothing to fail
+		{"gluenet-weighted+wait0+fail", "", false, true}, // idem
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -375,6 +381,9 @@ func TestLookupVariant(t *testing.T) {
 			}
 			if err == nil && (v.Strategy != tt.strat || v.Memory != tt.memory || v.Name != tt.name) {
 				t.Errorf("variant = %+v", v)
+			}
+			if fail := strings.HasSuffix(tt.name, "+fail"); err == nil && fail != (v.Admission.WhenShort == admit.FailShort) {
+				t.Errorf("%s: when-short %q", tt.name, v.Admission.WhenShort)
 			}
 		})
 	}
@@ -430,5 +439,49 @@ func TestHerdSeparatesStrategies(t *testing.T) {
 	}
 	if glue, gn := of["ordered"], of["gluenet-capacity"]; glue == 0 || gn-glue < 0.05 {
 		t.Errorf("of bound: ordered %.3f, gluenet-capacity %.3f: want gluenet at least 5 points ahead", glue, gn)
+	}
+}
+
+// TestTimeIndexedBound checks the time-indexed bound on instances whose
+// LP optimum is known: a start window lets runs follow one another.
+func TestTimeIndexedBound(t *testing.T) {
+	h := time.Hour
+	anywhere := func(int, time.Duration, time.Duration) bool { return true }
+	tests := []struct {
+		name string
+		caps []int
+		runs []brun
+		want float64
+	}{
+		{"all fit", []int{10}, []brun{{0, 0, h, 5, anywhere}, {0, 0, h, 5, anywhere}}, 2},
+		// Three runs of 6 on 10 IPs, no window: the LP takes 10/6.
+		{"overloaded, no window", []int{10}, []brun{{0, 0, h, 6, anywhere}, {0, 0, h, 6, anywhere}, {0, 0, h, 6, anywhere}}, 10.0 / 6},
+		// The same runs, each may start up to two hours late: one after
+		// another, all three fit.
+		{"overloaded, a window", []int{10}, []brun{{0, 2 * h, h, 6, anywhere}, {0, 2 * h, h, 6, anywhere}, {0, 2 * h, h, 6, anywhere}}, 3},
+		// A window shorter than a run: whatever the second's start, the
+		// two overlap, and they do not fit together.
+		{"window too short", []int{6}, []brun{{0, 0, h, 6, anywhere}, {0, h / 2, h, 6, anywhere}}, 1},
+		// A whole hour's window: the second follows the first.
+		{"window long enough", []int{6}, []brun{{0, 0, h, 6, anywhere}, {0, h, h, 6, anywhere}}, 2},
+		// A run that can succeed nowhere counts nothing.
+		{"ineligible", []int{10}, []brun{{0, 0, h, 5, anywhere}, {0, 0, h, 5, func(int, time.Duration, time.Duration) bool { return false }}}, 1},
+		// Too large for the subnet.
+		{"too large", []int{4}, []brun{{0, 0, h, 5, anywhere}}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			subnets := make([]bsubnet, len(tt.caps))
+			for k, c := range tt.caps {
+				subnets[k] = bsubnet{id: fmt.Sprint(k), cap: c}
+			}
+			got := timeIndexed(tt.runs, subnets, 0)
+			// Every iterate bounds the LP from above; the subgradient
+			// method gets close to it. The grid may lose up to one step
+			// of each run (a few hundredths here), never more.
+			if got < tt.want-1e-6 || got > tt.want+0.05 {
+				t.Errorf("bound = %.4f, want %.4f (the LP optimum)", got, tt.want)
+			}
+		})
 	}
 }

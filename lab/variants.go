@@ -128,6 +128,18 @@ func VariantNames() []string {
 // registered strategy name S works as "gluenet-S" (with memory) and
 // "post-S" (without, Airflow retries).
 func LookupVariant(name string) (Variant, error) {
+	if base, ok := strings.CutSuffix(name, "+fail"); ok {
+		v, err := LookupVariant(base)
+		if err != nil {
+			return Variant{}, err
+		}
+		if !v.Admission.Enabled() {
+			return Variant{}, fmt.Errorf("strategy %q: +fail says what to do when a wait for room runs out, and %s does not wait", name, base)
+		}
+		v.Name, v.Admission.WhenShort = name, admit.FailShort
+		v.Description += "; a run that finds no room in time does not start (--when-short fail)"
+		return v, nil
+	}
 	if base, ok := strings.CutSuffix(name, "+predict"); ok {
 		v, err := LookupVariant(base)
 		if err != nil {

@@ -168,6 +168,8 @@ func (r *Region) DirectStartJobRun(job string) (string, error) {
 type DirectStartOptions struct {
 	// JobRunQueuingEnabled overrides the job's setting when not nil.
 	JobRunQueuingEnabled *bool
+	// Arguments are the run's own arguments.
+	Arguments map[string]string
 }
 
 // DirectStartJobRunWith is StartJobRun with the job's settings and the
@@ -177,7 +179,7 @@ func (r *Region) DirectStartJobRunWith(job string, o DirectStartOptions) (string
 		return "", err
 	}
 	unlock := r.lock()
-	ru, aerr := r.startJobRun(startRunInput{JobName: job, JobRunQueuingEnabled: o.JobRunQueuingEnabled})
+	ru, aerr := r.startJobRun(startRunInput{JobName: job, Arguments: maps.Clone(o.Arguments), JobRunQueuingEnabled: o.JobRunQueuingEnabled})
 	unlock()
 	if aerr != nil {
 		return "", r.directClientError("glue", aerr)

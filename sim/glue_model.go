@@ -746,6 +746,11 @@ func (r *Region) startJobRun(in startRunInput) (*run, *apiError) {
 	// so one run's fate does not shift the next run's.
 	lp := launchPlan{role: spec.role, prof: r.profile(j.name)}
 	lp.jitterU, lp.failU, lp.failAtU = r.rngModel.Float64(), r.rngModel.Float64(), r.rngModel.Float64()
+	if id, ok := in.Arguments[RunIDArgument]; ok {
+		// The caller names the unit of work: its length is the same
+		// whichever run does it, and whenever.
+		lp.jitterU = RunJitter(r.sc.Seed, j.name, id)
+	}
 
 	ru.jobConnections = slices.Clone(spec.connections)
 	lp.conns = ru.jobConnections
@@ -826,8 +831,7 @@ func (r *Region) launchRun(ru *run, p placement) {
 
 	prof := lp.prof
 	startup := prof.Startup.D()
-	d := prof.Duration.D() + time.Duration((2*lp.jitterU-1)*float64(prof.DurationJitter.D()))
-	d = r.underCapacityDuration(ru, max(d, time.Second))
+	d := r.underCapacityDuration(ru, prof.CodeDuration(lp.jitterU))
 	// Glue reports times in milliseconds; whole-millisecond durations keep
 	// the reported times exact.
 	d = d.Round(time.Millisecond)
