@@ -30,7 +30,9 @@ Strategies: ` + strings.Join(lab.VariantNames(), ", ") + `
 memory and in-flight reservations, and gluenet run's default admission: a
 start waits up to 10m for a subnet with room for the whole run). Any strategy
 S also works as gluenet-S or post-S; a suffix +waitN sets the admission wait
-to N minutes (gluenet-weighted+wait0 never waits, as gluenet run --admit-wait 0).
+to N minutes (gluenet-weighted+wait0 never waits, as gluenet run --admit-wait 0),
++predict bounds the wait by the predicted time of room (--admit-predict), and
++fail does not start a run that found no room in time (--when-short fail).
 
 The admission curve re-runs the first gluenet-* strategy with each --curve
 wait: runs at full capacity (of the bound) against p95 time to RUNNING.
