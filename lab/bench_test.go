@@ -55,3 +55,32 @@ func BenchmarkLabFleet(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBound computes the upper bound of one seed of ip-pressure
+// stretched to about 250, 1k and 10k runs, against gluenet-weighted with
+// its default 10-minute admission wait (every run gets a 10-minute start
+// window), and reports the bound's share of runs: what the bound costs,
+// both relaxations included.
+//
+//	go test ./lab -run '^$' -bench BenchmarkBound -benchtime 1x
+func BenchmarkBound(b *testing.B) {
+	v := mustVariant(b, "gluenet-weighted")
+	for _, n := range []int{250, 1_000, 10_000} {
+		b.Run(fmt.Sprintf("runs=%d", n), func(b *testing.B) {
+			sc := scaled(b, n)
+			s, err := Simulate(context.Background(), sc, v, sc.Seed, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var res BoundResult
+			for b.Loop() {
+				if res, err = Bound(sc, sc.Seed, []*Simulation{s}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(res.Runs), "runs/op")
+			b.ReportMetric(res.Rate, "bound-rate")
+			b.ReportMetric(float64(s.Metrics.FullCount)/float64(res.Count), "of-bound")
+		})
+	}
+}
