@@ -66,7 +66,7 @@ type Client struct {
 	// discoveries so that a warm discovery skips GetConnection.
 	Cache SubnetCache
 	// Concurrency bounds the GetConnection calls in flight; 0 means
-	// DefaultConcurrency.
+	// DefaultConcurrency. At 1, Survey also makes its calls one at a time.
 	Concurrency int
 	// ListAbove: when more connections than this must be looked up,
 	// discovery lists them with GetConnections first (one round trip per

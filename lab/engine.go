@@ -139,7 +139,7 @@ func newEngine(sc *Scenario, region *sim.Scenario, v Variant, seed int64, sdk bo
 		cloud = NewSDK(r)
 	}
 	e.ex = &executor.Executor{Cloud: cloud, Journal: executor.NewMemJournal(), Clock: virtualClock{clock}, Rand: rng,
-		Log: slog.New(slog.DiscardHandler), Holder: "lab", ReservationTTL: v.ReservationTTL, SequentialDiscovery: true}
+		Log: slog.New(slog.DiscardHandler), Holder: "lab", ReservationTTL: v.ReservationTTL}
 	if v.Memory {
 		e.ex.Memory = &labMemory{cfg: v.Health}
 	}

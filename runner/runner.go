@@ -66,7 +66,7 @@ type Config struct {
 	// PollInterval is the time between GetJobRun calls.
 	PollInterval time.Duration
 	// Start holds the arguments and per-run overrides of StartJobRun.
-	Start executor.StartInput
+	Start gluenet.StartInput
 	// Admission says whether and how long an attempt waits for room.
 	Admission admit.Config
 	// RunKey names the run in the journal (idempotency key); a new one
@@ -122,8 +122,6 @@ type Runner struct {
 	// LockTTL and LockTimeout: see executor.Executor.
 	LockTTL     time.Duration
 	LockTimeout time.Duration
-	// Failpoint: see executor.Executor.
-	Failpoint func(name string)
 }
 
 // Report is the outcome of Run.
@@ -161,7 +159,7 @@ func (r *Runner) Executor() *executor.Executor {
 		r.Journal = executor.NewMemJournal()
 	}
 	return &executor.Executor{Cloud: r.Cloud, Journal: r.Journal, Memory: r.Memory, Clock: r.Clock, Rand: r.Rand, Log: r.log(),
-		Holder: r.Holder, LockTTL: r.LockTTL, LockTimeout: r.LockTimeout, ReservationTTL: r.ReservationTTL, Failpoint: r.Failpoint}
+		Holder: r.Holder, LockTTL: r.LockTTL, LockTimeout: r.LockTimeout, ReservationTTL: r.ReservationTTL}
 }
 
 // Plan discovers and ranks without changing anything: `gluenet plan`.
