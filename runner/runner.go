@@ -21,16 +21,13 @@ import (
 	"github.com/gluenet/gluenet/strategy"
 )
 
-// Clock is the runner's time. Sleep returns early with ctx's error.
-type Clock = executor.Clock
-
 // WallClock is the real clock.
 type WallClock struct{}
 
-// Now implements Clock.
+// Now implements executor.Clock.
 func (WallClock) Now() time.Time { return time.Now() }
 
-// Sleep implements Clock.
+// Sleep implements executor.Clock: it returns early with ctx's error.
 func (WallClock) Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
@@ -104,7 +101,7 @@ type Runner struct {
 	Cloud executor.Cloud
 	// Logs, when set, lets Config.FollowLogs stream the run's logs.
 	Logs   Logs
-	Clock  Clock
+	Clock  executor.Clock
 	Rand   *rand.Rand
 	Log    *slog.Logger
 	Memory executor.Memory // optional
