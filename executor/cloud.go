@@ -35,8 +35,7 @@ import (
 // simulated region's in-process model.
 //
 // Errors are read by the cloud that returned them: Classify says what a
-// failed call means for the run loop (retry, re-rank, blame, fatal): only
-// the cloud that returned it knows how to read it.
+// failed call means for the run loop (retry, re-rank, blame, fatal).
 type Cloud interface {
 	Discoverer
 	Launcher
