@@ -1,7 +1,9 @@
 // Package gluenet holds the domain types shared by every part of gluenet: the
 // connections a Glue job may use, what discovery learned about their subnets,
-// how many IPs a run needs, and the ranked plan that decides the order in
-// which Glue tries the connections.
+// how many IPs a run needs, the ranked plan that decides the order in which
+// Glue tries the connections, and what the cloud says about jobs and runs
+// (Job, JobRun, StartInput, AppliedOrder, LogLine), in the terms the
+// executor and awsclient share.
 //
 // The package is pure: no AWS SDK, no I/O, no clock. Adapters (awsclient,
 // store), executors (runner, lab) and the command (cmd/gluenet) depend on it;

@@ -5,8 +5,11 @@
 // Discover learns the subnet and free IPs behind each Glue connection (one
 // concurrent GetConnection per connection, or none with a warm SubnetCache,
 // then one batched DescribeSubnets), JobNeeds reads how many IPs a run
-// needs, ApplyOrder rewrites the job's connection order, StartRun, GetRun
-// and StopRun drive a job run, and LogFollower tails its logs.
+// needs (Survey does both at once), ApplyOrder rewrites the job's connection
+// order, StartRun, GetRun and StopRun drive a job run, and LogFollower tails
+// its logs. A *Client is the executor's cloud (executor.Cloud) as it is: it
+// speaks the root package's types (gluenet.Job, JobRun, StartInput,
+// AppliedOrder) and reads its own errors (Classify).
 //
 // The SDK clients sit behind narrow interfaces (GlueAPI, EC2API, LogsAPI)
 // that *glue.Client, *ec2.Client and *cloudwatchlogs.Client satisfy, so
@@ -66,7 +69,7 @@ type Client struct {
 	// discoveries so that a warm discovery skips GetConnection.
 	Cache SubnetCache
 	// Concurrency bounds the GetConnection calls in flight; 0 means
-	// DefaultConcurrency.
+	// DefaultConcurrency. At 1, Survey also makes its calls one at a time.
 	Concurrency int
 	// ListAbove: when more connections than this must be looked up,
 	// discovery lists them with GetConnections first (one round trip per

@@ -144,6 +144,38 @@ func (c *Client) Discover(ctx context.Context, names []string) ([]gluenet.Candid
 	return out, st, nil
 }
 
+// Survey reads what ranking a run needs: the job (JobNeeds) and its
+// candidate connections (Discover). Neither depends on the other, so both
+// go at the same time, unless Concurrency is 1: then the job is read first
+// and the connections only when that succeeded, one call at a time in a
+// fixed order (the lab relies on it to repeat a seed). An error reading the
+// job wins over one discovering the connections.
+func (c *Client) Survey(ctx context.Context, job string, overrideIPs int, connections []string) (gluenet.Job, []gluenet.Candidate, error) {
+	if c.Concurrency == 1 {
+		j, err := c.JobNeeds(ctx, job, overrideIPs)
+		if err != nil {
+			return j, nil, err
+		}
+		cands, _, err := c.Discover(ctx, connections)
+		return j, cands, err
+	}
+	var (
+		j    gluenet.Job
+		jerr error
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		j, jerr = c.JobNeeds(ctx, job, overrideIPs)
+	}()
+	cands, _, err := c.Discover(ctx, connections)
+	<-done
+	if jerr != nil {
+		return j, nil, jerr
+	}
+	return j, cands, err
+}
+
 // candidate turns what discovery learned about one connection into a
 // Candidate, warning about the ones that cannot be checked.
 func (c *Client) candidate(ctx context.Context, name string, ci *connInfo, subnets map[string]ec2types.Subnet) gluenet.Candidate {

@@ -32,6 +32,10 @@ func Classify(err error) classify.Verdict {
 	return classify.API(Failure(err))
 }
 
+// Classify is the package's Classify as a method, so that a Client reads
+// the errors of its own calls for the executor (executor.Cloud).
+func (*Client) Classify(err error) classify.Verdict { return Classify(err) }
+
 // throttles is the SDK's own throttle check: its code list
 // (retry.DefaultThrottleErrorCodes) and unmodelled HTTP 429 answers.
 var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)

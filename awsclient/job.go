@@ -48,29 +48,6 @@ func (e *NeedUnknownError) Error() string {
 // Is makes errors.Is(err, ErrNeedUnknown) true.
 func (e *NeedUnknownError) Is(target error) bool { return target == ErrNeedUnknown }
 
-// Job is what gluenet reads from a Glue job definition.
-type Job struct {
-	Name string
-	// Need is what one run asks of a subnet.
-	Need gluenet.Need
-	// NeedSource says how Need.IPs was derived, for logs and plan output.
-	NeedSource string
-	// Command is the job's Command.Name: glueetl, gluestreaming,
-	// pythonshell, glueray.
-	Command string
-	// WorkerType is "" when the job sizes runs in DPUs.
-	WorkerType string
-	// NumberOfWorkers is 0 when unset.
-	NumberOfWorkers int
-	// MaxCapacity is the DPUs, 0 when unset.
-	MaxCapacity float64
-	// Connections is the job's current connection order.
-	Connections []string
-	// MaxRetries is Glue's own retry count for the job. Glue retries a
-	// failed run with the same connection, outside gluenet's failover.
-	MaxRetries int
-}
-
 // JobNeeds reads the job and works out how many IPs a run needs:
 //   - overrideIPs, when > 0 (the user's --need-ips wins over the job);
 //   - else NumberOfWorkers: one IP per worker, the driver being a worker in
@@ -82,12 +59,12 @@ type Job struct {
 //   - else Glue's default of 10 DPUs for a Spark job: 10 IPs.
 //
 // An unknown job returns Glue's EntityNotFoundException wrapped (IsNotFound).
-func (c *Client) JobNeeds(ctx context.Context, job string, overrideIPs int) (Job, error) {
+func (c *Client) JobNeeds(ctx context.Context, job string, overrideIPs int) (gluenet.Job, error) {
 	j, err := c.getJob(ctx, job)
 	if err != nil {
-		return Job{}, err
+		return gluenet.Job{}, err
 	}
-	out := Job{
+	out := gluenet.Job{
 		Name:        job,
 		Need:        gluenet.Need{MinIPs: gluenet.DefaultMinIPs},
 		WorkerType:  string(j.WorkerType),
@@ -119,22 +96,13 @@ func (c *Client) JobNeeds(ctx context.Context, job string, overrideIPs int) (Job
 	return out, nil
 }
 
-// ApplyResult is the job's connection order before and after an apply.
-type ApplyResult struct {
-	Before []string `json:"before"`
-	After  []string `json:"after"`
-	// Updated is false when the order was already right and UpdateJob was
-	// not called.
-	Updated bool `json:"updated"`
-}
-
 // ApplyOrder sets the job's connections to ranked followed by the job's
 // other connections (those not among candidates) in their existing order,
 // so that connections gluenet does not manage keep their place behind the
 // ranked ones. It skips UpdateJob when the order is already right. Nothing
 // else in the job changes: UpdateJob replaces the whole definition, so the
 // update carries every field of the job (see JobToUpdate).
-func (c *Client) ApplyOrder(ctx context.Context, job string, candidates, ranked []string) (ApplyResult, error) {
+func (c *Client) ApplyOrder(ctx context.Context, job string, candidates, ranked []string) (gluenet.AppliedOrder, error) {
 	return c.setConnections(ctx, job, func(existing []string) []string {
 		return gluenet.JobOrder(ranked, candidates, existing)
 	})
@@ -142,18 +110,18 @@ func (c *Client) ApplyOrder(ctx context.Context, job string, candidates, ranked 
 
 // RestoreOrder puts back the connection order an ApplyOrder found (its
 // result's Before), to undo an apply whose run could not be started.
-func (c *Client) RestoreOrder(ctx context.Context, job string, before []string) (ApplyResult, error) {
+func (c *Client) RestoreOrder(ctx context.Context, job string, before []string) (gluenet.AppliedOrder, error) {
 	return c.setConnections(ctx, job, func([]string) []string {
 		return append([]string{}, before...)
 	})
 }
 
-func (c *Client) setConnections(ctx context.Context, job string, order func(existing []string) []string) (ApplyResult, error) {
+func (c *Client) setConnections(ctx context.Context, job string, order func(existing []string) []string) (gluenet.AppliedOrder, error) {
 	j, err := c.getJob(ctx, job)
 	if err != nil {
-		return ApplyResult{}, err
+		return gluenet.AppliedOrder{}, err
 	}
-	res := ApplyResult{Before: connectionsOf(j)}
+	res := gluenet.AppliedOrder{Before: connectionsOf(j)}
 	res.After = order(res.Before)
 	if slices.Equal(res.Before, res.After) {
 		return res, nil

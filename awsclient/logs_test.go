@@ -418,11 +418,11 @@ func TestLogFollowerSim(t *testing.T) {
 			b.createJob(t, &glue.CreateJobInput{Name: aws.String("other"), WorkerType: gluetypes.WorkerTypeG1x,
 				NumberOfWorkers: aws.Int32(2), Connections: &gluetypes.ConnectionsList{Connections: []string{"conn"}}})
 			start := b.now()
-			runID, err := c.StartRun(ctx, "job", StartInput{})
+			runID, err := c.StartRun(ctx, "job", gluenet.StartInput{})
 			if err != nil {
 				t.Fatalf("StartRun: %v", err)
 			}
-			if _, err := c.StartRun(ctx, "other", StartInput{}); err != nil {
+			if _, err := c.StartRun(ctx, "other", gluenet.StartInput{}); err != nil {
 				t.Fatalf("StartRun other: %v", err)
 			}
 

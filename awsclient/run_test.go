@@ -144,7 +144,7 @@ func testStartAndGetRun(t *testing.T, b *testBackend) {
 		DefaultArguments: map[string]string{"--from-job": "1"}})
 
 	started := b.now()
-	id, err := c.StartRun(ctx, job, StartInput{
+	id, err := c.StartRun(ctx, job, gluenet.StartInput{
 		Arguments:       map[string]string{"--day": "2026-01-02"},
 		NumberOfWorkers: aws.Int32(4),
 		WorkerType:      string(types.WorkerTypeG2x),
@@ -165,7 +165,7 @@ func testStartAndGetRun(t *testing.T, b *testBackend) {
 	// moto moves a run one state further at each GetJobRun; the sim's
 	// runs move with its clock (1m to start, then 10m of work).
 	var states []string
-	var last RunStatus
+	var last gluenet.JobRun
 	for range 10 {
 		st, err := c.GetRun(ctx, job, id)
 		if err != nil {
@@ -186,7 +186,7 @@ func testStartAndGetRun(t *testing.T, b *testBackend) {
 	}
 	if b.isSim() {
 		// The timestamps and numbers survive the wire exactly.
-		want := RunStatus{
+		want := gluenet.JobRun{
 			ID: id, State: "SUCCEEDED", StartedOn: started, CompletedOn: started.Add(11 * time.Minute),
 			LastModifiedOn: started.Add(11 * time.Minute), ExecutionTime: 10 * time.Minute,
 			NumberOfWorkers: 4, WorkerType: "G.2X", MaxCapacity: 8, LogGroupName: "/aws-glue/jobs",
@@ -203,13 +203,13 @@ func testStartAndGetRun(t *testing.T, b *testBackend) {
 	if _, err := c.GetRun(ctx, job, "jr_nope"); err == nil || !strings.Contains(err.Error(), `get job run "jr_nope"`) {
 		t.Errorf("GetRun of an unknown run = %v, want a wrapped error", err)
 	}
-	if _, err := c.StartRun(ctx, uniqueName(t, "nojob"), StartInput{}); !IsNotFound(err) {
+	if _, err := c.StartRun(ctx, uniqueName(t, "nojob"), gluenet.StartInput{}); !IsNotFound(err) {
 		t.Errorf("StartRun of an unknown job = %v, want EntityNotFoundException", err)
 	}
 }
 
 // statusEqual compares run statuses, times by instant.
-func statusEqual(a, b RunStatus) bool {
+func statusEqual(a, b gluenet.JobRun) bool {
 	times := [][2]time.Time{{a.StartedOn, b.StartedOn}, {a.CompletedOn, b.CompletedOn}, {a.LastModifiedOn, b.LastModifiedOn}}
 	for _, p := range times {
 		if !p[0].Equal(p[1]) {
@@ -235,7 +235,7 @@ func TestStopRunSim(t *testing.T) {
 		ExecutionProperty: &types.ExecutionProperty{MaxConcurrentRuns: 2}})
 	b.createJob(t, &glue.CreateJobInput{Name: aws.String("other"), WorkerType: types.WorkerTypeG1x, NumberOfWorkers: aws.Int32(2)})
 
-	id, err := c.StartRun(ctx, "job", StartInput{})
+	id, err := c.StartRun(ctx, "job", gluenet.StartInput{})
 	if err != nil {
 		t.Fatalf("StartRun: %v", err)
 	}
@@ -295,14 +295,14 @@ func testFindRun(t *testing.T, b *testBackend) {
 	before := b.now().Add(-time.Minute)
 	ids := map[string]string{}
 	for _, key := range []string{"k1/1", "k1/2", "k2/1"} {
-		id, err := c.StartRun(ctx, job, StartInput{Arguments: map[string]string{marker: key, "--day": "1"}})
+		id, err := c.StartRun(ctx, job, gluenet.StartInput{Arguments: map[string]string{marker: key, "--day": "1"}})
 		if err != nil {
 			t.Fatalf("StartRun %s: %v", key, err)
 		}
 		ids[key] = id
 		b.advance(time.Second)
 	}
-	id, err := c.StartRun(ctx, job, StartInput{Arguments: map[string]string{"--day": "1"}})
+	id, err := c.StartRun(ctx, job, gluenet.StartInput{Arguments: map[string]string{"--day": "1"}})
 	if err != nil {
 		t.Fatalf("StartRun without marker: %v", err)
 	}
@@ -350,7 +350,7 @@ func TestFindRunPagesSim(t *testing.T) {
 	start := func(n int) map[int]string {
 		ids := map[int]string{}
 		for i := range n {
-			id, err := c.StartRun(ctx, "job", StartInput{Arguments: map[string]string{marker: fmt.Sprint(i)}})
+			id, err := c.StartRun(ctx, "job", gluenet.StartInput{Arguments: map[string]string{marker: fmt.Sprint(i)}})
 			if err != nil {
 				t.Fatalf("StartRun %d: %v", i, err)
 			}
@@ -479,11 +479,11 @@ func TestGetRunStateDetail(t *testing.T) {
 	ctx := t.Context()
 	b.createJob(t, &glue.CreateJobInput{Name: aws.String("queued"), WorkerType: types.WorkerTypeG1x, NumberOfWorkers: aws.Int32(2),
 		JobRunQueuingEnabled: aws.Bool(true)})
-	first, err := c.StartRun(ctx, "queued", StartInput{})
+	first, err := c.StartRun(ctx, "queued", gluenet.StartInput{})
 	if err != nil {
 		t.Fatalf("StartRun: %v", err)
 	}
-	second, err := c.StartRun(ctx, "queued", StartInput{})
+	second, err := c.StartRun(ctx, "queued", gluenet.StartInput{})
 	if err != nil {
 		t.Fatalf("second StartRun with queuing: %v", err)
 	}

@@ -28,79 +28,53 @@ import (
 	"github.com/gluenet/gluenet/classify"
 )
 
-// Cloud is the part of AWS the executor drives, in domain terms. The
-// awsclient adapter (awsclient.Executor) satisfies it against real AWS or
-// the simulated region; the lab satisfies it with the simulated region's
-// in-process model.
+// Cloud is the part of AWS the executor drives, in domain terms, in three
+// parts by use: what discovery needs, what launching a run needs and what
+// watching a started run needs. *awsclient.Client satisfies it against
+// real AWS or the simulated region; the lab satisfies it with the
+// simulated region's in-process model.
 //
 // Errors are read by the cloud that returned them: Classify says what a
-// failed call means for the run loop.
+// failed call means for the run loop (retry, re-rank, blame, fatal).
 type Cloud interface {
-	// JobNeeds reads the job: the IPs one run needs (overrideIPs when > 0)
-	// and its current connection order.
-	JobNeeds(ctx context.Context, job string, overrideIPs int) (JobInfo, error)
-	// Discover looks up the connections' subnets and their free IPs, in
-	// the given order. A candidate it could not check is returned
-	// unchecked, with a Problem.
-	Discover(ctx context.Context, connections []string) ([]gluenet.Candidate, error)
-	// ApplyOrder writes ranked, then the job's other connections (those
-	// not among candidates), as the job's connection order.
-	ApplyOrder(ctx context.Context, job string, candidates, ranked []string) (Applied, error)
-	// RestoreOrder puts back an order ApplyOrder replaced.
-	RestoreOrder(ctx context.Context, job string, before []string) error
-	// StartRun starts a run and returns its id.
-	StartRun(ctx context.Context, job string, in StartInput) (string, error)
-	// GetRun reads a run's state and arguments.
-	GetRun(ctx context.Context, job, runID string) (RunInfo, error)
-	// StopRun asks Glue to stop a run.
-	StopRun(ctx context.Context, job, runID string) error
-	// FindRun returns the id of a run of the job started at or after since
-	// whose arguments hold arg=value, or "" when there is none.
-	FindRun(ctx context.Context, job, arg, value string, since time.Time) (string, error)
-	// ForgetSubnet drops whatever the cloud cached about the connection's
-	// subnet, so that the next Discover looks it up again. Clouds without
-	// a cache do nothing.
-	ForgetSubnet(ctx context.Context, connection string)
-	// Classify says what an error of one of these calls means for the run
-	// loop (retry, re-rank, blame, fatal): only the cloud that returned it
-	// knows how to read it.
+	Discoverer
+	Launcher
+	Watcher
 	Classify(err error) classify.Verdict
 }
 
-// JobInfo is what the executor needs to know about a job.
-type JobInfo struct {
-	// NeedIPs is the IPs one run needs at full capacity.
-	NeedIPs int
-	// Connections is the job's current connection order.
-	Connections []string
-	// MaxRetries is Glue's own retry count for the job: Glue retries a
-	// failed run with the same connection, outside gluenet's failover.
-	MaxRetries int
+// Discoverer is what discovery needs (discover, observe).
+type Discoverer interface {
+	// Survey reads the job (the IPs one run needs, overrideIPs when > 0,
+	// and its current connection order) and looks up the connections'
+	// subnets and their free IPs, in the given order. A candidate it could
+	// not check is returned unchecked, with a Problem. An error reading
+	// the job wins over an error discovering the connections.
+	Survey(ctx context.Context, job string, overrideIPs int, connections []string) (gluenet.Job, []gluenet.Candidate, error)
+	// ForgetSubnet drops whatever the cloud cached about the connection's
+	// subnet, so that the next Survey looks it up again. Clouds without
+	// a cache do nothing.
+	ForgetSubnet(ctx context.Context, connection string)
 }
 
-// Applied is the job's connection order before and after ApplyOrder.
-type Applied struct {
-	Before, After []string
-	// Updated is false when the order was already right.
-	Updated bool
+// Launcher is what launching a run needs (launch).
+type Launcher interface {
+	// ApplyOrder writes ranked, then the job's other connections (those
+	// not among candidates), as the job's connection order.
+	ApplyOrder(ctx context.Context, job string, candidates, ranked []string) (gluenet.AppliedOrder, error)
+	// RestoreOrder puts back an order ApplyOrder replaced.
+	RestoreOrder(ctx context.Context, job string, before []string) (gluenet.AppliedOrder, error)
+	// StartRun starts a run and returns its id.
+	StartRun(ctx context.Context, job string, in gluenet.StartInput) (string, error)
 }
 
-// StartInput is what one run sets on top of the job definition.
-type StartInput struct {
-	Arguments       map[string]string `json:"arguments,omitempty"`
-	NumberOfWorkers *int32            `json:"number_of_workers,omitempty"`
-	WorkerType      string            `json:"worker_type,omitempty"`
-	// Timeout is the run's limit in minutes.
-	Timeout *int32 `json:"timeout,omitempty"`
-}
-
-// RunInfo is what GetRun says about a run.
-type RunInfo struct {
-	State        string
-	ErrorMessage string
-	// StateDetail is Glue's reason for a queued run (WAITING): "Max
-	// concurrent job runs per job exceeded", "Resource unavailable".
-	StateDetail string
-	// Arguments are the run's own arguments (they carry the marker).
-	Arguments map[string]string
+// Watcher is what watching a started run needs (poll, adopt, lost, stop).
+type Watcher interface {
+	// GetRun reads a run's state and arguments.
+	GetRun(ctx context.Context, job, runID string) (gluenet.JobRun, error)
+	// FindRun returns the id of a run of the job started at or after since
+	// whose arguments hold arg=value, or "" when there is none.
+	FindRun(ctx context.Context, job, arg, value string, since time.Time) (string, error)
+	// StopRun asks Glue to stop a run.
+	StopRun(ctx context.Context, job, runID string) error
 }

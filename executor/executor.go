@@ -92,15 +92,6 @@ type Executor struct {
 	// decoding (the lab steps thousands of runs in one process).
 	cacheMu sync.Mutex
 	cache   map[string]cached
-
-	// SequentialDiscovery reads the job, then the connections, instead of
-	// both at the same time: the lab uses it so that a seed's calls reach the
-	// simulated region in a fixed order.
-	SequentialDiscovery bool
-	// Failpoint, when set, is called at named points ("before-update",
-	// "after-update", "after-start", "while-waiting", "after-reattach"):
-	// crash tests kill the process there.
-	Failpoint func(name string)
 }
 
 // WaitFor says what a driver waits for before the next Step.
@@ -187,12 +178,6 @@ func (e *Executor) log() *slog.Logger {
 		return e.Log
 	}
 	return slog.Default()
-}
-
-func (e *Executor) failpoint(name string) {
-	if e.Failpoint != nil {
-		e.Failpoint(name)
-	}
 }
 
 func (e *Executor) now() time.Time { return e.Clock.Now() }
@@ -767,54 +752,32 @@ func (x *stepper) logWait(ctx context.Context, v classify.Verdict, msg string) {
 	x.e.log().Info("waiting before the next try: "+why, attrs...)
 }
 
-// discover learns the job's needs and the candidates' free IPs (at the
-// same time: neither depends on the other) and ranks them.
+// discover learns the job's needs and the candidates' free IPs (one
+// Survey: the cloud reads both at once where it can) and ranks them.
 func (e *Executor) discover(ctx context.Context, spec Spec, seed uint64) (gluenet.Plan, error) {
-	var (
-		info  JobInfo
-		ierr  error
-		cands []gluenet.Candidate
-		derr  error
-	)
-	if e.SequentialDiscovery {
-		info, ierr = e.Cloud.JobNeeds(ctx, spec.Job, spec.NeedIPs)
-		if ierr == nil {
-			cands, derr = e.Cloud.Discover(ctx, spec.Connections)
-		}
-	} else {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			info, ierr = e.Cloud.JobNeeds(ctx, spec.Job, spec.NeedIPs)
-		}()
-		cands, derr = e.Cloud.Discover(ctx, spec.Connections)
-		<-done
-	}
-	if ierr != nil {
-		return gluenet.Plan{}, ierr
-	}
+	job, cands, err := e.Cloud.Survey(ctx, spec.Job, spec.NeedIPs, spec.Connections)
 	// The one place where what discovery found stops everything before
 	// any change in AWS: an error here ends the step before the job lock,
 	// UpdateJob and StartJobRun.
-	if derr != nil {
-		return gluenet.Plan{}, derr
+	if err != nil {
+		return gluenet.Plan{}, err
 	}
 	// A connection Glue says does not exist would fail every run, and
 	// writing it into the job would keep it there: refuse it (exit 2).
 	if err := gluenet.MissingConnections(cands); err != nil {
 		return gluenet.Plan{}, err
 	}
-	if info.MaxRetries > 0 {
+	if job.MaxRetries > 0 {
 		e.log().Warn("the job sets MaxRetries: Glue retries a failed run itself, on the same connection, bypassing gluenet's failover; set MaxRetries to 0 and let gluenet retry",
-			"job", spec.Job, "max_retries", info.MaxRetries)
+			"job", spec.Job, "max_retries", job.MaxRetries)
 	}
 	// A run never needs more free IPs to start than it needs in all: a
 	// Python shell job (one node, one IP) starts with one.
-	plan, err := e.rank(ctx, spec, cands, gluenet.Need{IPs: info.NeedIPs, MinIPs: min(spec.MinIPs, info.NeedIPs)}, seed)
+	plan, err := e.rank(ctx, spec, cands, gluenet.Need{IPs: job.Need.IPs, MinIPs: min(spec.MinIPs, job.Need.IPs)}, seed)
 	if err != nil {
 		return gluenet.Plan{}, err
 	}
-	full := gluenet.JobOrder(plan.Order(), spec.Connections, info.Connections)
+	full := gluenet.JobOrder(plan.Order(), spec.Connections, job.Connections)
 	plan.Others = full[len(plan.Placements):]
 	logPlan(e.log(), plan)
 	return plan, nil

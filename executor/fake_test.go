@@ -23,19 +23,19 @@ type fakeCloud struct {
 	need    int
 	free    map[string]int
 	order   []string
-	starts  []StartInput
+	starts  []gluenet.StartInput
 	updates int
 	stops   []string
-	runs    map[string]RunInfo
-	// discoveries counts Discover calls.
+	runs    map[string]gluenet.JobRun
+	// discoveries counts the connections' discoveries (Survey).
 	discoveries int
 	// onStart, when set, is called with every StartJobRun (under the
 	// fake's lock); started says whether the run was created all the same
 	// (a response lost on the way back).
-	onStart func(in StartInput) (started bool, err error)
-	// fail makes the named call ("JobNeeds", "Discover", "ApplyOrder",
-	// "RestoreOrder", "GetRun", "StopRun", "FindRun") fail with the error
-	// for its next n calls (n < 0: always).
+	onStart func(in gluenet.StartInput) (started bool, err error)
+	// fail makes the named call ("JobNeeds" and "Discover", the two halves
+	// of Survey, "ApplyOrder", "RestoreOrder", "GetRun", "StopRun",
+	// "FindRun") fail with the error for its next n calls (n < 0: always).
 	fail map[string]failure
 	// calls counts the calls by name.
 	calls map[string]int
@@ -88,23 +88,33 @@ type verdictErr struct{ v classify.Verdict }
 func (e verdictErr) Error() string { return "injected " + string(e.v.Class) + " error" }
 
 func newFakeCloud(need int, free map[string]int) *fakeCloud {
-	return &fakeCloud{need: need, free: free, runs: map[string]RunInfo{}}
+	return &fakeCloud{need: need, free: free, runs: map[string]gluenet.JobRun{}}
 }
 
-func (f *fakeCloud) JobNeeds(_ context.Context, job string, override int) (JobInfo, error) {
+// Survey reads the job, then (when that worked) the connections.
+func (f *fakeCloud) Survey(ctx context.Context, job string, override int, conns []string) (gluenet.Job, []gluenet.Candidate, error) {
+	j, err := f.jobNeeds(job, override)
+	if err != nil {
+		return j, nil, err
+	}
+	cands, err := f.discover(conns)
+	return j, cands, err
+}
+
+func (f *fakeCloud) jobNeeds(job string, override int) (gluenet.Job, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.failing("JobNeeds"); err != nil {
-		return JobInfo{}, err
+		return gluenet.Job{}, err
 	}
 	n := f.need
 	if override > 0 {
 		n = override
 	}
-	return JobInfo{NeedIPs: n, Connections: slices.Clone(f.order)}, nil
+	return gluenet.Job{Name: job, Need: gluenet.Need{IPs: n, MinIPs: gluenet.DefaultMinIPs}, Connections: slices.Clone(f.order)}, nil
 }
 
-func (f *fakeCloud) Discover(_ context.Context, conns []string) ([]gluenet.Candidate, error) {
+func (f *fakeCloud) discover(conns []string) ([]gluenet.Candidate, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.discoveries++
@@ -124,30 +134,31 @@ func (f *fakeCloud) setFree(conn string, n int) {
 	f.free[conn] = n
 }
 
-func (f *fakeCloud) ApplyOrder(_ context.Context, job string, candidates, ranked []string) (Applied, error) {
+func (f *fakeCloud) ApplyOrder(_ context.Context, job string, candidates, ranked []string) (gluenet.AppliedOrder, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.failing("ApplyOrder"); err != nil {
-		return Applied{}, err
+		return gluenet.AppliedOrder{}, err
 	}
 	before := slices.Clone(f.order)
 	f.order = gluenet.JobOrder(ranked, candidates, f.order)
 	f.updates++
-	return Applied{Before: before, After: slices.Clone(f.order), Updated: true}, nil
+	return gluenet.AppliedOrder{Before: before, After: slices.Clone(f.order), Updated: true}, nil
 }
 
-func (f *fakeCloud) RestoreOrder(_ context.Context, job string, before []string) error {
+func (f *fakeCloud) RestoreOrder(_ context.Context, job string, before []string) (gluenet.AppliedOrder, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.failing("RestoreOrder"); err != nil {
-		return err
+		return gluenet.AppliedOrder{}, err
 	}
+	res := gluenet.AppliedOrder{Before: f.order, After: slices.Clone(before), Updated: true}
 	f.order = slices.Clone(before)
 	f.updates++
-	return nil
+	return res, nil
 }
 
-func (f *fakeCloud) StartRun(_ context.Context, job string, in StartInput) (string, error) {
+func (f *fakeCloud) StartRun(_ context.Context, job string, in gluenet.StartInput) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failing("StartRun")
@@ -161,7 +172,7 @@ func (f *fakeCloud) StartRun(_ context.Context, job string, in StartInput) (stri
 	}
 	f.starts = append(f.starts, in)
 	id := fmt.Sprintf("jr_%d", len(f.starts))
-	f.runs[id] = RunInfo{State: "RUNNING", Arguments: in.Arguments}
+	f.runs[id] = gluenet.JobRun{State: "RUNNING", Arguments: in.Arguments}
 	if err != nil {
 		return "", err
 	}
@@ -176,15 +187,15 @@ func (f *fakeCloud) end(id, state string) {
 	f.runs[id] = r
 }
 
-func (f *fakeCloud) GetRun(_ context.Context, job, runID string) (RunInfo, error) {
+func (f *fakeCloud) GetRun(_ context.Context, job, runID string) (gluenet.JobRun, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.failing("GetRun"); err != nil {
-		return RunInfo{}, err
+		return gluenet.JobRun{}, err
 	}
 	r, ok := f.runs[runID]
 	if !ok {
-		return RunInfo{}, verdictErr{classify.Verdict{Class: classify.NotFound, Fatal: true}}
+		return gluenet.JobRun{}, verdictErr{classify.Verdict{Class: classify.NotFound, Fatal: true}}
 	}
 	if f.ends != nil && r.State == "RUNNING" {
 		var n int

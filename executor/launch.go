@@ -49,7 +49,7 @@ func (x *stepper) start(ctx, io context.Context, a policy.Action) error {
 			"run_key", x.key, "attempt", a.Attempt, "run_id", id, "order", cur.Order)
 		cur.Verified = true
 		x.apply(policy.Started{RunID: id})
-		e.failpoint("after-reattach")
+		failpoint("after-reattach")
 		return nil
 	}
 	plan, res, err := x.reserveUnderLease(ctx, io, a.Plan)
@@ -120,7 +120,7 @@ func (x *stepper) launch(io context.Context, a policy.Action, lock *lease, plan 
 		return err
 	}
 	e.log().Info("Running Glue job with the connection order", "order", plan.FullOrder(), "attempt", a.Attempt)
-	e.failpoint("before-update")
+	failpoint("before-update")
 	applied, err := e.Cloud.ApplyOrder(io, spec.Job, spec.Connections, plan.Order())
 	if err != nil {
 		x.release(io, res)
@@ -129,7 +129,7 @@ func (x *stepper) launch(io context.Context, a policy.Action, lock *lease, plan 
 	}
 	cur.Order = applied.After
 	x.journalAttempt(io, store.Attempt{Number: a.Attempt, OrderApplied: applied.After, Phase: store.PhaseApplied})
-	e.failpoint("after-update")
+	failpoint("after-update")
 	in := spec.Start
 	in.Arguments = maps.Clone(spec.Start.Arguments)
 	if in.Arguments == nil {
@@ -152,13 +152,13 @@ func (x *stepper) launch(io context.Context, a policy.Action, lock *lease, plan 
 		if applied.Updated && (v.Fatal || !v.Retry) {
 			// Leave no half-done change: the run did not start, so put the
 			// job's connection order back as it was.
-			if rerr := e.Cloud.RestoreOrder(io, spec.Job, applied.Before); rerr != nil {
+			if _, rerr := e.Cloud.RestoreOrder(io, spec.Job, applied.Before); rerr != nil {
 				e.log().Error("could not restore the job's connection order", "job", spec.Job, "order", applied.Before, "err", rerr)
 			}
 		}
 		return err
 	}
-	e.failpoint("after-start")
+	failpoint("after-start")
 	if err := e.Journal.RecordRunID(io, x.key, a.Attempt, runID, e.now()); err != nil {
 		// The run goes on and this step records it in the state below;
 		// only a crash now would leave it to be found by its marker.

@@ -25,13 +25,13 @@ type Spec struct {
 	Connections []string `json:"connections"`
 	Strategy    string   `json:"strategy"`
 	// NeedIPs overrides the IPs a run needs (0: from the job definition).
-	NeedIPs      int              `json:"need_ips,omitempty"`
-	MinIPs       int              `json:"min_ips"`
-	PreferAZ     []string         `json:"prefer_az,omitempty"`
-	Policy       policy.Config    `json:"policy"`
-	Classify     classify.Options `json:"classify"`
-	PollInterval time.Duration    `json:"poll_interval"`
-	Start        StartInput       `json:"start"`
+	NeedIPs      int                `json:"need_ips,omitempty"`
+	MinIPs       int                `json:"min_ips"`
+	PreferAZ     []string           `json:"prefer_az,omitempty"`
+	Policy       policy.Config      `json:"policy"`
+	Classify     classify.Options   `json:"classify"`
+	PollInterval time.Duration      `json:"poll_interval"`
+	Start        gluenet.StartInput `json:"start"`
 	// Admission says whether and how long an attempt waits for room
 	// before it starts (zero: it never waits, as runs recorded before
 	// admission existed).

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/policy"
 )
@@ -77,7 +78,7 @@ func TestEveryCallFailing(t *testing.T) {
 			}},
 		{name: "StartRun refused: too many concurrent runs, then room", setup: func(e env) {
 			n := 0
-			e.cloud.onStart = func(StartInput) (bool, error) {
+			e.cloud.onStart = func(gluenet.StartInput) (bool, error) {
 				if n++; n <= 2 {
 					return false, concurrent
 				}
@@ -86,7 +87,7 @@ func TestEveryCallFailing(t *testing.T) {
 		}, result: policy.ResultSucceeded, starts: 1},
 		{name: "StartRun refused for good: the order is put back", setup: func(e env) {
 			e.cloud.order = []string{"b", "a"}
-			e.cloud.onStart = func(StartInput) (bool, error) { return false, validation }
+			e.cloud.onStart = func(gluenet.StartInput) (bool, error) { return false, validation }
 		}, result: policy.ResultError, class: classify.Validation, starts: 0,
 			check: func(t *testing.T, e env, st Status) {
 				if !slices.Equal(e.cloud.order, []string{"b", "a"}) || e.cloud.called("RestoreOrder") != 1 {
@@ -95,7 +96,7 @@ func TestEveryCallFailing(t *testing.T) {
 			}},
 		{name: "StartRun answer lost: the run is found by its marker, not started twice", setup: func(e env) {
 			n := 0
-			e.cloud.onStart = func(StartInput) (bool, error) {
+			e.cloud.onStart = func(gluenet.StartInput) (bool, error) {
 				if n++; n == 1 {
 					return true, networkErr
 				}

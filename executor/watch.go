@@ -17,7 +17,7 @@ import (
 func (x *stepper) poll(ctx context.Context, a policy.Action) (changed, ended bool) {
 	e, spec, cur := x.e, x.spec(), x.rec.current()
 	info, err := e.Cloud.GetRun(ctx, spec.Job, a.RunID)
-	e.failpoint("while-waiting")
+	failpoint("while-waiting")
 	if err != nil {
 		v := x.e.Cloud.Classify(err)
 		switch {

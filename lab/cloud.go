@@ -25,7 +25,7 @@ import (
 // Cloud is the part of AWS a lab run drives: the executor's own cloud
 // interface, the same one `gluenet run` drives. Two implementations:
 // Direct calls the simulated region's model (fast, the default) and SDK
-// goes through the real awsclient adapter and AWS SDK over the region's
+// goes through the real awsclient Client and AWS SDK over the region's
 // in-process HTTP client (fidelity). A test runs a fleet through both and
 // compares.
 type Cloud = executor.Cloud
@@ -58,14 +58,15 @@ func NewSDK(r *sim.Region) Cloud {
 	}
 	c := awsclient.New(cfg)
 	c.Logger = slog.New(slog.DiscardHandler)
-	// Sequential GetConnection calls: the model's fault draws then come
-	// in a fixed order, which keeps a seed's results repeatable.
+	// One call at a time (the job, then each GetConnection): the model's
+	// fault draws then come in a fixed order, which keeps a seed's results
+	// repeatable.
 	c.Concurrency = 1
 	// And no GetConnections listing (which a concurrency of 1 would
 	// otherwise trigger from 2 connections on): the direct model makes
 	// one GetConnection per connection, as gluenet does up to 16.
 	c.ListAbove = -1
-	return awsclient.Executor{C: c}
+	return c
 }
 
 type noBackoff struct{}
@@ -130,19 +131,31 @@ func retryable(e *sim.DirectError) bool {
 	return e.Status >= 500
 }
 
-func (d *directCloud) JobNeeds(_ context.Context, job string, overrideIPs int) (executor.JobInfo, error) {
+// Survey reads the job, then (when that worked) the connections: one call
+// at a time, as the SDK cloud makes them.
+func (d *directCloud) Survey(ctx context.Context, job string, overrideIPs int, connections []string) (gluenet.Job, []gluenet.Candidate, error) {
+	j, err := d.JobNeeds(ctx, job, overrideIPs)
+	if err != nil {
+		return j, nil, err
+	}
+	cands, err := d.Discover(ctx, connections)
+	return j, cands, err
+}
+
+func (d *directCloud) JobNeeds(_ context.Context, job string, overrideIPs int) (gluenet.Job, error) {
 	j, err := call("get job "+job, func() (sim.DirectJob, error) { return d.r.DirectGetJob(job) })
 	if err != nil {
-		return executor.JobInfo{}, fmt.Errorf("job needs: %w", err)
+		return gluenet.Job{}, fmt.Errorf("job needs: %w", err)
 	}
-	info := executor.JobInfo{NeedIPs: overrideIPs, Connections: j.Connections}
-	if info.NeedIPs == 0 {
+	info := gluenet.Job{Name: job, Need: gluenet.Need{IPs: overrideIPs, MinIPs: gluenet.DefaultMinIPs}, Connections: j.Connections,
+		NumberOfWorkers: j.Workers}
+	if info.Need.IPs == 0 {
 		if j.Workers == 0 {
-			return executor.JobInfo{}, fmt.Errorf("job needs: %w", &awsclient.NeedUnknownError{Job: job})
+			return gluenet.Job{}, fmt.Errorf("job needs: %w", &awsclient.NeedUnknownError{Job: job})
 		}
-		info.NeedIPs = j.Workers
+		info.Need.IPs = j.Workers
 	}
-	info.NeedIPs = max(info.NeedIPs, gluenet.DefaultMinIPs)
+	info.Need.IPs = max(info.Need.IPs, gluenet.DefaultMinIPs)
 	return info, nil
 }
 
@@ -201,10 +214,10 @@ func (d *directCloud) Discover(_ context.Context, connections []string) ([]gluen
 	return out, nil
 }
 
-func (d *directCloud) ApplyOrder(_ context.Context, job string, candidates, ranked []string) (executor.Applied, error) {
+func (d *directCloud) ApplyOrder(_ context.Context, job string, candidates, ranked []string) (gluenet.AppliedOrder, error) {
 	j, err := call("get job "+job, func() (sim.DirectJob, error) { return d.r.DirectGetJob(job) })
 	if err != nil {
-		return executor.Applied{}, err
+		return gluenet.AppliedOrder{}, err
 	}
 	managed := map[string]bool{}
 	for _, n := range candidates {
@@ -219,7 +232,7 @@ func (d *directCloud) ApplyOrder(_ context.Context, job string, candidates, rank
 			after = append(after, n)
 		}
 	}
-	res := executor.Applied{Before: j.Connections, After: after}
+	res := gluenet.AppliedOrder{Before: j.Connections, After: after}
 	if slices.Equal(after, j.Connections) {
 		return res, nil
 	}
@@ -228,12 +241,14 @@ func (d *directCloud) ApplyOrder(_ context.Context, job string, candidates, rank
 	return res, err
 }
 
-func (d *directCloud) RestoreOrder(_ context.Context, job string, before []string) error {
+// RestoreOrder writes the order without reading the job first (one call to
+// the model), so its result has no Before.
+func (d *directCloud) RestoreOrder(_ context.Context, job string, before []string) (gluenet.AppliedOrder, error) {
 	_, err := call("update job "+job, func() (struct{}, error) { return struct{}{}, d.r.DirectSetJobConnections(job, before) })
-	return err
+	return gluenet.AppliedOrder{After: before, Updated: err == nil}, err
 }
 
-func (d *directCloud) StartRun(_ context.Context, job string, in executor.StartInput) (string, error) {
+func (d *directCloud) StartRun(_ context.Context, job string, in gluenet.StartInput) (string, error) {
 	id, err := call("start job run "+job, func() (string, error) {
 		return d.r.DirectStartJobRunWith(job, sim.DirectStartOptions{Arguments: in.Arguments})
 	})
@@ -243,9 +258,9 @@ func (d *directCloud) StartRun(_ context.Context, job string, in executor.StartI
 	return id, err
 }
 
-func (d *directCloud) GetRun(_ context.Context, job, runID string) (executor.RunInfo, error) {
+func (d *directCloud) GetRun(_ context.Context, job, runID string) (gluenet.JobRun, error) {
 	r, err := call("get job run "+runID, func() (sim.DirectRun, error) { return d.r.DirectGetJobRun(job, runID) })
-	return executor.RunInfo{State: r.State, ErrorMessage: r.ErrorMessage, StateDetail: r.StateDetail, Arguments: d.runs[runID].args}, err
+	return gluenet.JobRun{ID: runID, State: r.State, ErrorMessage: r.ErrorMessage, StateDetail: r.StateDetail, Arguments: d.runs[runID].args}, err
 }
 
 // StopRun is not offered: the lab never interrupts a run.

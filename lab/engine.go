@@ -140,7 +140,7 @@ func newEngine(sc *Scenario, region *sim.Scenario, v Variant, seed int64, sdk bo
 		cloud = NewSDK(r)
 	}
 	e.ex = &executor.Executor{Cloud: cloud, Journal: executor.NewMemJournal(), Clock: virtualClock{clock}, Rand: rng,
-		Log: slog.New(slog.DiscardHandler), Holder: "lab", ReservationTTL: v.ReservationTTL, SequentialDiscovery: true}
+		Log: slog.New(slog.DiscardHandler), Holder: "lab", ReservationTTL: v.ReservationTTL}
 	if v.Memory {
 		e.ex.Memory = &labMemory{cfg: v.Health}
 	}
@@ -187,7 +187,7 @@ func (e *engine) step(ctx context.Context, i int) error {
 			// Every attempt of fleet run i does the same work: the region
 			// gives it the same length under every strategy, and the bound
 			// knows it (bound.go).
-			Start: executor.StartInput{Arguments: map[string]string{sim.RunIDArgument: runID(i)}}}
+			Start: gluenet.StartInput{Arguments: map[string]string{sim.RunIDArgument: runID(i)}}}
 		if _, err := e.ex.Begin(ctx, p.key, spec); err != nil {
 			return fmt.Errorf("run %d: %w", i, err)
 		}

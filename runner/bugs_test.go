@@ -19,6 +19,7 @@ import (
 	"github.com/gluenet/gluenet/sim"
 	"github.com/gluenet/gluenet/strategy"
 
+	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/store"
@@ -341,8 +342,8 @@ func TestDifferentJobsDoNotHerd(t *testing.T) {
 // unreadable is a cloud whose GetJobRun is throttled for good.
 type unreadable struct{ executor.Cloud }
 
-func (unreadable) GetRun(context.Context, string, string) (executor.RunInfo, error) {
-	return executor.RunInfo{}, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded", Fault: smithy.FaultClient}
+func (unreadable) GetRun(context.Context, string, string) (gluenet.JobRun, error) {
+	return gluenet.JobRun{}, &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded", Fault: smithy.FaultClient}
 }
 
 // TestRunUnreadableForTooLong (bug 4): a run whose state cannot be read

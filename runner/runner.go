@@ -21,16 +21,13 @@ import (
 	"github.com/gluenet/gluenet/strategy"
 )
 
-// Clock is the runner's time. Sleep returns early with ctx's error.
-type Clock = executor.Clock
-
 // WallClock is the real clock.
 type WallClock struct{}
 
-// Now implements Clock.
+// Now implements executor.Clock.
 func (WallClock) Now() time.Time { return time.Now() }
 
-// Sleep implements Clock.
+// Sleep implements executor.Clock: it returns early with ctx's error.
 func (WallClock) Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
@@ -66,7 +63,7 @@ type Config struct {
 	// PollInterval is the time between GetJobRun calls.
 	PollInterval time.Duration
 	// Start holds the arguments and per-run overrides of StartJobRun.
-	Start executor.StartInput
+	Start gluenet.StartInput
 	// Admission says whether and how long an attempt waits for room.
 	Admission admit.Config
 	// RunKey names the run in the journal (idempotency key); a new one
@@ -104,7 +101,7 @@ type Runner struct {
 	Cloud executor.Cloud
 	// Logs, when set, lets Config.FollowLogs stream the run's logs.
 	Logs   Logs
-	Clock  Clock
+	Clock  executor.Clock
 	Rand   *rand.Rand
 	Log    *slog.Logger
 	Memory executor.Memory // optional
@@ -122,8 +119,6 @@ type Runner struct {
 	// LockTTL and LockTimeout: see executor.Executor.
 	LockTTL     time.Duration
 	LockTimeout time.Duration
-	// Failpoint: see executor.Executor.
-	Failpoint func(name string)
 }
 
 // Report is the outcome of Run.
@@ -161,7 +156,7 @@ func (r *Runner) Executor() *executor.Executor {
 		r.Journal = executor.NewMemJournal()
 	}
 	return &executor.Executor{Cloud: r.Cloud, Journal: r.Journal, Memory: r.Memory, Clock: r.Clock, Rand: r.Rand, Log: r.log(),
-		Holder: r.Holder, LockTTL: r.LockTTL, LockTimeout: r.LockTimeout, ReservationTTL: r.ReservationTTL, Failpoint: r.Failpoint}
+		Holder: r.Holder, LockTTL: r.LockTTL, LockTimeout: r.LockTimeout, ReservationTTL: r.ReservationTTL}
 }
 
 // Plan discovers and ranks without changing anything: `gluenet plan`.

@@ -84,7 +84,7 @@ func newFixtureFrom(t *testing.T, sc *sim.Scenario) *fixture {
 }
 
 func (f *fixture) runner(withMemory bool) *Runner {
-	r := &Runner{Cloud: awsclient.Executor{C: f.client}, Logs: f.client, Clock: f.clock, Rand: rand.New(rand.NewPCG(1, 2)), Journal: f.store, Holder: "test",
+	r := &Runner{Cloud: f.client, Logs: f.client, Clock: f.clock, Rand: rand.New(rand.NewPCG(1, 2)), Journal: f.store, Holder: "test",
 		Log: slog.New(slog.DiscardHandler)}
 	if withMemory {
 		r.Memory = memory.New(f.store, health.DefaultConfig())

@@ -330,7 +330,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		Policy:       s.Retry,
 		Classify:     classify.Options{RetryJobFailures: s.RetryJobFailures},
 		PollInterval: s.PollInterval,
-		Start:        executor.StartInput{Arguments: s.Arguments},
+		Start:        gluenet.StartInput{Arguments: s.Arguments},
 		Admission:    s.Admission,
 	}
 	if err := startOverrides(f, &rc); err != nil {
@@ -344,7 +344,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 	}
 	seed := uint64(time.Now().UnixNano())
 	r := &runner.Runner{
-		Cloud: awsclient.Executor{C: client},
+		Cloud: client,
 		Logs:  client,
 		Clock: runner.WallClock{},
 		Rand:  rand.New(rand.NewPCG(seed, seed>>1)),
@@ -367,7 +367,6 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 			r.Journal = opened
 			host, _ := os.Hostname()
 			r.Holder = fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32()) // unique per runner, even within one process
-			r.Failpoint = failpoint()
 			r.LockTTL = s.LockTTL
 			if changed(f, "lock-timeout") {
 				v, _ := f.GetString("lock-timeout")

@@ -167,7 +167,7 @@ func (d *demoEnv) blank() {
 
 func (d *demoEnv) runnerFor(ctx context.Context) *runner.Runner {
 	return &runner.Runner{
-		Cloud:  awsclient.Executor{C: d.client},
+		Cloud:  d.client,
 		Logs:   d.client,
 		Clock:  runner.WallClock{},
 		Rand:   rand.New(rand.NewPCG(7, 11)),
