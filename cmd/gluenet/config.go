@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +17,7 @@ import (
 	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/health"
+	"github.com/gluenet/gluenet/internal/strictyaml"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/strategy"
@@ -152,185 +150,30 @@ func (e *usageError) Unwrap() error { return e.err }
 
 func usagef(format string, a ...any) error { return &usageError{msg: fmt.Sprintf(format, a...)} }
 
-// loadFile reads a YAML config file strictly: an unknown key or a value of
-// the wrong kind is an error that names the key, the file and the line.
+// loadFile reads a YAML config file strictly (internal/strictyaml, the
+// checker the scenarios use too): an unknown key or a value of the wrong
+// kind is an error that names the key, the file and the line.
 func loadFile(path string) (fileConfig, error) {
-	var fc fileConfig
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fc, usagef("read config file: %v", err)
+		return fileConfig{}, usagef("read config file: %v", err)
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return fc, usagef("config file %s is not valid YAML: %v", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	fc, err := strictyaml.Unmarshal[fileConfig](data)
+	var se *strictyaml.Error
+	var syn *strictyaml.SyntaxError
+	switch {
+	case err == nil:
+		return *fc, nil
+	case errors.Is(err, strictyaml.ErrEmpty):
+		return fileConfig{}, nil
+	case errors.Is(err, strictyaml.ErrMultipleDocuments):
+		return fileConfig{}, usagef("config file %s holds more than one YAML document (a `---` line): keep one", path)
+	case errors.As(err, &syn):
+		return fileConfig{}, usagef("config file %s is %v", path, syn)
+	case errors.As(err, &se) && se.Key == "" && se.Got != "":
+		return fileConfig{}, usagef("config file %s, line %d: want keys such as `job:` and `connections:`, not %s", path, se.Line, se.Got)
 	}
-	if len(root.Content) == 0 {
-		return fc, nil // empty file
-	}
-	doc := root.Content[0]
-	if doc.Kind != yaml.MappingNode {
-		return fc, usagef("config file %s, line %d: want keys such as `job:` and `connections:`, not %s", path, doc.Line, nodeKind(doc))
-	}
-	if err := checkNode(doc, reflect.TypeFor[fileConfig](), ""); err != nil {
-		return fc, usagef("config file %s, %v (docs/reference.md lists the keys)", path, err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-		return fc, usagef("config file %s: %v (docs/reference.md lists the keys)", path, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	return fc, nil
-}
-
-// checkNode checks a mapping of the config file against the struct t: every
-// key known (else a did-you-mean), every value of the kind the key needs.
-// Errors name the key by its path (retry.delay) and its line.
-func checkNode(n *yaml.Node, t reflect.Type, prefix string) error {
-	fields := map[string]reflect.Type{}
-	var names []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		fields[name] = f.Type
-		names = append(names, name)
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		ft, ok := fields[k.Value]
-		if !ok {
-			msg := fmt.Sprintf("line %d: unknown key `%s%s`", k.Line, prefix, k.Value)
-			if near := nearest(k.Value, names); near != "" {
-				msg += fmt.Sprintf("; did you mean `%s%s`?", prefix, near)
-			}
-			return errors.New(msg)
-		}
-		if err := checkValue(v, ft, prefix+k.Value); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func checkValue(v *yaml.Node, t reflect.Type, key string) error {
-	if v.Kind == yaml.AliasNode || v.Tag == "!!null" {
-		return nil
-	}
-	if t == reflect.TypeFor[yaml.Node]() {
-		return nil // decoded and checked later (arguments)
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Slice:
-		if v.Kind != yaml.SequenceNode {
-			if v.Kind == yaml.ScalarNode && strings.Contains(v.Value, ",") {
-				return fmt.Errorf("line %d: `%s` must be a list, not the string %q: write `%s: [%s]` or one `- item` per line",
-					v.Line, key, v.Value, lastKey(key), strings.Join(splitTrim(v.Value), ", "))
-			}
-			return fmt.Errorf("line %d: `%s` must be a list, e.g. `%s: [%s]`, not %s", v.Line, key, lastKey(key), v.Value, nodeKind(v))
-		}
-		for _, item := range v.Content {
-			if err := checkValue(item, t.Elem(), key+"[]"); err != nil {
-				return err
-			}
-		}
-	case reflect.Struct:
-		if v.Kind != yaml.MappingNode {
-			return fmt.Errorf("line %d: `%s` must hold keys (e.g. `%s: {...}`), not %s", v.Line, key, lastKey(key), nodeKind(v))
-		}
-		return checkNode(v, t, key+".")
-	case reflect.Map:
-		if v.Kind != yaml.MappingNode {
-			return fmt.Errorf("line %d: `%s` must map names to settings, not %s", v.Line, key, nodeKind(v))
-		}
-		for i := 0; i+1 < len(v.Content); i += 2 {
-			if err := checkValue(v.Content[i+1], t.Elem(), key+"."+v.Content[i].Value); err != nil {
-				return err
-			}
-		}
-	default:
-		if v.Kind != yaml.ScalarNode {
-			return fmt.Errorf("line %d: `%s` must be %s, not %s", v.Line, key, kindWord(t), nodeKind(v))
-		}
-		if err := v.Decode(reflect.New(t).Interface()); err != nil {
-			return fmt.Errorf("line %d: `%s`: %q is not %s", v.Line, key, v.Value, kindWord(t))
-		}
-	}
-	return nil
-}
-
-// kindWord names what a Go type holds, in the user's words.
-func kindWord(t reflect.Type) string {
-	switch t.Kind() {
-	case reflect.Int, reflect.Int32, reflect.Int64:
-		return "a whole number"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Bool:
-		return "true or false"
-	}
-	return "a single value"
-}
-
-func nodeKind(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.MappingNode:
-		return "a mapping of keys"
-	}
-	return fmt.Sprintf("the value %q", n.Value)
-}
-
-func lastKey(path string) string {
-	path = strings.TrimSuffix(path, "[]")
-	if i := strings.LastIndex(path, "."); i >= 0 {
-		return path[i+1:]
-	}
-	return path
-}
-
-func splitTrim(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// nearest is the name closest to s by edit distance, when it is close
-// enough to be a typo (at most a third of the word, and 2, apart).
-func nearest(s string, names []string) string {
-	best, bestD := "", 3
-	for _, n := range names {
-		if d := editDistance(strings.ToLower(s), n); d < bestD && d <= max(1, len(n)/3) {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return fileConfig{}, usagef("config file %s, %v (docs/reference.md lists the keys)", path, err)
 }
 
 // env is how settings read the environment; tests replace it.

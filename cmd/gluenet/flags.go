@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gluenet/gluenet/internal/strictyaml"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -105,5 +106,5 @@ func suggestName(s string, names []string) string {
 	if len(prefixed) == 1 {
 		return prefixed[0]
 	}
-	return nearest(s, names)
+	return strictyaml.Nearest(s, names)
 }
