@@ -222,6 +222,10 @@ func TestConfigFileErrors(t *testing.T) {
 		{"mapping expected", "retry: 3\n", []string{"`retry` must hold keys"}},
 		{"not YAML", "job: [unclosed\n", []string{"is not valid YAML"}},
 		{"a list at the top", "- a\n", []string{"want keys such as `job:`"}},
+		{"a key twice", "job: a\nstrategy: capacity\njob: b\n", []string{"line 3: `job` is given twice (first on line 1): keep one"}},
+		{"two documents", "job: a\n---\njob: b\n", []string{"more than one YAML document"}},
+		{"a list item of the wrong kind", "prefer_az: [[us-east-1a]]\n", []string{"line 1: `prefer_az[0]` must be a single value, not a list"}},
+		{"per-job value of the wrong kind", "jobs:\n  etl:\n    need_ips: lots\n", []string{"line 3: `jobs.etl.need_ips`: \"lots\" is not a whole number"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
