@@ -18,6 +18,7 @@ import (
 	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/executor"
+	"github.com/gluenet/gluenet/internal/runkey"
 	"github.com/gluenet/gluenet/memory"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/runner"
@@ -141,7 +142,9 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 				return err
 			}
 			defer env.Close()
-			env.config.RunKey = runKey(cmd.Flags(), a.getenv, s.Job)
+			if env.config.RunKey, err = runKey(cmd.Flags(), a.getenv, s.Job); err != nil {
+				return err
+			}
 			detach, _ := cmd.Flags().GetBool("detach")
 			if err := checkNewRun(cmd.Context(), env, s); err != nil {
 				explained := explainAWS(err, s, a.getenv)
@@ -385,18 +388,20 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 
 // runKey is --run-key, GLUENET_RUN_KEY, Airflow's task instance when
 // Airflow runs gluenet (so that a task retry re-attaches instead of starting
-// a second Glue run), or a new key.
-func runKey(f *pflag.FlagSet, getenv env, job string) string {
+// a second Glue run: the rule is package runkey's, shared with the Python
+// operator), or a new key.
+func runKey(f *pflag.FlagSet, getenv env, job string) (string, error) {
 	if k := flagOrEnv(f, "run-key", "GLUENET_RUN_KEY", getenv); k != "" {
-		return k
+		return k, nil
 	}
-	dag, ok1 := getenv("AIRFLOW_CTX_DAG_ID")
-	run, ok2 := getenv("AIRFLOW_CTX_DAG_RUN_ID")
-	task, ok3 := getenv("AIRFLOW_CTX_TASK_ID")
-	if ok1 && ok2 && ok3 {
-		return "airflow/" + dag + "/" + run + "/" + task
+	if k, ok, err := runkey.FromAirflowEnv(getenv); ok {
+		if err != nil {
+			return "", usagef("%v (or give --run-key)", err)
+		}
+		return k, nil
 	}
-	return fmt.Sprintf("%s/%s/%08x", job, time.Now().UTC().Format("20060102T150405Z"), rand.Uint32())
+	seed := uint64(time.Now().UnixNano())
+	return runkey.New(job, time.Now(), rand.New(rand.NewPCG(seed, seed>>1))), nil
 }
 
 func startOverrides(f *pflag.FlagSet, rc *runner.Config) error {
