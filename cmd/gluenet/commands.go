@@ -18,6 +18,7 @@ import (
 	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/executor"
+	"github.com/gluenet/gluenet/internal/config"
 	"github.com/gluenet/gluenet/internal/runkey"
 	"github.com/gluenet/gluenet/memory"
 	"github.com/gluenet/gluenet/policy"
@@ -29,7 +30,7 @@ import (
 func addRankFlags(f *pflag.FlagSet) {
 	f.String("job", "", "Glue job name (env GLUENET_JOB)")
 	f.StringSlice("connections", nil, "candidate Glue connections, comma-separated (env GLUENET_CONNECTIONS)")
-	f.String("strategy", defaultStrategy, "ranking strategy: "+strings.Join(strategy.Names(), ", ")+" (env GLUENET_STRATEGY)")
+	f.String("strategy", config.DefaultStrategy, "ranking strategy: "+strings.Join(strategy.Names(), ", ")+" (env GLUENET_STRATEGY)")
 	f.Int("need-ips", 0, "IPs a run needs at full capacity (default: the job's NumberOfWorkers)")
 	f.Int("min-ips", gluenet.DefaultMinIPs, "fewest free IPs with which Glue starts a run")
 	f.StringSlice("prefer-az", nil, "preferred Availability Zones for the prefer-az strategy, most preferred first")
@@ -91,7 +92,7 @@ the reason for each place. It makes no change in AWS.`,
 			if err != nil {
 				return err
 			}
-			if err := s.validate(true); err != nil {
+			if err := s.Validate(true); err != nil {
 				return err
 			}
 			env, err := a.environment(cmd.Context(), cmd.Flags(), s, false)
@@ -134,7 +135,7 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 			if err != nil {
 				return err
 			}
-			if err := s.validate(true); err != nil {
+			if err := s.Validate(true); err != nil {
 				return err
 			}
 			env, err := a.environment(cmd.Context(), cmd.Flags(), s, true)
@@ -237,7 +238,7 @@ func resultExit(result policy.Result, cause error, class classify.Class, msg str
 	case cause != nil:
 		err = explainAWS(cause, s, getenv)
 	case class == classify.NotFound || class == classify.Validation || class == classify.Config:
-		err = &usageError{msg: msg}
+		err = &usageError{Msg: msg}
 	default:
 		err = &awsError{msg: msg}
 	}
@@ -453,10 +454,10 @@ func explainAWS(err error, s settings, getenv env) error {
 		return usagef("%v", missing)
 	}
 	if errors.Is(err, awsclient.ErrNoRegion) {
-		return &usageError{err: err, msg: "no AWS region: give --region (e.g. --region us-east-1), set AWS_REGION, put region: in the config file, or set a region in the AWS profile"}
+		return &usageError{Err: err, Msg: "no AWS region: give --region (e.g. --region us-east-1), set AWS_REGION, put region: in the config file, or set a region in the AWS profile"}
 	}
 	if errors.Is(err, awsclient.ErrNeedUnknown) || errors.Is(err, executor.ErrRunKeyJob) {
-		return &usageError{err: err, msg: err.Error()}
+		return &usageError{Err: err, Msg: err.Error()}
 	}
 	v := awsclient.Classify(err)
 	switch v.Class {
@@ -469,7 +470,7 @@ func explainAWS(err error, s settings, getenv env) error {
 		}
 		return usagef("%v\n%s (check --endpoint-url, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_GLUE, AWS_ENDPOINT_URL_EC2 and the profile's endpoint_url).", err, v.Reason)
 	case classify.NotFound:
-		return &usageError{err: err, msg: fmt.Sprintf("no such job %q in %s: check the job name (`aws glue list-jobs` lists them) and the region. Nothing was changed.\n(Glue said: %v)", s.Job, regionInEffect(s, getenv), err)}
+		return &usageError{Err: err, Msg: fmt.Sprintf("no such job %q in %s: check the job name (`aws glue list-jobs` lists them) and the region. Nothing was changed.\n(Glue said: %v)", s.Job, s.RegionInEffect(getenv), err)}
 	case classify.Credentials:
 		return &awsError{err: err, msg: fmt.Sprintf("%v\nNo usable AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with a role.", err)}
 	case classify.Network:
@@ -505,7 +506,7 @@ the region AWS_REGION names for this shell need not be the runner's.`,
 			if strings.TrimSpace(s.Job) == "" {
 				return usagef("no job: give --job, GLUENET_JOB or job: in the config file")
 			}
-			conns, err := cleanConnections(s.Connections)
+			conns, err := config.CleanConnections(s.Connections)
 			if err != nil {
 				return err
 			}

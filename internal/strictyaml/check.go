@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gluenet/gluenet/internal/suggest"
 )
 
 // Error is a document that does not fit its Go type, in the words of the
@@ -139,7 +141,7 @@ func checkMapping(n *yaml.Node, t reflect.Type, prefix string) error {
 				continue
 			}
 			msg := fmt.Sprintf("unknown key `%s%s`", prefix, k.Value)
-			if near := Nearest(k.Value, names); near != "" {
+			if near := suggest.Nearest(k.Value, names); near != "" {
 				msg += fmt.Sprintf("; did you mean `%s%s`?", prefix, near)
 			}
 			return &Error{Line: k.Line, Key: prefix + k.Value, Msg: msg}
@@ -277,37 +279,4 @@ func splitTrim(s string) []string {
 		}
 	}
 	return out
-}
-
-// Nearest is the name closest to s by edit distance, when it is close
-// enough to be a typo (at most a third of the word, and 2, apart); "" when
-// none is.
-func Nearest(s string, names []string) string {
-	best, bestD := "", 3
-	for _, n := range names {
-		if d := editDistance(strings.ToLower(s), n); d < bestD && d <= max(1, len(n)/3) {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

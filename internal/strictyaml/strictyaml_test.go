@@ -197,16 +197,6 @@ func TestUnmarshalDocumentErrors(t *testing.T) {
 	}
 }
 
-func TestNearest(t *testing.T) {
-	t.Parallel()
-	names := []string{"strategy", "connections", "job"}
-	for in, want := range map[string]string{"stratgy": "strategy", "Strategy": "strategy", "conections": "connections", "jb": "job", "colour": "", "": ""} {
-		if got := Nearest(in, names); got != want {
-			t.Errorf("Nearest(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // FuzzUnmarshal: any input gives a value or one of the documented errors,
 // never a panic.
 func FuzzUnmarshal(f *testing.F) {
