@@ -107,3 +107,90 @@ func TestParseKeep(t *testing.T) {
 		}
 	}
 }
+
+// TestBaseAndApplyJob: defaults < file < environment, then a job's own
+// block where neither a flag nor the environment set the same thing.
+func TestBaseAndApplyJob(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "gluenet.yaml")
+	if err := os.WriteFile(cfg, []byte(`region: eu-west-1
+job: etl
+connections: [a, b]
+strategy: random
+need_ips: 4
+jobs:
+  etl: {connections: [x, y], strategy: spread, need_ips: 9, prefer_az: [eu-west-1a]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		path     string
+		env      map[string]string
+		flags    []string // flags the caller says were given
+		conns    []string
+		strategy string
+		need     int
+		from     string
+	}{
+		{"defaults", "", nil, nil, nil, DefaultStrategy, 0, ""},
+		{"the job's block beats the file's top level", cfg, nil, nil, []string{"x", "y"}, "spread", 9, "region: in " + cfg},
+		{"the environment beats the job's block", cfg, map[string]string{"GLUENET_CONNECTIONS": "e1,e2", "GLUENET_STRATEGY": "capacity"}, nil, []string{"e1", "e2"}, "capacity", 9, "region: in " + cfg},
+		{"a flag beats the job's block", cfg, nil, []string{"need-ips", "strategy"}, []string{"x", "y"}, "random", 4, "region: in " + cfg},
+		{"another job: no block", cfg, map[string]string{"GLUENET_JOB": "other"}, nil, []string{"a", "b"}, "random", 4, "region: in " + cfg},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			getenv := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+			s, jobs, err := Base(tt.path, getenv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.ApplyJob(jobs, func(name string) bool { return slices.Contains(tt.flags, name) }, getenv)
+			if !slices.Equal(s.Connections, tt.conns) || s.Strategy != tt.strategy || s.NeedIPs != tt.need || s.RegionFrom != tt.from {
+				t.Fatalf("got conns %v strategy %q need %d region from %q", s.Connections, s.Strategy, s.NeedIPs, s.RegionFrom)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	ok := func() Settings { s := Defaults(); s.Job, s.Connections = " etl ", []string{" a", "b "}; return s }
+	tests := []struct {
+		name    string
+		change  func(*Settings)
+		needJob bool
+		wantErr string
+	}{
+		{"valid, trimmed", func(*Settings) {}, true, ""},
+		{"no job", func(s *Settings) { s.Job = " " }, true, "no job: give --job"},
+		{"no job needed", func(s *Settings) { s.Job = "" }, false, ""},
+		{"strategy abbreviated", func(s *Settings) { s.Strategy = "cap" }, true, "did you mean capacity?"},
+		{"prefer-az without zones", func(s *Settings) { s.Strategy = "prefer-az" }, true, "prefer"},
+		{"negative lock TTL", func(s *Settings) { s.LockTTL = -time.Second }, true, "lock TTL must not be negative"},
+		{"call timeout zero", func(s *Settings) { s.CallTimeout = 0 }, true, "call timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := ok()
+			tt.change(&s)
+			err := s.Validate(tt.needJob)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tt.needJob && (s.Job != "etl" || !slices.Equal(s.Connections, []string{"a", "b"})) {
+					t.Fatalf("not trimmed: %q %q", s.Job, s.Connections)
+				}
+				return
+			}
+			var ue *UsageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err %T %v, want a usage error with %q", err, err, tt.wantErr)
+			}
+		})
+	}
+}
