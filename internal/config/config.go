@@ -255,35 +255,18 @@ func (s *Settings) applyFile(fc File) error {
 	if fc.PreferAZ != nil {
 		s.PreferAZ = fc.PreferAZ
 	}
-	var err error
-	if fc.PollInterval != "" {
-		if s.PollInterval, err = ParseDuration("poll_interval", fc.PollInterval); err != nil {
-			return err
-		}
-	}
-	if fc.LockTTL != "" {
-		if s.LockTTL, err = ParseDuration("lock_ttl", fc.LockTTL); err != nil {
-			return err
-		}
-	}
-	if fc.CallTimeout != "" {
-		if s.CallTimeout, err = ParseDuration("call_timeout", fc.CallTimeout); err != nil {
-			return err
-		}
-	}
 	r := fc.Retry
 	if r.Attempts != 0 {
 		s.Retry.MaxAttempts = r.Attempts
 	}
-	if r.Delay != "" {
-		if s.Retry.InitialDelay, err = ParseDuration("retry.delay", r.Delay); err != nil {
-			return err
-		}
-	}
-	if r.MaxDelay != "" {
-		if s.Retry.MaxDelay, err = ParseDuration("retry.max_delay", r.MaxDelay); err != nil {
-			return err
-		}
+	if err := parseEach([]durationKey{
+		{"poll_interval", fc.PollInterval, ParseDuration, &s.PollInterval},
+		{"lock_ttl", fc.LockTTL, ParseDuration, &s.LockTTL},
+		{"call_timeout", fc.CallTimeout, ParseDuration, &s.CallTimeout},
+		{"retry.delay", r.Delay, ParseDuration, &s.Retry.InitialDelay},
+		{"retry.max_delay", r.MaxDelay, ParseDuration, &s.Retry.MaxDelay},
+	}); err != nil {
+		return err
 	}
 	if r.Multiplier != 0 {
 		s.Retry.Multiplier = r.Multiplier
@@ -310,56 +293,59 @@ func (s *Settings) applyFile(fc File) error {
 	if h.AZFailingSubnets != 0 {
 		s.Health.AZFailingSubnets = h.AZFailingSubnets
 	}
-	if h.BaseEjection != "" {
-		if s.Health.BaseEjection, err = ParseDuration("health.base_ejection", h.BaseEjection); err != nil {
-			return err
-		}
-	}
-	if h.MaxEjection != "" {
-		if s.Health.MaxEjection, err = ParseDuration("health.max_ejection", h.MaxEjection); err != nil {
-			return err
-		}
-	}
 	if h.Enabled != nil {
 		s.Memory = *h.Enabled
 	}
-	if fc.Admission.Wait != "" {
-		if s.Admission.Wait, err = ParseAdmitWait("admission.wait", fc.Admission.Wait); err != nil {
-			return err
-		}
+	if err := parseEach([]durationKey{
+		{"health.base_ejection", h.BaseEjection, ParseDuration, &s.Health.BaseEjection},
+		{"health.max_ejection", h.MaxEjection, ParseDuration, &s.Health.MaxEjection},
+		{"admission.wait", fc.Admission.Wait, ParseAdmitWait, &s.Admission.Wait},
+	}); err != nil {
+		return err
 	}
 	if fc.Admission.Predict != nil {
 		s.Admission.Predict = *fc.Admission.Predict
 	}
 	if fc.Admission.WhenShort != "" {
-		if s.Admission.WhenShort, err = ParseWhenShort("admission.when_short", fc.Admission.WhenShort); err != nil {
+		w, err := ParseWhenShort("admission.when_short", fc.Admission.WhenShort)
+		if err != nil {
 			return err
 		}
+		s.Admission.WhenShort = w
 	}
 	if err := s.Health.Validate(); err != nil {
 		return Usagef("config file: health: %v", err)
 	}
 	setStr(&s.StatePath, fc.State.Path)
 	setStr(&s.PostgresDSN, fc.State.PostgresDSN)
-	if fc.State.Timeout != "" {
-		if s.StateTimeout, err = parseStateTimeout("state.timeout", fc.State.Timeout); err != nil {
-			return err
-		}
-	}
-	for _, k := range []struct {
-		name, v string
-		dst     *time.Duration
-	}{
-		{"state.keep_runs", fc.State.KeepRuns, &s.Retention.Runs},
-		{"state.keep_health_events", fc.State.KeepHealthEvents, &s.Retention.HealthEvents},
-		{"state.prune_every", fc.State.PruneEvery, &s.Retention.Every},
-	} {
+	return parseEach([]durationKey{
+		{"state.timeout", fc.State.Timeout, parseStateTimeout, &s.StateTimeout},
+		{"state.keep_runs", fc.State.KeepRuns, ParseKeep, &s.Retention.Runs},
+		{"state.keep_health_events", fc.State.KeepHealthEvents, ParseKeep, &s.Retention.HealthEvents},
+		{"state.prune_every", fc.State.PruneEvery, ParseKeep, &s.Retention.Every},
+	})
+}
+
+// durationKey is a period the config file may set: its key, its value
+// ("" when unset), how to read it and where it goes.
+type durationKey struct {
+	name, v string
+	parse   func(what, v string) (time.Duration, error)
+	dst     *time.Duration
+}
+
+// parseEach reads each set value into its place, in order; the first bad
+// one is the error.
+func parseEach(keys []durationKey) error {
+	for _, k := range keys {
 		if k.v == "" {
 			continue
 		}
-		if *k.dst, err = ParseKeep(k.name, k.v); err != nil {
+		d, err := k.parse(k.name, k.v)
+		if err != nil {
 			return err
 		}
+		*k.dst = d
 	}
 	return nil
 }
@@ -399,45 +385,25 @@ func (s *Settings) applyEnv(getenv Getenv) error {
 	if v, ok := getenv("GLUENET_POSTGRES_DSN"); ok {
 		s.PostgresDSN = v
 	}
-	if v, ok := getenv("GLUENET_LOCK_TTL"); ok {
-		d, err := ParseDuration("GLUENET_LOCK_TTL", v)
-		if err != nil {
-			return err
-		}
-		s.LockTTL = d
-	}
-	for _, k := range []struct {
-		name string
-		dst  *time.Duration
-	}{{"GLUENET_KEEP_RUNS", &s.Retention.Runs}, {"GLUENET_KEEP_HEALTH_EVENTS", &s.Retention.HealthEvents}} {
-		if v, ok := getenv(k.name); ok {
-			d, err := ParseKeep(k.name, v)
+	for _, d := range []struct {
+		name  string
+		parse func(what, v string) (time.Duration, error)
+		dst   *time.Duration
+	}{
+		{"GLUENET_LOCK_TTL", ParseDuration, &s.LockTTL},
+		{"GLUENET_KEEP_RUNS", ParseKeep, &s.Retention.Runs},
+		{"GLUENET_KEEP_HEALTH_EVENTS", ParseKeep, &s.Retention.HealthEvents},
+		{"GLUENET_STATE_TIMEOUT", parseStateTimeout, &s.StateTimeout},
+		{"GLUENET_CALL_TIMEOUT", ParseDuration, &s.CallTimeout},
+		{"GLUENET_ADMIT_WAIT", ParseAdmitWait, &s.Admission.Wait},
+	} {
+		if v, ok := getenv(d.name); ok {
+			v, err := d.parse(d.name, v)
 			if err != nil {
 				return err
 			}
-			*k.dst = d
+			*d.dst = v
 		}
-	}
-	if v, ok := getenv("GLUENET_STATE_TIMEOUT"); ok {
-		d, err := parseStateTimeout("GLUENET_STATE_TIMEOUT", v)
-		if err != nil {
-			return err
-		}
-		s.StateTimeout = d
-	}
-	if v, ok := getenv("GLUENET_CALL_TIMEOUT"); ok {
-		d, err := ParseDuration("GLUENET_CALL_TIMEOUT", v)
-		if err != nil {
-			return err
-		}
-		s.CallTimeout = d
-	}
-	if v, ok := getenv("GLUENET_ADMIT_WAIT"); ok {
-		d, err := ParseAdmitWait("GLUENET_ADMIT_WAIT", v)
-		if err != nil {
-			return err
-		}
-		s.Admission.Wait = d
 	}
 	if v, ok := getenv("GLUENET_ADMIT_PREDICT"); ok {
 		b, err := strconv.ParseBool(v)
