@@ -6,8 +6,8 @@
 # table: command | exit old | exit new | stdout same? | stderr same?
 #
 # stdout is compared after normalising what differs from run to run: Glue
-# run ids, timestamps, durations and ages, ports, temp paths, the time and
-# random part of generated run keys. JSON is compared as data (key order
+# run ids, request ids, timestamps, durations and ages, ports, temp paths,
+# the time and random part of generated run keys. JSON is compared as data (key order
 # ignored). "same" / "differs" / "-" (both empty). stderr (the message a
 # user reads, logs included) is compared the same way, line by line. With -v
 # the diff of each differing row follows the table.
@@ -159,6 +159,7 @@ SUBS = [
     (re.compile(re.escape(work) + r"/(old|new)"), "$DIR"),
     (re.compile(r"/tmp/[A-Za-z0-9._/-]+"), "$TMP"),
     (re.compile(r"jr_[0-9a-f]{8,}"), "jr_$ID"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "$UUID"),  # request ids
     (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?"), "$TIME"),
     (re.compile(r"\d{8}T\d{6}Z/[0-9a-f]{8}"), "$NEWKEY"),
     (re.compile(r"(127\.0\.0\.1|localhost):\d+"), r"\1:$PORT"),
