@@ -373,14 +373,8 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 			r.Holder = fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32()) // unique per runner, even within one process
 			r.Failpoint = failpoint()
 			r.LockTTL = s.LockTTL
-			if changed(f, "lock-timeout") {
-				v, _ := f.GetString("lock-timeout")
-				d, err := time.ParseDuration(v)
-				if err != nil || d <= 0 {
-					st.Close()
-					return nil, usagef("--lock-timeout %q: give a positive duration such as 2m", v)
-				}
-				r.LockTimeout = d
+			if s.LockTimeout > 0 {
+				r.LockTimeout = s.LockTimeout
 			}
 		}
 	}

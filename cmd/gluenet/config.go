@@ -80,6 +80,14 @@ func applyFlags(s *settings, f *pflag.FlagSet) error {
 			return err
 		}
 	}
+	if changed(f, "lock-timeout") {
+		v, _ := f.GetString("lock-timeout")
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return usagef("--lock-timeout %q: give a positive duration such as 2m", v)
+		}
+		s.LockTimeout = d
+	}
 	if changed(f, "admit-predict") {
 		s.Admission.Predict, _ = f.GetBool("admit-predict")
 	}

@@ -257,3 +257,29 @@ func TestResolveStateTimeout(t *testing.T) {
 		})
 	}
 }
+
+func TestLockTimeoutFlag(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args    []string
+		want    time.Duration
+		wantErr bool
+	}{
+		{nil, 0, false},
+		{[]string{"--lock-timeout", "2m"}, 2 * time.Minute, false},
+		{[]string{"--lock-timeout", "0"}, 0, true},
+		{[]string{"--lock-timeout", "-1s"}, 0, true},
+		{[]string{"--lock-timeout", "soon"}, 0, true},
+	} {
+		s, err := resolve(flagsFor(t, tt.args...).Flags(), func(string) (string, bool) { return "", false })
+		if tt.wantErr {
+			if exitCode(err) != exitUsage || !strings.Contains(err.Error(), "--lock-timeout") {
+				t.Errorf("%v: err %v, want a usage error naming --lock-timeout", tt.args, err)
+			}
+			continue
+		}
+		if err != nil || s.LockTimeout != tt.want {
+			t.Errorf("%v: lock timeout %s, %v; want %s", tt.args, s.LockTimeout, err, tt.want)
+		}
+	}
+}

@@ -153,15 +153,18 @@ type Settings struct {
 	Region, Profile string
 	// RegionFrom says where Region came from ("--region", "the config
 	// file F"); empty when the SDK's chain decides.
-	RegionFrom       string
-	Job              string
-	Connections      []string
-	Strategy         string
-	NeedIPs          int
-	MinIPs           int
-	PreferAZ         []string
-	PollInterval     time.Duration
-	LockTTL          time.Duration
+	RegionFrom   string
+	Job          string
+	Connections  []string
+	Strategy     string
+	NeedIPs      int
+	MinIPs       int
+	PreferAZ     []string
+	PollInterval time.Duration
+	LockTTL      time.Duration
+	// LockTimeout bounds the wait for a job lock another gluenet holds
+	// (--lock-timeout); 0: the executor's default.
+	LockTimeout      time.Duration
 	CallTimeout      time.Duration // bounds each AWS API call, the SDK's retries included
 	Retry            policy.Config
 	RetryJobFailures bool
