@@ -79,6 +79,7 @@ commands=(
 	"bad: config two documents|plan --config \$CFG_TWO_DOCS --output json"
 	"bad: config key twice|plan --config \$CFG_TWICE --output json"
 	"bad: config not YAML|plan --config \$CFG_NOT_YAML"
+	"bad: --lock-timeout 0|run --job AirflowBlogJob --connections $CONNS --lock-timeout 0 --output json"
 	"bad: run key of another job|run --job OtherJob --connections $CONNS --run-key k1 --output json"
 	"bad: status of an unknown key|status --run-key nope --offline --output json"
 	"bad: resume without a key|resume --output json"
