@@ -121,8 +121,8 @@ func TestParseScenario(t *testing.T) {
 		name, yaml, wantErr string
 	}{
 		{"minimal", minimal, ""},
-		{"unknown key names its line", minimal + "colour: blue\n", "line 5: field colour not found"},
-		{"unknown nested key", "vpc: {id: vpc-1, cidr: 10.0.0.0/16, size: 3}\n", "field size not found"},
+		{"unknown key names its line", minimal + "colour: blue\n", "line 5: unknown key `colour`"},
+		{"unknown nested key", "vpc: {id: vpc-1, cidr: 10.0.0.0/16, size: 3}\n", "line 1: unknown key `vpc.size`"},
 		{"bare number duration", minimal + "eni: {lag: 60, linger: 0}\n", "invalid duration"},
 		{"bad duration", minimal + "degraded_failure_after: soon\n", "invalid duration"},
 		{"empty", "  \n", "empty document"},

@@ -18,6 +18,8 @@ import (
 	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/executor"
+	"github.com/gluenet/gluenet/internal/config"
+	"github.com/gluenet/gluenet/internal/runkey"
 	"github.com/gluenet/gluenet/memory"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/runner"
@@ -28,7 +30,7 @@ import (
 func addRankFlags(f *pflag.FlagSet) {
 	f.String("job", "", "Glue job name (env GLUENET_JOB)")
 	f.StringSlice("connections", nil, "candidate Glue connections, comma-separated (env GLUENET_CONNECTIONS)")
-	f.String("strategy", defaultStrategy, "ranking strategy: "+strings.Join(strategy.Names(), ", ")+" (env GLUENET_STRATEGY)")
+	f.String("strategy", config.DefaultStrategy, "ranking strategy: "+strings.Join(strategy.Names(), ", ")+" (env GLUENET_STRATEGY)")
 	f.Int("need-ips", 0, "IPs a run needs at full capacity (default: the job's NumberOfWorkers)")
 	f.Int("min-ips", gluenet.DefaultMinIPs, "fewest free IPs with which Glue starts a run")
 	f.StringSlice("prefer-az", nil, "preferred Availability Zones for the prefer-az strategy, most preferred first")
@@ -90,7 +92,7 @@ the reason for each place. It makes no change in AWS.`,
 			if err != nil {
 				return err
 			}
-			if err := s.validate(true); err != nil {
+			if err := s.Validate(true); err != nil {
 				return err
 			}
 			env, err := a.environment(cmd.Context(), cmd.Flags(), s, false)
@@ -133,7 +135,7 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 			if err != nil {
 				return err
 			}
-			if err := s.validate(true); err != nil {
+			if err := s.Validate(true); err != nil {
 				return err
 			}
 			env, err := a.environment(cmd.Context(), cmd.Flags(), s, true)
@@ -141,7 +143,9 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 				return err
 			}
 			defer env.Close()
-			env.config.RunKey = runKey(cmd.Flags(), a.getenv, s.Job)
+			if env.config.RunKey, err = runKey(cmd.Flags(), a.getenv, s.Job); err != nil {
+				return err
+			}
 			detach, _ := cmd.Flags().GetBool("detach")
 			if err := checkNewRun(cmd.Context(), env, s); err != nil {
 				explained := explainAWS(err, s, a.getenv)
@@ -234,7 +238,7 @@ func resultExit(result policy.Result, cause error, class classify.Class, msg str
 	case cause != nil:
 		err = explainAWS(cause, s, getenv)
 	case class == classify.NotFound || class == classify.Validation || class == classify.Config:
-		err = &usageError{msg: msg}
+		err = &usageError{Msg: msg}
 	default:
 		err = &awsError{msg: msg}
 	}
@@ -368,14 +372,8 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 			host, _ := os.Hostname()
 			r.Holder = fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32()) // unique per runner, even within one process
 			r.LockTTL = s.LockTTL
-			if changed(f, "lock-timeout") {
-				v, _ := f.GetString("lock-timeout")
-				d, err := time.ParseDuration(v)
-				if err != nil || d <= 0 {
-					st.Close()
-					return nil, usagef("--lock-timeout %q: give a positive duration such as 2m", v)
-				}
-				r.LockTimeout = d
+			if s.LockTimeout > 0 {
+				r.LockTimeout = s.LockTimeout
 			}
 		}
 	}
@@ -384,18 +382,20 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 
 // runKey is --run-key, GLUENET_RUN_KEY, Airflow's task instance when
 // Airflow runs gluenet (so that a task retry re-attaches instead of starting
-// a second Glue run), or a new key.
-func runKey(f *pflag.FlagSet, getenv env, job string) string {
+// a second Glue run: the rule is package runkey's, shared with the Python
+// operator), or a new key.
+func runKey(f *pflag.FlagSet, getenv env, job string) (string, error) {
 	if k := flagOrEnv(f, "run-key", "GLUENET_RUN_KEY", getenv); k != "" {
-		return k
+		return k, nil
 	}
-	dag, ok1 := getenv("AIRFLOW_CTX_DAG_ID")
-	run, ok2 := getenv("AIRFLOW_CTX_DAG_RUN_ID")
-	task, ok3 := getenv("AIRFLOW_CTX_TASK_ID")
-	if ok1 && ok2 && ok3 {
-		return "airflow/" + dag + "/" + run + "/" + task
+	if k, ok, err := runkey.FromAirflowEnv(getenv); ok {
+		if err != nil {
+			return "", usagef("%v (or give --run-key)", err)
+		}
+		return k, nil
 	}
-	return fmt.Sprintf("%s/%s/%08x", job, time.Now().UTC().Format("20060102T150405Z"), rand.Uint32())
+	seed := uint64(time.Now().UnixNano())
+	return runkey.New(job, time.Now(), rand.New(rand.NewPCG(seed, seed>>1))), nil
 }
 
 func startOverrides(f *pflag.FlagSet, rc *runner.Config) error {
@@ -447,10 +447,10 @@ func explainAWS(err error, s settings, getenv env) error {
 		return usagef("%v", missing)
 	}
 	if errors.Is(err, awsclient.ErrNoRegion) {
-		return &usageError{err: err, msg: "no AWS region: give --region (e.g. --region us-east-1), set AWS_REGION, put region: in the config file, or set a region in the AWS profile"}
+		return &usageError{Err: err, Msg: "no AWS region: give --region (e.g. --region us-east-1), set AWS_REGION, put region: in the config file, or set a region in the AWS profile"}
 	}
 	if errors.Is(err, awsclient.ErrNeedUnknown) || errors.Is(err, executor.ErrRunKeyJob) {
-		return &usageError{err: err, msg: err.Error()}
+		return &usageError{Err: err, Msg: err.Error()}
 	}
 	v := awsclient.Classify(err)
 	switch v.Class {
@@ -463,7 +463,7 @@ func explainAWS(err error, s settings, getenv env) error {
 		}
 		return usagef("%v\n%s (check --endpoint-url, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_GLUE, AWS_ENDPOINT_URL_EC2 and the profile's endpoint_url).", err, v.Reason)
 	case classify.NotFound:
-		return &usageError{err: err, msg: fmt.Sprintf("no such job %q in %s: check the job name (`aws glue list-jobs` lists them) and the region. Nothing was changed.\n(Glue said: %v)", s.Job, regionInEffect(s, getenv), err)}
+		return &usageError{Err: err, Msg: fmt.Sprintf("no such job %q in %s: check the job name (`aws glue list-jobs` lists them) and the region. Nothing was changed.\n(Glue said: %v)", s.Job, s.RegionInEffect(getenv), err)}
 	case classify.Credentials:
 		return &awsError{err: err, msg: fmt.Sprintf("%v\nNo usable AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with a role.", err)}
 	case classify.Network:
@@ -499,7 +499,7 @@ the region AWS_REGION names for this shell need not be the runner's.`,
 			if strings.TrimSpace(s.Job) == "" {
 				return usagef("no job: give --job, GLUENET_JOB or job: in the config file")
 			}
-			conns, err := cleanConnections(s.Connections)
+			conns, err := config.CleanConnections(s.Connections)
 			if err != nil {
 				return err
 			}

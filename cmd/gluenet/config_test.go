@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -74,7 +73,7 @@ jobs:
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.validate(true); err != nil {
+			if err := s.Validate(true); err != nil {
 				t.Fatal(err)
 			}
 			if s.Job != tt.job || !slices.Equal(s.Connections, tt.conns) || s.Strategy != tt.strategy || s.Retry.MaxAttempts != tt.attempts {
@@ -86,32 +85,6 @@ jobs:
 	s, _ := resolve(cmd.Flags(), envOf(nil))
 	if s.Retry.InitialDelay != time.Minute || s.PollInterval != 3*time.Second || s.Arguments["--day"] != "2026-11-27" || s.Arguments["--mode"] != "full" {
 		t.Fatalf("file values not applied: %+v", s)
-	}
-}
-
-func TestCleanConnections(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in      []string
-		want    []string
-		wantErr string
-	}{
-		{[]string{" a ", "b"}, []string{"a", "b"}, ""},
-		{nil, nil, "no connections"},
-		{[]string{"a", " "}, nil, "connection 2 of 2 is empty"},
-		{[]string{"a", "b", " a"}, nil, `"a" is listed twice`},
-	}
-	for _, tt := range tests {
-		got, err := cleanConnections(tt.in)
-		if tt.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("%v: err %v, want %q", tt.in, err, tt.wantErr)
-			}
-			continue
-		}
-		if err != nil || !slices.Equal(got, tt.want) {
-			t.Errorf("%v: got %v %v", tt.in, got, err)
-		}
 	}
 }
 
@@ -199,55 +172,8 @@ func FuzzConfigFile(f *testing.F) {
 			}
 			return
 		}
-		_ = s.validate(false)
+		_ = s.Validate(false)
 	})
-}
-
-// TestConfigFileErrors: a bad config file is a usage error that names the
-// key, the file and the line in the user's words, never a Go type.
-func TestConfigFileErrors(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	tests := []struct {
-		name, body string
-		want       []string
-	}{
-		{"typo", "job: j\nstratgy: capacity\n", []string{"line 2: unknown key `stratgy`; did you mean `strategy`?"}},
-		{"nested typo", "retry:\n  atempts: 2\n", []string{"unknown key `retry.atempts`; did you mean `retry.attempts`?"}},
-		{"per-job typo", "jobs:\n  etl:\n    conections: [a]\n", []string{"unknown key `jobs.etl.conections`; did you mean `jobs.etl.connections`?"}},
-		{"no near key", "colour: blue\n", []string{"unknown key `colour`"}},
-		{"connections as a string", "connections: a,b\n", []string{"`connections` must be a list", "connections: [a, b]"}},
-		{"not a number", "need_ips: many\n", []string{"line 1: `need_ips`: \"many\" is not a whole number"}},
-		{"not a bool", "health: {enabled: maybe}\n", []string{"`health.enabled`: \"maybe\" is not true or false"}},
-		{"mapping expected", "retry: 3\n", []string{"`retry` must hold keys"}},
-		{"not YAML", "job: [unclosed\n", []string{"is not valid YAML"}},
-		{"a list at the top", "- a\n", []string{"want keys such as `job:`"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			p := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".yaml")
-			if err := os.WriteFile(p, []byte(tt.body), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, err := loadFile(p)
-			var ue *usageError
-			if !errors.As(err, &ue) {
-				t.Fatalf("want a usage error, got %T %v", err, err)
-			}
-			msg := err.Error()
-			for _, w := range append(tt.want, p) {
-				if !strings.Contains(msg, w) {
-					t.Errorf("message lacks %q:\n%s", w, msg)
-				}
-			}
-			for _, bad := range []string{"main.", "fileConfig", "unmarshal", "[]string"} {
-				if strings.Contains(msg, bad) {
-					t.Errorf("message shows Go internals (%q):\n%s", bad, msg)
-				}
-			}
-		})
-	}
 }
 
 func TestResolveCallTimeoutAndRetention(t *testing.T) {
@@ -290,11 +216,6 @@ state: {keep_runs: 7d, keep_health_events: "0", prune_every: 10m}
 			}
 		})
 	}
-	for _, bad := range []string{"soon", "-3d", "1.5d", "-1h"} {
-		if _, err := parseKeep("keep_runs", bad); err == nil {
-			t.Errorf("parseKeep(%q) accepted it", bad)
-		}
-	}
 }
 
 func TestResolveStateTimeout(t *testing.T) {
@@ -334,5 +255,31 @@ func TestResolveStateTimeout(t *testing.T) {
 				t.Fatalf("state timeout %s, %v; want %s", s.StateTimeout, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestLockTimeoutFlag(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args    []string
+		want    time.Duration
+		wantErr bool
+	}{
+		{nil, 0, false},
+		{[]string{"--lock-timeout", "2m"}, 2 * time.Minute, false},
+		{[]string{"--lock-timeout", "0"}, 0, true},
+		{[]string{"--lock-timeout", "-1s"}, 0, true},
+		{[]string{"--lock-timeout", "soon"}, 0, true},
+	} {
+		s, err := resolve(flagsFor(t, tt.args...).Flags(), func(string) (string, bool) { return "", false })
+		if tt.wantErr {
+			if exitCode(err) != exitUsage || !strings.Contains(err.Error(), "--lock-timeout") {
+				t.Errorf("%v: err %v, want a usage error naming --lock-timeout", tt.args, err)
+			}
+			continue
+		}
+		if err != nil || s.LockTimeout != tt.want {
+			t.Errorf("%v: lock timeout %s, %v; want %s", tt.args, s.LockTimeout, err, tt.want)
+		}
 	}
 }

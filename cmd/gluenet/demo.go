@@ -19,6 +19,7 @@ import (
 	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/health"
+	"github.com/gluenet/gluenet/internal/config"
 	"github.com/gluenet/gluenet/memory"
 	"github.com/gluenet/gluenet/policy"
 	"github.com/gluenet/gluenet/runner"
@@ -324,7 +325,7 @@ func (d *demoEnv) chapter1(ctx context.Context) (demoChapter, error) {
 	d.tell(&ch, "runs spread over the subnets in proportion to their room. It writes that order into the job")
 	d.tell(&ch, "(Glue uses the first connection that works), starts a run and follows it.")
 	d.blank()
-	rc := d.config([]string{demoConn1, demoConn2}, defaultStrategy, 0)
+	rc := d.config([]string{demoConn1, demoConn2}, config.DefaultStrategy, 0)
 	if err := d.run(ctx, rc, &ch); err != nil {
 		return ch, err
 	}
@@ -349,7 +350,7 @@ func (d *demoEnv) chapter2(ctx context.Context) (demoChapter, error) {
 	d.blank()
 	d.tell(&ch, "gluenet puts the subnets that can hold the whole run first, so the run gets all 10 workers.")
 	d.blank()
-	rc := d.config(conns, defaultStrategy, 10)
+	rc := d.config(conns, config.DefaultStrategy, 10)
 	if err := d.run(ctx, rc, &ch); err != nil {
 		return ch, err
 	}
@@ -377,7 +378,7 @@ func (d *demoEnv) chapter4(ctx context.Context) (demoChapter, error) {
 	// The other workload's run ends two seconds from now.
 	release := time.AfterFunc(2*time.Second, func() { _ = d.region.Exhaust(demoSubnet2, 40) })
 	defer release.Stop()
-	rc := d.config([]string{demoConn1, demoConn2}, defaultStrategy, 12)
+	rc := d.config([]string{demoConn1, demoConn2}, config.DefaultStrategy, 12)
 	if err := d.run(ctx, rc, &ch); err != nil {
 		return ch, err
 	}
@@ -406,7 +407,7 @@ func (d *demoEnv) chapter3(ctx context.Context) (demoChapter, error) {
 	d.tell(&ch, "while, waits, re-ranks and retries. (The post's DAG would re-rank blindly and pick PrivateSubnet1")
 	d.tell(&ch, "again: it still has the most free IPs, precisely because the run there failed.)")
 	d.blank()
-	rc := d.config([]string{demoConn1, demoConn2}, defaultStrategy, 0)
+	rc := d.config([]string{demoConn1, demoConn2}, config.DefaultStrategy, 0)
 	if err := d.run(ctx, rc, &ch); err != nil {
 		return ch, err
 	}

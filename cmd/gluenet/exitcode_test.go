@@ -124,7 +124,7 @@ func TestRegionInEffect(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := regionInEffect(tt.s, tt.env); !strings.HasPrefix(got, tt.want) {
+			if got := tt.s.RegionInEffect(tt.env); !strings.HasPrefix(got, tt.want) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gluenet/gluenet/internal/suggest"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -82,28 +83,11 @@ func suggestFlag(cmd *cobra.Command, name string) string {
 	}
 	cmd.Flags().VisitAll(add)
 	cmd.InheritedFlags().VisitAll(add)
-	if near := suggestName(name, names); near != "" {
+	if near := suggest.Name(name, names); near != "" {
 		return fmt.Sprintf("did you mean --%s?", near)
 	}
 	if sub, _, err := cmd.Root().Find([]string{name}); err == nil && sub != cmd.Root() {
 		return fmt.Sprintf("%q is a command: gluenet %s ...", name, name)
 	}
 	return ""
-}
-
-// suggestName is the name s probably meant: the only name it begins (cap
-// for capacity), else the nearest by spelling when close enough to be a
-// typo; "" when there is none.
-func suggestName(s string, names []string) string {
-	low := strings.ToLower(s)
-	var prefixed []string
-	for _, n := range names {
-		if low != "" && strings.HasPrefix(n, low) {
-			prefixed = append(prefixed, n)
-		}
-	}
-	if len(prefixed) == 1 {
-		return prefixed[0]
-	}
-	return nearest(s, names)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gluenet/gluenet/internal/config"
 	"github.com/gluenet/gluenet/lab"
 )
 
@@ -56,7 +57,7 @@ The bound lets the oracle wait as long as the longest wait compared.`,
 				if c = strings.TrimSpace(c); c == "" || c == "none" {
 					continue
 				}
-				d, err := parseAdmitWait("--curve", c)
+				d, err := config.ParseAdmitWait("--curve", c)
 				if err != nil {
 					return err
 				}
@@ -91,7 +92,7 @@ The bound lets the oracle wait as long as the longest wait compared.`,
 				vs = append(vs, v)
 			}
 			res, err := lab.Run(cmd.Context(), sc, lab.Options{Variants: vs, Seeds: seeds, SDK: sdk, Curve: curve,
-				CurveBase: "gluenet-" + defaultStrategy})
+				CurveBase: "gluenet-" + config.DefaultStrategy})
 			if err != nil {
 				return fmt.Errorf("lab: %w", err)
 			}

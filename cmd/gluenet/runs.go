@@ -12,6 +12,7 @@ import (
 
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/executor"
+	"github.com/gluenet/gluenet/internal/config"
 	"github.com/gluenet/gluenet/store"
 )
 
@@ -170,7 +171,7 @@ only counts.`,
 			keepRuns, keepEvents := s.Retention.Runs, s.Retention.HealthEvents
 			if changed(cmd.Flags(), "older-than") {
 				v, _ := cmd.Flags().GetString("older-than")
-				d, err := parseKeep("--older-than", v)
+				d, err := config.ParseKeep("--older-than", v)
 				if err != nil {
 					return err
 				}

@@ -19,6 +19,7 @@ import (
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/fleet"
+	"github.com/gluenet/gluenet/internal/config"
 	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/store/sqlite"
 )
@@ -204,7 +205,7 @@ func isLoopback(addr string) (bool, error) {
 // sampler builds the --watch sampler: the connections of the config file
 // (top level and every job's), discovered through awsclient.
 func (a *app) sampler(ctx context.Context, endpoint, path string, s settings) (*fleet.Sampler, error) {
-	fc, err := loadFile(path)
+	fc, err := config.LoadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +276,7 @@ func (a *app) openServeStore(ctx context.Context, s settings, writes bool) (stor
 			// -shm index, which SQLite creates beside the file.
 			hint = fmt.Sprintf("Reading the file needs SQLite's index file %s-shm beside it, which this user cannot create: make %s writable for this user (the state file itself may stay read-only), or run serve as the file's owner.", filepath.Base(path), filepath.Dir(path))
 		}
-		return nil, "", &usageError{err: err, msg: fmt.Sprintf("cannot read the state file %s: %v\n%s", path, err, hint)}
+		return nil, "", &usageError{Err: err, Msg: fmt.Sprintf("cannot read the state file %s: %v\n%s", path, err, hint)}
 	}
 	return st, path + " (" + mode + ")", nil
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/fleet"
+	"github.com/gluenet/gluenet/internal/config"
 	"github.com/gluenet/gluenet/sim"
 	"github.com/gluenet/gluenet/store/sqlite"
 )
@@ -85,7 +86,7 @@ func fleetRuns(t *testing.T) *simEnv {
 		t.Fatal(err)
 	}
 	a := &app{stdout: io.Discard, stderr: io.Discard, getenv: func(string) (string, bool) { return "", false }, log: slog.New(slog.DiscardHandler)}
-	s := defaultSettings()
+	s := config.Defaults()
 	s.Region = "us-east-1"
 	sampler, err := a.sampler(ctx, e.url, cfg, s)
 	if err != nil {
@@ -454,7 +455,7 @@ func TestServeWatchSamples(t *testing.T) {
 	// The sampler itself, three samples: one DescribeSubnets call each.
 	e.region.ResetStats()
 	a := &app{stdout: io.Discard, stderr: io.Discard, getenv: func(string) (string, bool) { return "", false }, log: slog.New(slog.DiscardHandler)}
-	s := defaultSettings()
+	s := config.Defaults()
 	s.Region = "us-east-1"
 	sampler, err := a.sampler(t.Context(), e.url, cfg, s)
 	if err != nil {

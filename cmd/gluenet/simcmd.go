@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gluenet/gluenet/internal/config"
 	"github.com/gluenet/gluenet/sim"
 )
 
@@ -160,7 +161,7 @@ free IPs) or until "gluenet sim fault reset" undoes every fault in force.
 			case "latency":
 				if err = want(3, "latency SERVICE DURATION"); err == nil {
 					var d time.Duration
-					if d, err = parseDuration("latency", args[2]); err != nil {
+					if d, err = config.ParseDuration("latency", args[2]); err != nil {
 						return err
 					}
 					err = c.SetLatency(ctx, args[1], d)

@@ -34,14 +34,14 @@ func openStore(ctx context.Context, s settings) (store.Store, string, error) {
 		if errors.As(err, &dsnErr) {
 			// A DSN that cannot be used as written: a configuration
 			// problem (exit 2), found before connecting.
-			return nil, "", &usageError{err: err, msg: fmt.Sprintf("open the Postgres state store: %v\nFix the DSN given with --postgres-dsn, GLUENET_POSTGRES_DSN or state: {postgres_dsn: ...}.", err)}
+			return nil, "", &usageError{Err: err, Msg: fmt.Sprintf("open the Postgres state store: %v\nFix the DSN given with --postgres-dsn, GLUENET_POSTGRES_DSN or state: {postgres_dsn: ...}.", err)}
 		}
 		var ce *postgres.ConnectError
 		switch {
 		case errors.As(err, &ce) && ce.Refused:
 			// The server answered and said no: only the DSN or the
 			// server's settings can mend it (exit 2).
-			return nil, "", &usageError{err: err, msg: fmt.Sprintf("open the Postgres state store: %v\nCheck the user, password and database of the DSN given with --postgres-dsn, GLUENET_POSTGRES_DSN or state: {postgres_dsn: ...}.", err)}
+			return nil, "", &usageError{Err: err, Msg: fmt.Sprintf("open the Postgres state store: %v\nCheck the user, password and database of the DSN given with --postgres-dsn, GLUENET_POSTGRES_DSN or state: {postgres_dsn: ...}.", err)}
 		case errors.As(err, &ce) && !errors.Is(err, context.Canceled), isUnavailable(err):
 			// Not reached, or it failed: it may pass (exit 4, which a
 			// scheduler may retry, as it would an AWS endpoint's).
@@ -64,7 +64,7 @@ func openStore(ctx context.Context, s settings) (store.Store, string, error) {
 	if err != nil {
 		// The file or its directory cannot be created, read or written:
 		// a configuration problem (exit 2), not a bug.
-		return nil, "", &usageError{err: err, msg: fmt.Sprintf("cannot use the state file %s: %v\nChoose a writable place with --state PATH or GLUENET_STATE.", path, err)}
+		return nil, "", &usageError{Err: err, Msg: fmt.Sprintf("cannot use the state file %s: %v\nChoose a writable place with --state PATH or GLUENET_STATE.", path, err)}
 	}
 	return st, path, nil
 }
@@ -124,7 +124,7 @@ func statePath(s settings) (string, error) {
 	}
 	path, err := sqlite.DefaultPath()
 	if err != nil {
-		return "", &usageError{err: err, msg: fmt.Sprintf("%v\nChoose a state file with --state PATH or GLUENET_STATE.", err)}
+		return "", &usageError{Err: err, Msg: fmt.Sprintf("%v\nChoose a state file with --state PATH or GLUENET_STATE.", err)}
 	}
 	return path, nil
 }

@@ -29,13 +29,13 @@ func dynamoTable(state string) (string, bool) {
 // AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) points it elsewhere.
 func dynamoClient(ctx context.Context, s settings, table string) (*dynamodb.Client, aws.Config, error) {
 	if err := ddbstore.ValidateTableName(table); err != nil {
-		return nil, aws.Config{}, &usageError{err: err, msg: fmt.Sprintf("--state %s%s: %v", dynamoScheme, table, err)}
+		return nil, aws.Config{}, &usageError{Err: err, Msg: fmt.Sprintf("--state %s%s: %v", dynamoScheme, table, err)}
 	}
 	cfg, err := awsclient.LoadConfig(ctx, awsclient.Options{Region: s.Region, Profile: s.Profile, CallTimeout: ddbstore.DefaultCallTimeout})
 	if err != nil {
 		var ce *awsclient.ConfigError
 		if errors.As(err, &ce) || errors.Is(err, awsclient.ErrNoRegion) {
-			return nil, aws.Config{}, &usageError{err: err, msg: fmt.Sprintf("the DynamoDB state table %s: %v", table, err)}
+			return nil, aws.Config{}, &usageError{Err: err, Msg: fmt.Sprintf("the DynamoDB state table %s: %v", table, err)}
 		}
 		return nil, aws.Config{}, &unreachableError{err: fmt.Errorf("the DynamoDB state table %s: %w", table, err)}
 	}
@@ -56,7 +56,7 @@ func openDynamo(ctx context.Context, s settings, table string) (store.Store, str
 	case errors.As(err, &te):
 		// Missing or not gluenet's: only creating or naming another
 		// table mends it (exit 2).
-		return nil, "", &usageError{err: err, msg: fmt.Sprintf("open the DynamoDB state store in %s: %v", cfg.Region, err)}
+		return nil, "", &usageError{Err: err, Msg: fmt.Sprintf("open the DynamoDB state store in %s: %v", cfg.Region, err)}
 	case isUnavailable(err), err != nil && !errors.Is(err, context.Canceled):
 		// Not reached, refused (access denied) or slow: exit 4, as an
 		// AWS endpoint's failure.
@@ -100,7 +100,7 @@ dynamodb:DescribeTable, dynamodb:DescribeTimeToLive, dynamodb:UpdateTimeToLive.`
 				return usagef("state init %q: name a table as dynamodb://TABLE (SQLite files and Postgres schemas are created on first use)", args[0])
 			}
 			if err := ddbstore.ValidateTableName(table); err != nil {
-				return &usageError{err: err, msg: err.Error()}
+				return &usageError{Err: err, Msg: err.Error()}
 			}
 			printOnly, _ := cmd.Flags().GetBool("print")
 			if !printOnly {
@@ -117,7 +117,7 @@ dynamodb:DescribeTable, dynamodb:DescribeTimeToLive, dynamodb:UpdateTimeToLive.`
 				var te *ddbstore.TableError
 				switch {
 				case errors.As(err, &te):
-					return &usageError{err: err, msg: err.Error()}
+					return &usageError{Err: err, Msg: err.Error()}
 				case errors.As(err, &ttlErr):
 					fmt.Fprintf(a.stderr, "warning: table %s is ready but %v\nPrune still deletes what is over; TTL is only its backstop.\n", table, err)
 				case err != nil:

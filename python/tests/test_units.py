@@ -202,3 +202,19 @@ def test_warns_when_state_is_local_on_a_multi_worker_executor(monkeypatch, execu
     hook = GluenetHook(aws_conn_id=None, state=state)
     op._warn_local_state(hook, hook.env(base={}))
     assert ("state is local to this worker" in log.text) is warns, log.text
+
+
+def _shared_run_key_cases():
+    """testdata/airflow-run-keys.json: the cases the Go side (internal/runkey)
+    reads too, so that the CLI and the operator give one task instance one key."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "testdata" / "airflow-run-keys.json"
+    return json.loads(path.read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", _shared_run_key_cases(), ids=lambda c: c["name"])
+def test_run_key_shared_with_go(case):
+    ti = case["ti"]
+    got = run_key(ti["dag_id"], ti["run_id"], ti["task_id"], ti["map_index"], ti["max_tries"], ti["retries"])
+    assert got == case["key"]

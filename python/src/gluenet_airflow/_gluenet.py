@@ -68,6 +68,10 @@ def run_key(dag_id: str, run_id: str, task_id: str, map_index: int, max_tries: i
     cleared. It changes on every clear and never on a retry. (Changing the
     task's ``retries`` in the DAG file while a try is failing also changes
     it: the next try then starts a new run.)
+
+    The CLI builds the same key from a task's environment (Go's
+    internal/runkey); testdata/airflow-run-keys.json holds both to it and
+    docs/state-and-run-keys.md states the rule.
     """
     generation = max(max_tries - retries, 0)
     key = f"airflow/{dag_id}/{run_id}/{task_id}"
