@@ -313,4 +313,5 @@ def gluenet_plan(sim: Sim, state: Path, strategy: str = "capacity") -> list[str]
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "deployment: a real scheduler, triggerer (and API server) as separate processes")
     config.addinivalue_line("markers", "run_ends(time_scale): the test's simulated Glue run ends by itself (about 640/time_scale s)")

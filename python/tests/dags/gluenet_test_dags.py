@@ -61,3 +61,11 @@ with dag("gluenet_triggerer"):
 # For the assumed-role test: the connection gluenet_role has keys and a role_arn.
 with dag("gluenet_role"):
     GluenetJobOperator(task_id="glue_task", aws_conn_id="gluenet_role", **COMMON)
+
+# For test_deployment.py (a real scheduler, triggerer and, on Airflow 3,
+# API server): a sync task with one retry at once, and a deferrable one.
+with dag("gluenet_sched_sync"):
+    GluenetJobOperator(task_id="glue_task", retries=1, retry_delay=duration(seconds=0), **COMMON)
+
+with dag("gluenet_sched_deferred"):
+    GluenetJobOperator(task_id="glue_task", deferrable=True, poll_interval=0.5, retries=0, **COMMON)
