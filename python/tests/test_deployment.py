@@ -93,8 +93,24 @@ class Deployment:
             pass
 
     def stop_all(self) -> None:
-        for name in list(self.procs):
-            self.stop(name)
+        # SIGTERM to every process group at once, then what is left is killed.
+        for p in self.procs.values():
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 20
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(timeout=10)
+        self.procs.clear()
         # gluenet runs in its own session (it outlives a killed task on
         # purpose); end those this module's tasks started.
         for p in psutil.process_iter(["cmdline", "environ"]):
@@ -249,6 +265,8 @@ def deployment(tmp_path_factory):
         AIRFLOW__SCHEDULER__PARSING_PROCESSES="1",
         AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="600",
         AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC="1",
+        # A killed triggerer's triggers go to the next one after 5 s, not 30.
+        AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD="5",
         # Airflow 3: the LocalExecutor's supervisors reach this API server, with tokens signed by this secret.
         AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{api_port}/execution/",
         AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{api_port}",
@@ -256,16 +274,13 @@ def deployment(tmp_path_factory):
         # The operator's AWS connection and gluenet's state (one worker here: SQLite is enough).
         AIRFLOW_CONN_AWS_DEFAULT=json.dumps(conn),
         GLUENET_STATE=str(state),
+        # The post's three Variables (as environment variables: no process start to set them).
+        **{"AIRFLOW_VAR_GLUE_JOB_DAG.GLUE_CONNECTIONS": CONNECTIONS, "AIRFLOW_VAR_GLUE_JOB_DAG.GLUE_JOB_NAME": JOB,
+           "AIRFLOW_VAR_GLUE_JOB_DAG.STRATEGY": "capacity"},
     )
     d = Deployment(home, env, sim, state)
     try:
         d.airflow("db", "migrate")
-        d.py(f"""
-            from airflow.models import Variable
-            Variable.set("glue_job_dag.glue_connections", "{CONNECTIONS}")
-            Variable.set("glue_job_dag.glue_job_name", "{JOB}")
-            Variable.set("glue_job_dag.strategy", "capacity")
-        """)
         # The DAGs into the metadata database once (Airflow 3's scheduler
         # has no DAG processor of its own; none is started here).
         d.airflow("dags", "reserialize")
@@ -297,6 +312,14 @@ def test_kill_9_then_retry_reattaches_and_clear_runs_again(deployment):
     victim = wait_for("the operator's process", lambda: operator_process(key), timeout=30)
     victim.kill()
     ti = d.wait_ti(dag, run_id, ("success", "failed"))
+    if AIRFLOW_MAJOR >= 3:
+        # The supervisor saw its task process die and told the API server.
+        assert re.search(r"exit_code=<Negsignal.SIGKILL: -9> final_state=up_for_retry", d.log("scheduler")), \
+            d.log("scheduler")[-3000:]
+    else:
+        # The LocalTaskJob saw its task runner die; the scheduler found the zombie.
+        assert "Task exited with return code -9" in d.task_log(dag, run_id, 1)
+        assert re.search(rf"Detected zombie job: .*'Run Id': '{run_id}'", d.log("scheduler")), d.log("scheduler")[-3000:]
     runs = d.runs_since(before)
     assert len(runs) == 1, f"one Glue run, re-attached: {runs}"
     assert ti["state"] == "success" and ti["try_number"] == 2, ti

@@ -7,8 +7,9 @@ Glue run started (`gluenet run --detach` under a run key), a DAG run, and
 its task instance DEFERRED on a Trigger row holding GluenetRunTrigger (the
 rows TaskInstance.defer_task / Airflow 3's execution API write). Then a
 real `airflow triggerer` runs the trigger, and the test acts on the task
-as a user or an operator of the deployment would: marks it failed, kills
-and restarts the triggerer, rotates the AWS connection's keys.
+as a user or an operator of the deployment would: kills and restarts the
+triggerer, rotates the AWS connection's keys. (A deferred task marked failed,
+and a triggerer restart with the scheduler running too: test_deployment.py.)
 """
 
 from __future__ import annotations
@@ -227,17 +228,6 @@ def run_state(sim: Sim, run_id: str) -> str:
     state = next(r["JobRunState"] for r in sim.job_runs() if r["Id"] == run_id)
     assert state in ("STARTING", "RUNNING", "STOPPING", "STOPPED"), f"the Glue run ended by itself: {state}"
     return state
-
-
-def test_deferred_task_marked_failed_stops_its_glue_run(airflow_home, deferred):
-    sim, proxy, run_id, glue_run_id, kwargs, start_triggerer = deferred
-    defer_task(airflow_home, run_id, kwargs(glue_run_id=glue_run_id))
-    start_triggerer()
-    wait_for("the triggerer to poll the run", lambda: proxy.seen)
-    mark(airflow_home, run_id, "failed")
-    wait_for("the Glue run to stop", lambda: run_state(sim, glue_run_id) in ("STOPPING", "STOPPED"))
-    assert len(sim.job_runs()) == 1
-    assert ti_row(airflow_home, run_id)["state"] == "failed"
 
 
 @pytest.mark.run_ends(6)  # about 110 s: two triggerer restarts fit in it, on a loaded machine too
