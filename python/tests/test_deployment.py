@@ -365,6 +365,27 @@ def test_sigterm_stops_the_glue_run_and_the_retry_starts_another(deployment):
     assert len(runs) == 2 and ti["result"]["glue_run_id"] != first and runs[ti["result"]["glue_run_id"]] == "SUCCEEDED"
 
 
+def test_sync_task_marked_failed_stops_its_glue_run(deployment):
+    """A running sync task marked failed: Airflow notices (2.10: the
+    LocalTaskJob's heartbeat; 3: the supervisor's heartbeat, refused by the
+    API server) and SIGTERMs the task process; on_kill interrupts gluenet,
+    which stops the Glue run. A task marked failed is not retried."""
+    d = deployment
+    dag = "gluenet_sched_sync"
+    before = d.run_ids()
+    run_id = d.trigger(dag)
+    wait_for("the Glue run to be going", lambda: any(r["JobRunState"] == "RUNNING" for r in d.runs_since(before)),
+             timeout=180)
+    d.mark(dag, run_id, "failed")
+    wait_for("the Glue run to stop", lambda: d.runs_since(before)[0]["JobRunState"] in ("STOPPING", "STOPPED"),
+             timeout=120)
+    wait_for("the task's log to say so",
+             lambda: re.search(r"Interrupting \S+ \(pid \d+\); waiting up to", d.task_log(dag, run_id, 1)), 60)
+    assert len(d.runs_since(before)) == 1
+    ti = d.ti(dag, run_id)
+    assert ti["state"] == "failed" and ti["try_number"] == 1, ti
+
+
 def test_deferred_task_marked_failed_stops_its_glue_run(deployment):
     d = deployment
     dag = "gluenet_sched_deferred"
