@@ -34,7 +34,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import AIRFLOW, AIRFLOW_MAJOR, CONNECTIONS, HERE, JOB, REPO, Sim, airflow_env
+from conftest import AIRFLOW, AIRFLOW_MAJOR, CONNECTIONS, HERE, JOB, REPO, Sim, airflow_env, wait_for
 
 pytestmark = pytest.mark.deployment
 
@@ -186,16 +186,6 @@ class Deployment:
 
     def run_ids(self) -> set[str]:
         return {r["Id"] for r in self.sim.job_runs()}
-
-
-def wait_for(what: str, cond, timeout: float = 180, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(every)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def operator_process(run_key_part: str) -> psutil.Process | None:
@@ -381,6 +371,10 @@ def test_sync_task_marked_failed_stops_its_glue_run(deployment):
              timeout=120)
     wait_for("the task's log to say so",
              lambda: re.search(r"Interrupting \S+ \(pid \d+\); waiting up to", d.task_log(dag, run_id, 1)), 60)
+    if AIRFLOW_MAJOR >= 3:
+        assert "Server indicated the task shouldn't be running anymore" in d.log("scheduler")
+    else:
+        assert "State of this instance has been externally set to failed" in d.task_log(dag, run_id, 1)
     assert len(d.runs_since(before)) == 1
     ti = d.ti(dag, run_id)
     assert ti["state"] == "failed" and ti["try_number"] == 1, ti

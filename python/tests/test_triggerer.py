@@ -19,13 +19,13 @@ import json
 import signal
 import subprocess
 import textwrap
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import AIRFLOW, AIRFLOW_MAJOR, CONNECTIONS, HERE, JOB, REPO, KeyProxy, Sim, airflow_env, gluenet_binary
+from conftest import (AIRFLOW, AIRFLOW_MAJOR, CONNECTIONS, HERE, JOB, REPO, KeyProxy, Sim, airflow_env, gluenet_binary,
+                      wait_for)
 from test_operator import py
 
 DAGS = HERE / "dags"
@@ -177,16 +177,6 @@ class Triggerer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         self._log.close()
-
-
-def wait_for(what: str, cond, timeout: float = 150, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(every)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.fixture
