@@ -312,5 +312,17 @@ def gluenet_plan(sim: Sim, state: Path, strategy: str = "capacity") -> list[str]
     return json.loads(r.stdout)["order"]
 
 
+def wait_for(what: str, cond, timeout: float = 180, every: float = 0.5):
+    """cond() polled until it is truthy (returned), or the test fails after timeout s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(every)
+    pytest.fail(f"timed out waiting for {what}")
+
+
 def pytest_configure(config):
+    config.addinivalue_line("markers", "deployment: a real scheduler, triggerer (and API server) as separate processes")
     config.addinivalue_line("markers", "run_ends(time_scale): the test's simulated Glue run ends by itself (about 640/time_scale s)")

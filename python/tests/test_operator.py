@@ -4,17 +4,14 @@ the gluenet binary of the installed wheel."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 
-from conftest import AIRFLOW, AIRFLOW_MAJOR, JOB, REPO, HERE, Sim, airflow_env, dags_test, gluenet_plan, needs_airflow2
+from conftest import AIRFLOW_MAJOR, REPO, HERE, Sim, airflow_env, dags_test, gluenet_plan
 
 EXAMPLE = REPO / "examples" / "airflow" / "glue_job_dag.py"
 TEST_DAGS = HERE / "dags" / "gluenet_test_dags.py"
@@ -176,164 +173,3 @@ def test_mapped_instances_never_share_a_key(airflow_home, sim_factory, tmp_path)
     keys = sorted(t["result"]["run_key"] for t in tis)
     assert len(keys) == 2 and keys[0].endswith("/glue_task/0/c0") and keys[1].endswith("/glue_task/1/c0")
     assert len(sim.job_runs()) == 2
-
-
-# These two drive by hand what Airflow 2's scheduler and LocalTaskJob do
-# (`airflow tasks run --local` on a queued task instance, handle_failure
-# for the zombie): Airflow 3 removed those paths (tasks run under the Task
-# SDK's supervisor, talking to the API server), so they run on Airflow 2 only.
-TASK_RUNNER_NEEDS_AIRFLOW2 = needs_airflow2(
-    "drives Airflow 2's task runner by hand (`airflow tasks run --local` on a queued task instance made with "
-    "create_dagrun(execution_date=...); the kill test also TaskInstance.handle_failure), removed in Airflow 3")
-
-
-@TASK_RUNNER_NEEDS_AIRFLOW2
-def test_kill_9_then_retry_reattaches_and_clear_runs_again(airflow_home, sim_factory, tmp_path):
-    """kill -9 of the task's process while its Glue run goes: gluenet (in
-    its own session) is orphaned and ends at its next write to the task's
-    closed pipes, or runs to its end; the Glue run goes on; Airflow marks the
-    try failed and its retry re-attaches to that run: one Glue run, and the
-    task ends with the run's real outcome. Clearing the task that succeeded
-    then runs the job again."""
-    scen = tmp_path / "slow.yaml"
-    src = (REPO / "sim" / "scenarios" / "default.yaml").read_text()
-    scen.write_text(src.replace("time_scale: 200", "time_scale: 40"))  # a run lasts about 16 s
-    sim = sim_factory(str(scen))
-    env = operator_env(airflow_home, sim, tmp_path / "s.db")
-    run_id = "kill_test"
-    py(airflow_home, f"""
-        from airflow.models import DagBag
-        from airflow.utils.state import DagRunState
-        from airflow.utils.types import DagRunType
-        import pendulum
-        dag = DagBag({str(TEST_DAGS)!r}, include_examples=False).get_dag("gluenet_kill")
-        dag.sync_to_db()
-        now = pendulum.now("UTC")
-        dag.create_dagrun(run_id={run_id!r}, state=DagRunState.RUNNING, execution_date=now,
-                          data_interval=(now, now), run_type=DagRunType.MANUAL, external_trigger=True)
-    """)
-    cmd = [AIRFLOW, "tasks", "run", "gluenet_kill", "glue_task", run_id, "--local", "-S", str(TEST_DAGS)]
-
-    def schedule():
-        # What Airflow 2.10's scheduler does before each try (DagRun.schedule_tis):
-        # state scheduled, try_number + 1; then the executor queues it. `tasks run` alone does neither.
-        py(airflow_home, f"""
-            from airflow.models import TaskInstance
-            from airflow.utils.session import create_session
-            with create_session() as s:
-                ti = s.query(TaskInstance).filter_by(dag_id="gluenet_kill", task_id="glue_task", run_id={run_id!r}).one()
-                ti.try_number += 1
-                ti.state = "queued"  # scheduled, then queued by the executor
-        """)
-
-    def task_log(try_number):
-        return (airflow_home / "logs" / "dag_id=gluenet_kill" / f"run_id={run_id}" / "task_id=glue_task"
-                / f"attempt={try_number}.log").read_text()
-
-    schedule()
-    sup = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    # Wait for the Glue run to be going, then kill -9 the process running
-    # the task (gluenet's parent).
-    deadline = time.monotonic() + 120
-    victim = None
-    while time.monotonic() < deadline and victim is None:
-        runs = sim.job_runs()
-        if runs and runs[0]["JobRunState"] == "RUNNING":
-            for p in psutil.process_iter(["cmdline"]):
-                cl = p.info["cmdline"] or []
-                if cl and cl[0].endswith("gluenet") and "airflow/gluenet_kill/kill_test/glue_task/c0" in cl:
-                    victim = p.parent()
-        time.sleep(0.2)
-    assert victim is not None, "the Glue run never started"
-    victim.kill()
-    out1, _ = sup.communicate(timeout=120)
-    assert sup.returncode is not None
-    runs = sim.job_runs()
-    assert len(runs) == 1 and runs[0]["JobRunState"] == "RUNNING", (runs, out1[-2000:])
-    # The try is left "running" with no process: Airflow 2.10's scheduler
-    # finds such zombies (after scheduler_zombie_task_threshold, 5 minutes
-    # by default) and fails them through handle_failure, which puts the task
-    # up for retry. The test does that step itself instead of waiting.
-    py(airflow_home, f"""
-        from airflow.models import DagBag, TaskInstance
-        dag = DagBag({str(TEST_DAGS)!r}, include_examples=False).get_dag("gluenet_kill")
-        ti = TaskInstance(dag.get_task("glue_task"), run_id={run_id!r})
-        ti.refresh_from_db()
-        assert ti.state == "running", ti.state
-        ti.handle_failure("Detected zombie (the test's kill -9)")
-    """)
-    ti = task_instances(airflow_home, "gluenet_kill")[0]
-    assert ti["state"] == "up_for_retry", (ti, out1[-3000:])
-
-    assert "Task exited with return code -9" in task_log(1)
-
-    # Airflow's retry (what the scheduler would start once retry_delay passed).
-    schedule()
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
-    ti = task_instances(airflow_home, "gluenet_kill")[0]
-    runs = sim.job_runs()
-    assert len(runs) == 1, f"a second Glue run was started: {runs}"
-    assert ti["state"] == "success" and ti["try_number"] == 2, (ti, r.stdout[-3000:])
-    assert ti["result"]["result"] == "succeeded" and ti["result"]["attempts"][0]["run_id"] == runs[0]["Id"]
-    log2 = task_log(2)
-    assert "recorded new run" not in log2 and "started Glue job run" not in log2, log2[-3000:]
-    assert ti["result"]["run_key"].endswith("/glue_task/c0")
-
-    # Clearing the task that succeeded runs the job again, under a new key.
-    subprocess.run([AIRFLOW, "tasks", "clear", "gluenet_kill", "-t", "glue_task", "-y", "-S", str(TEST_DAGS)],
-                   env=env, check=True, capture_output=True, text=True)
-    schedule()
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
-    ti = task_instances(airflow_home, "gluenet_kill")[0]
-    assert ti["state"] == "success", (ti, r.stdout[-3000:])
-    assert ti["result"]["run_key"].endswith("/glue_task/c2"), ti["result"]["run_key"]
-    assert len(sim.job_runs()) == 2
-
-
-@TASK_RUNNER_NEEDS_AIRFLOW2
-def test_killing_the_task_stops_the_glue_run(airflow_home, sim_factory, tmp_path):
-    """A task killed the way Airflow kills one (SIGTERM to `airflow tasks run
-    --local`, as when it is marked failed or times out): Airflow calls the
-    operator's on_kill, which interrupts gluenet (SIGINT); gluenet stops the
-    Glue run (BatchStopJobRun), waits for it, and exits 130."""
-    scen = tmp_path / "slow.yaml"
-    src = (REPO / "sim" / "scenarios" / "default.yaml").read_text()
-    scen.write_text(src.replace("time_scale: 200", "time_scale: 40"))
-    sim = sim_factory(str(scen))
-    env = operator_env(airflow_home, sim, tmp_path / "s.db")
-    run_id = "interrupt_test"
-    py(airflow_home, f"""
-        from airflow.models import DagBag, TaskInstance
-        from airflow.utils.session import create_session
-        from airflow.utils.state import DagRunState
-        from airflow.utils.types import DagRunType
-        import pendulum
-        dag = DagBag({str(TEST_DAGS)!r}, include_examples=False).get_dag("gluenet_interrupt")
-        dag.sync_to_db()
-        now = pendulum.now("UTC")
-        dag.create_dagrun(run_id={run_id!r}, state=DagRunState.RUNNING, execution_date=now,
-                          data_interval=(now, now), run_type=DagRunType.MANUAL, external_trigger=True)
-        with create_session() as s:  # what the scheduler and the executor do
-            ti = s.query(TaskInstance).filter_by(dag_id="gluenet_interrupt", run_id={run_id!r}).one()
-            ti.try_number += 1
-            ti.state = "queued"
-    """)
-    cmd = [AIRFLOW, "tasks", "run", "gluenet_interrupt", "glue_task", run_id, "--local", "-S", str(TEST_DAGS)]
-    sup = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        runs = sim.job_runs()
-        if runs and runs[0]["JobRunState"] == "RUNNING":
-            break
-        time.sleep(0.2)
-    else:
-        pytest.fail("the Glue run never started")
-    sup.send_signal(signal.SIGTERM)
-    sup.communicate(timeout=120)
-    runs = sim.job_runs()
-    assert len(runs) == 1 and runs[0]["JobRunState"] in ("STOPPING", "STOPPED"), runs
-    log = (airflow_home / "logs" / "dag_id=gluenet_interrupt" / f"run_id={run_id}" / "task_id=glue_task"
-           / "attempt=1.log").read_text()
-    assert "Interrupting gluenet" in log, log[-3000:]
-    ti = task_instances(airflow_home, "gluenet_interrupt")[0]
-    assert ti["state"] == "failed", ti

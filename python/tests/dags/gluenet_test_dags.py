@@ -43,15 +43,6 @@ with dag("gluenet_unknown_job"):
 with dag("gluenet_mapped"):
     GluenetJobOperator.partial(task_id="glue_task", **COMMON).expand(script_args=[{"--part": "a"}, {"--part": "b"}])
 
-# For the kill -9 test: a run long enough to kill the task during it, and
-# an Airflow retry right after.
-with dag("gluenet_kill"):
-    GluenetJobOperator(task_id="glue_task", retries=1, retry_delay=duration(seconds=0), **COMMON)
-
-# For the interrupt test: the task is killed (SIGTERM) while its run goes.
-with dag("gluenet_interrupt"):
-    GluenetJobOperator(task_id="glue_task", retries=0, **COMMON)
-
 # For the triggerer tests: a deferred instance of this task is made by the
 # test (its Glue run started with `gluenet run --detach`), and a separate
 # `airflow triggerer` process runs its trigger.
@@ -61,3 +52,11 @@ with dag("gluenet_triggerer"):
 # For the assumed-role test: the connection gluenet_role has keys and a role_arn.
 with dag("gluenet_role"):
     GluenetJobOperator(task_id="glue_task", aws_conn_id="gluenet_role", **COMMON)
+
+# For test_deployment.py (a real scheduler, triggerer and, on Airflow 3,
+# API server): a sync task with one retry at once, and a deferrable one.
+with dag("gluenet_sched_sync"):
+    GluenetJobOperator(task_id="glue_task", retries=1, retry_delay=duration(seconds=0), **COMMON)
+
+with dag("gluenet_sched_deferred"):
+    GluenetJobOperator(task_id="glue_task", deferrable=True, poll_interval=0.5, retries=0, **COMMON)
