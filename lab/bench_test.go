@@ -57,7 +57,7 @@ func BenchmarkLabFleet(b *testing.B) {
 }
 
 // BenchmarkBound computes the upper bound of one seed of ip-pressure
-// stretched to about 250, 1k and 10k runs, against gluenet-weighted with
+// stretched to about 250, 1k, 2k and 10k runs, against gluenet-weighted with
 // its default 10-minute admission wait (every run gets a 10-minute start
 // window), and reports the bound's share of runs: what the bound costs,
 // both relaxations included.
@@ -65,7 +65,7 @@ func BenchmarkLabFleet(b *testing.B) {
 //	go test ./lab -run '^$' -bench BenchmarkBound -benchtime 1x
 func BenchmarkBound(b *testing.B) {
 	v := mustVariant(b, "gluenet-weighted")
-	for _, n := range []int{250, 1_000, 10_000} {
+	for _, n := range []int{250, 1_000, 2_000, 10_000} {
 		b.Run(fmt.Sprintf("runs=%d", n), func(b *testing.B) {
 			sc := scaled(b, n)
 			s, err := Simulate(context.Background(), sc, v, sc.Seed, false)
