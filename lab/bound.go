@@ -306,9 +306,7 @@ func boundSubnets(sc *Scenario, def *sim.Scenario) []bsubnet {
 func lagrangian(n int, subnets []bsubnet, items [][]bitem, lower float64) float64 {
 	lambda := make([]float64, n)
 	xsum := make([]float64, n)
-	best := math.Inf(1)
-	theta := 2.0
-	stall := 0
+	sg := polyak{best: math.Inf(1), theta: 2, patience: 8, minTheta: 1e-4, lower: lower}
 	const maxIter = 150
 	for it := 0; it < maxIter; it++ {
 		clear(xsum)
@@ -319,12 +317,7 @@ func lagrangian(n int, subnets []bsubnet, items [][]bitem, lower float64) float6
 		for k, s := range subnets {
 			val += pathLP(items[k], s.cap, lambda, xsum)
 		}
-		if val < best-1e-9 {
-			best, stall = val, 0
-		} else if stall++; stall >= 8 {
-			theta, stall = theta/2, 0
-		}
-		if math.Floor(best+1e-6) <= lower || theta < 1e-4 {
+		if sg.done(val) {
 			break
 		}
 		norm := 0.0
@@ -335,12 +328,37 @@ func lagrangian(n int, subnets []bsubnet, items [][]bitem, lower float64) float6
 		if norm < 1e-12 {
 			break // a subgradient of zero: λ is optimal
 		}
-		step := theta * math.Max(val-lower, 1e-3) / norm
+		step := sg.step(val, norm)
 		for i := range lambda {
 			lambda[i] = math.Max(0, lambda[i]-step*(1-xsum[i]))
 		}
 	}
-	return best
+	return sg.best
+}
+
+// polyak keeps the books of a subgradient method with Polyak's step
+// towards a target lower (a value the LP is known to reach): the smallest
+// value seen (every iterate bounds the LP from above), and a step factor
+// halved after patience iterations without a new smallest value.
+type polyak struct {
+	best, theta, minTheta, lower float64
+	stall, patience              int
+}
+
+// done records the value of an iterate and reports whether to stop: the
+// bound rounds down to the target already, or the steps became too small.
+func (p *polyak) done(val float64) bool {
+	if val < p.best-1e-9 {
+		p.best, p.stall = val, 0
+	} else if p.stall++; p.stall >= p.patience {
+		p.theta, p.stall = p.theta/2, 0
+	}
+	return math.Floor(p.best+1e-6) <= p.lower || p.theta < p.minTheta
+}
+
+// step is the step length for a subgradient of squared norm norm.
+func (p *polyak) step(val, norm float64) float64 {
+	return p.theta * math.Max(val-p.lower, 1e-3) / norm
 }
 
 // pathLP solves one subnet's problem: maximize Σ w_i x_i, w_i = 1 − λ_i,

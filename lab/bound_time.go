@@ -101,9 +101,7 @@ func timeIndexed(runs []brun, subnets []bsubnet, lower float64) float64 {
 		byRun[o.run] = append(byRun[o.run], o)
 	}
 
-	best := math.Inf(1)
-	theta := 1.0
-	stall := 0
+	sg := polyak{best: math.Inf(1), theta: 1, patience: 30, minTheta: 1e-5, lower: lower}
 	const maxIter = 5000
 	for it := 0; it < maxIter; it++ {
 		val := 0.0
@@ -134,12 +132,7 @@ func timeIndexed(runs []brun, subnets []bsubnet, lower float64) float64 {
 			l[o.lo] += float64(r.n)
 			l[o.hi] -= float64(r.n)
 		}
-		if val < best-1e-9 {
-			best, stall = val, 0
-		} else if stall++; stall >= 30 {
-			theta, stall = theta/2, 0
-		}
-		if math.Floor(best+1e-6) <= lower || theta < 1e-5 {
+		if sg.done(val) {
 			break
 		}
 		norm := 0.0
@@ -158,10 +151,10 @@ func timeIndexed(runs []brun, subnets []bsubnet, lower float64) float64 {
 		if norm < 1e-12 {
 			break // a zero subgradient: μ is optimal
 		}
-		step := theta * math.Max(val-lower, 1e-3) / norm
+		step := sg.step(val, norm)
 		for x := range mu {
 			mu[x] = math.Max(0, mu[x]-step*grad[x])
 		}
 	}
-	return best
+	return sg.best
 }
