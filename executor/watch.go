@@ -15,42 +15,12 @@ import (
 // poll reads the run's state once. It reports whether the record changed
 // and whether the run's wait is over (ended, lost, or unreadable for good).
 func (x *stepper) poll(ctx context.Context, a policy.Action) (changed, ended bool) {
-	e, spec, cur := x.e, x.spec(), x.rec.current()
-	info, err := e.Cloud.GetRun(ctx, spec.Job, a.RunID)
+	info, err := x.e.Cloud.GetRun(ctx, x.spec().Job, a.RunID)
 	failpoint("while-waiting")
 	if err != nil {
-		v := x.e.Cloud.Classify(err)
-		switch {
-		case v.Class == classify.NotFound:
-			x.lost(ctx, fmt.Sprintf("Glue has no run %s (EntityNotFoundException)", a.RunID))
-			return true, true
-		case v.Fatal:
-			// The run may still be going, but we can no longer see it.
-			e.log().Error("cannot read the run's state; it may still be going", "run_id", a.RunID, "err", err)
-			x.apply(policy.Failed{Verdict: v, Err: err.Error()})
-			x.rec.ErrClass, x.cause = v.Class, err
-			return true, true
-		}
-		now := e.now()
-		if cur.UnreadableSince.IsZero() {
-			cur.UnreadableSince = now
-		}
-		bound := e.UnreadableFor
-		if bound <= 0 {
-			bound = DefaultUnreadableFor
-		}
-		if now.Sub(cur.UnreadableSince) >= bound {
-			msg := fmt.Sprintf("could not read Glue run %s for %s (%v); it may still be going: check it in the Glue console, then `gluenet resume --run-key %s` reads it again",
-				a.RunID, now.Sub(cur.UnreadableSince).Round(time.Second), err, x.key)
-			e.log().Error(msg)
-			x.apply(policy.Failed{Verdict: classify.Verdict{Class: v.Class, Fatal: true, Reason: "run unreadable"}, Err: msg})
-			x.rec.ErrClass, x.cause = v.Class, errors.New(msg)
-			return true, true
-		}
-		cur.Why = fmt.Sprintf("could not read the run's state (%s); will try again", v.Class)
-		e.log().Warn("could not read the run's state; will try again", "run_id", a.RunID, "class", string(v.Class), "err", err)
-		return true, false
+		return true, x.unreadable(ctx, a, err)
 	}
+	cur := x.rec.current()
 	if !cur.UnreadableSince.IsZero() {
 		cur.UnreadableSince, changed = time.Time{}, true
 	}
@@ -61,59 +31,112 @@ func (x *stepper) poll(ctx context.Context, a policy.Action) (changed, ended boo
 		}
 		cur.Verified, changed = true, true
 	}
-	now := e.now()
 	switch {
 	case classify.Terminal(info.State):
-		v := classify.RunOutcome(info.State, info.ErrorMessage).WithOptions(spec.Classify)
-		classify.LogUnknown(e.log(), info.State, info.ErrorMessage, v)
-		logState(x, a, info.State, info.ErrorMessage, cur.State)
-		x.observe(ctx, x.s.Current().Plan, v)
-		ids := []string{spec.Job + "/" + a.RunID}
-		if cur.Reservation != "" {
-			ids = append(ids, cur.Reservation)
-		}
-		if e.Memory != nil {
-			// The run is over: by now EC2 counts whatever ENIs it still
-			// holds, so its reservation would count them twice.
-			if err := e.Memory.Release(ctx, ids); err != nil {
-				e.log().Warn("could not release the run's IP reservation", "err", err)
-			}
-		}
-		ended := store.Attempt{Number: a.Attempt, Phase: store.PhaseEnded, FinalState: info.State, ErrorMessage: info.ErrorMessage,
-			Class: string(v.Class), EndedAt: now, States: []store.StateChange{{State: info.State, At: now}}}
-		if p := x.s.Current().Plan; p != nil {
-			if f := p.First(); f != nil {
-				ended.Subnet, ended.AZ = f.SubnetID, f.AZ
-			}
-		}
-		x.journalAttempt(ctx, ended)
-		x.apply(policy.Ended{State: info.State, ErrorMessage: info.ErrorMessage, Verdict: v})
-		if x.s.Phase == policy.PhaseSleep {
-			x.logWait(ctx, v, info.ErrorMessage)
-		}
+		x.settle(ctx, a, info)
 		return true, true
 	case info.State != cur.State:
-		logState(x, a, info.State, "", cur.State)
-		if info.State == StateWaiting {
-			cur.Why = "Glue queued the run (job run queuing)"
-			if info.StateDetail != "" {
-				cur.Why += ": " + info.StateDetail
-			}
+		x.stateChanged(ctx, a, info)
+		return true, false
+	}
+	return changed, false
+}
+
+// unreadable handles a GetJobRun that failed: a run Glue does not know is
+// lost; a fatal error, or errors for longer than UnreadableFor, end the
+// attempt (the run may still be going); anything else is tried again at
+// the next poll. It reports whether the run's wait is over.
+func (x *stepper) unreadable(ctx context.Context, a policy.Action, err error) bool {
+	e, cur := x.e, x.rec.current()
+	v := e.Cloud.Classify(err)
+	switch {
+	case v.Class == classify.NotFound:
+		x.lost(ctx, fmt.Sprintf("Glue has no run %s (EntityNotFoundException)", a.RunID))
+		return true
+	case v.Fatal:
+		// The run may still be going, but we can no longer see it.
+		e.log().Error("cannot read the run's state; it may still be going", "run_id", a.RunID, "err", err)
+		x.apply(policy.Failed{Verdict: v, Err: err.Error()})
+		x.rec.ErrClass, x.cause = v.Class, err
+		return true
+	}
+	now := e.now()
+	if cur.UnreadableSince.IsZero() {
+		cur.UnreadableSince = now
+	}
+	bound := e.UnreadableFor
+	if bound <= 0 {
+		bound = DefaultUnreadableFor
+	}
+	if now.Sub(cur.UnreadableSince) >= bound {
+		msg := fmt.Sprintf("could not read Glue run %s for %s (%v); it may still be going: check it in the Glue console, then `gluenet resume --run-key %s` reads it again",
+			a.RunID, now.Sub(cur.UnreadableSince).Round(time.Second), err, x.key)
+		e.log().Error(msg)
+		x.apply(policy.Failed{Verdict: classify.Verdict{Class: v.Class, Fatal: true, Reason: "run unreadable"}, Err: msg})
+		x.rec.ErrClass, x.cause = v.Class, errors.New(msg)
+		return true
+	}
+	cur.Why = fmt.Sprintf("could not read the run's state (%s); will try again", v.Class)
+	e.log().Warn("could not read the run's state; will try again", "run_id", a.RunID, "class", string(v.Class), "err", err)
+	return false
+}
+
+// settle ends an attempt whose run reached a final state: the outcome
+// classified, health memory told, the reservation released, the attempt
+// journaled, and the policy's decision applied.
+func (x *stepper) settle(ctx context.Context, a policy.Action, info gluenet.JobRun) {
+	e, spec, cur := x.e, x.spec(), x.rec.current()
+	v := classify.RunOutcome(info.State, info.ErrorMessage).WithOptions(spec.Classify)
+	classify.LogUnknown(e.log(), info.State, info.ErrorMessage, v)
+	logState(x, a, info.State, info.ErrorMessage, cur.State)
+	x.observe(ctx, x.s.Current().Plan, v)
+	ids := []string{spec.Job + "/" + a.RunID}
+	if cur.Reservation != "" {
+		ids = append(ids, cur.Reservation)
+	}
+	if e.Memory != nil {
+		// The run is over: by now EC2 counts whatever ENIs it still
+		// holds, so its reservation would count them twice.
+		if err := e.Memory.Release(ctx, ids); err != nil {
+			e.log().Warn("could not release the run's IP reservation", "err", err)
 		}
-		if info.State == StateWaiting && cur.Reservation != "" && e.Memory != nil {
-			// Glue queued the run: it holds no IPs while it waits, so its
-			// reservation must not hold them either.
+	}
+	now := e.now()
+	ended := store.Attempt{Number: a.Attempt, Phase: store.PhaseEnded, FinalState: info.State, ErrorMessage: info.ErrorMessage,
+		Class: string(v.Class), EndedAt: now, States: []store.StateChange{{State: info.State, At: now}}}
+	if p := x.s.Current().Plan; p != nil {
+		if f := p.First(); f != nil {
+			ended.Subnet, ended.AZ = f.SubnetID, f.AZ
+		}
+	}
+	x.journalAttempt(ctx, ended)
+	x.apply(policy.Ended{State: info.State, ErrorMessage: info.ErrorMessage, Verdict: v})
+	if x.s.Phase == policy.PhaseSleep {
+		x.logWait(ctx, v, info.ErrorMessage)
+	}
+}
+
+// stateChanged records a run's move to another state that is not final;
+// a run Glue queued (WAITING) gives its IP reservation back, since it holds
+// no IPs while it waits.
+func (x *stepper) stateChanged(ctx context.Context, a policy.Action, info gluenet.JobRun) {
+	e, spec, cur := x.e, x.spec(), x.rec.current()
+	logState(x, a, info.State, "", cur.State)
+	if info.State == StateWaiting {
+		cur.Why = "Glue queued the run (job run queuing)"
+		if info.StateDetail != "" {
+			cur.Why += ": " + info.StateDetail
+		}
+		if cur.Reservation != "" && e.Memory != nil {
 			if err := e.Memory.Release(ctx, []string{cur.Reservation, spec.Job + "/" + a.RunID}); err != nil {
 				e.log().Warn("could not release the IP reservation of a queued run", "err", err)
 			} else {
 				cur.Reservation = ""
 			}
 		}
-		x.apply(policy.StateChanged{State: info.State})
-		x.journalAttempt(ctx, store.Attempt{Number: a.Attempt, Phase: store.PhaseStarted, States: []store.StateChange{{State: info.State, At: now}}})
-		return true, false
 	}
-	return changed, false
+	x.apply(policy.StateChanged{State: info.State})
+	x.journalAttempt(ctx, store.Attempt{Number: a.Attempt, Phase: store.PhaseStarted, States: []store.StateChange{{State: info.State, At: e.now()}}})
 }
 
 // lost settles an attempt whose recorded run cannot be this attempt's run
