@@ -187,6 +187,18 @@ class Deployment:
     def run_ids(self) -> set[str]:
         return {r["Id"] for r in self.sim.job_runs()}
 
+    def start_dag(self, dag: str, deferred: bool = False) -> tuple[set[str], str]:
+        """Triggers a run of the DAG and waits until its Glue run is
+        RUNNING (and, for a deferrable DAG, the task deferred); returns the
+        Glue run ids from before and the DAG run id."""
+        before = self.run_ids()
+        run_id = self.trigger(dag)
+        if deferred:
+            self.wait_ti(dag, run_id, ("deferred",), timeout=180)
+        wait_for("the Glue run to be going",
+                 lambda: any(r["JobRunState"] == "RUNNING" for r in self.runs_since(before)), timeout=180)
+        return before, run_id
+
 
 def operator_process(run_key_part: str) -> psutil.Process | None:
     """The process running the operator: the parent of the gluenet whose
@@ -294,11 +306,8 @@ def test_kill_9_then_retry_reattaches_and_clear_runs_again(deployment):
     ends with its outcome. Clearing the task then runs the job again."""
     d = deployment
     dag = "gluenet_sched_sync"
-    before = d.run_ids()
-    run_id = d.trigger(dag)
+    before, run_id = d.start_dag(dag)
     key = f"/{run_id}/glue_task/c0"
-    wait_for("the Glue run to be going", lambda: any(r["JobRunState"] == "RUNNING" for r in d.runs_since(before)),
-             timeout=180)
     victim = wait_for("the operator's process", lambda: operator_process(key), timeout=30)
     victim.kill()
     ti = d.wait_ti(dag, run_id, ("success", "failed"))
@@ -338,11 +347,8 @@ def test_sigterm_stops_the_glue_run_and_the_retry_starts_another(deployment):
     Glue run")."""
     d = deployment
     dag = "gluenet_sched_sync"
-    before = d.run_ids()
-    run_id = d.trigger(dag)
+    before, run_id = d.start_dag(dag)
     key = f"/{run_id}/glue_task/c0"
-    wait_for("the Glue run to be going", lambda: any(r["JobRunState"] == "RUNNING" for r in d.runs_since(before)),
-             timeout=180)
     victim = wait_for("the operator's process", lambda: operator_process(key), timeout=30)
     first = d.runs_since(before)[0]["Id"]
     victim.send_signal(signal.SIGTERM)
@@ -362,10 +368,7 @@ def test_sync_task_marked_failed_stops_its_glue_run(deployment):
     which stops the Glue run. A task marked failed is not retried."""
     d = deployment
     dag = "gluenet_sched_sync"
-    before = d.run_ids()
-    run_id = d.trigger(dag)
-    wait_for("the Glue run to be going", lambda: any(r["JobRunState"] == "RUNNING" for r in d.runs_since(before)),
-             timeout=180)
+    before, run_id = d.start_dag(dag)
     d.mark(dag, run_id, "failed")
     wait_for("the Glue run to stop", lambda: d.runs_since(before)[0]["JobRunState"] in ("STOPPING", "STOPPED"),
              timeout=120)
@@ -383,10 +386,7 @@ def test_sync_task_marked_failed_stops_its_glue_run(deployment):
 def test_deferred_task_marked_failed_stops_its_glue_run(deployment):
     d = deployment
     dag = "gluenet_sched_deferred"
-    before = d.run_ids()
-    run_id = d.trigger(dag)
-    d.wait_ti(dag, run_id, ("deferred",), timeout=180)
-    wait_for("the Glue run to be going", lambda: any(r["JobRunState"] == "RUNNING" for r in d.runs_since(before)))
+    before, run_id = d.start_dag(dag, deferred=True)
     d.mark(dag, run_id, "failed")
     wait_for("the Glue run to stop", lambda: d.runs_since(before)[0]["JobRunState"] in ("STOPPING", "STOPPED"),
              timeout=120)
@@ -397,10 +397,7 @@ def test_deferred_task_marked_failed_stops_its_glue_run(deployment):
 def test_triggerer_killed_and_restarted_one_run(deployment):
     d = deployment
     dag = "gluenet_sched_deferred"
-    before = d.run_ids()
-    run_id = d.trigger(dag)
-    d.wait_ti(dag, run_id, ("deferred",), timeout=180)
-    wait_for("the Glue run to be going", lambda: any(r["JobRunState"] == "RUNNING" for r in d.runs_since(before)))
+    before, run_id = d.start_dag(dag, deferred=True)
     d.stop("triggerer", signal.SIGKILL)
     d.start("triggerer", "triggerer")
     ti = d.wait_ti(dag, run_id, ("success", "failed"))
