@@ -591,80 +591,16 @@ func (e *Executor) step(ctx context.Context, key string) (Status, error) {
 	}
 	for {
 		a := x.p.Next(x.s)
+		var st *Status
 		switch a.Kind {
 		case policy.Discover:
-			cur := rec.current()
-			if cur.Seed == 0 {
-				cur.Seed = e.Rand.Uint64() | 1
-			}
-			plan, err := e.discover(io, x.spec(), cur.Seed)
-			if err != nil {
-				x.fail(io, err)
-			} else {
-				x.apply(policy.Discovered{Plan: plan})
-				planJSON, _ := json.Marshal(plan)
-				x.journalAttempt(io, store.Attempt{Number: a.Attempt, Plan: planJSON, Phase: store.PhaseDiscovered})
-			}
-			if err := x.save(io); err != nil {
-				return Status{}, err
-			}
+			err = x.discoverStep(io, a)
 		case policy.Start:
-			w, err := x.admit(io, &a)
-			if err == nil && w == nil && x.s.Phase == policy.PhaseStart {
-				err = x.start(ctx, io, a)
-				if errors.Is(err, errNoRoom) {
-					a.Plan = x.s.Current().Plan
-					w, err = x.waitForRoom(io, &a)
-				}
-			}
-			if err == nil && (w != nil || x.s.Phase != policy.PhaseWait) {
-				// Waiting for room, or the wait ran out and the run ends.
-				if err := x.save(io); err != nil {
-					return Status{}, err
-				}
-				if w != nil {
-					return x.status(w), nil
-				}
-				continue
-			}
-			switch {
-			case errors.Is(err, errStale):
-				return Status{}, err
-			case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
-				// Interrupted while waiting for the lock: nothing changed.
-				return x.status(nil), err
-			case err != nil:
-				x.fail(io, err)
-				if err := x.save(io); err != nil {
-					return Status{}, err
-				}
-				continue
-			}
-			if err := x.save(io); err != nil {
-				return Status{}, err
-			}
-			cur := rec.current()
-			return x.status(&Wait{For: WaitRun, GlueRunID: cur.RunID, CheckAt: e.now().Add(x.spec().PollInterval)}), nil
+			st, err = x.startStep(ctx, io, a)
 		case policy.Wait:
-			changed, ended := x.poll(io, a)
-			if changed {
-				if err := x.save(io); err != nil {
-					return Status{}, err
-				}
-			}
-			if !ended {
-				return x.status(&Wait{For: WaitRun, GlueRunID: a.RunID, CheckAt: e.now().Add(x.spec().PollInterval)}), nil
-			}
+			st, err = x.waitStep(io, a)
 		case policy.Stop:
-			e.log().Warn("interrupted: stopping the Glue run", "run_id", a.RunID)
-			if err := e.Cloud.StopRun(io, x.spec().Job, a.RunID); err != nil {
-				e.log().Error("could not stop the run; it may still be going", "run_id", a.RunID, "err", err)
-			}
-			x.apply(policy.StopRequested{})
-			if err := x.save(io); err != nil {
-				return Status{}, err
-			}
-			return x.status(&Wait{For: WaitRun, GlueRunID: a.RunID, CheckAt: e.now().Add(x.spec().PollInterval)}), nil
+			st, err = x.stopStep(io, a)
 		case policy.Sleep:
 			if a.Delay > 0 {
 				return x.status(&Wait{For: WaitTime, Until: rec.SleepUntil}), nil
@@ -677,7 +613,111 @@ func (e *Executor) step(ctx context.Context, key string) (Status, error) {
 			}
 			return x.status(nil), nil
 		}
+		switch {
+		case st != nil:
+			return *st, err
+		case err != nil:
+			return Status{}, err
+		}
 	}
+}
+
+// The actions of step. Each performs one action of the policy and saves
+// the record; a Status ends the step (the run must wait, or is done), nil
+// goes on with the policy's next action, and an error without a Status
+// means the record could not be saved (or another process changed it).
+
+// discoverStep reads the job and its candidates and ranks them with the
+// attempt's seed (drawn once, so a re-rank draws the same).
+func (x *stepper) discoverStep(io context.Context, a policy.Action) error {
+	cur := x.rec.current()
+	if cur.Seed == 0 {
+		cur.Seed = x.e.Rand.Uint64() | 1
+	}
+	plan, err := x.e.discover(io, x.spec(), cur.Seed)
+	if err != nil {
+		x.fail(io, err)
+	} else {
+		x.apply(policy.Discovered{Plan: plan})
+		planJSON, _ := json.Marshal(plan)
+		x.journalAttempt(io, store.Attempt{Number: a.Attempt, Plan: planJSON, Phase: store.PhaseDiscovered})
+	}
+	return x.save(io)
+}
+
+// startStep admits the attempt (or makes it wait for room) and launches
+// it: the run then waits on Glue.
+func (x *stepper) startStep(ctx, io context.Context, a policy.Action) (*Status, error) {
+	w, err := x.admit(io, &a)
+	if err == nil && w == nil && x.s.Phase == policy.PhaseStart {
+		err = x.start(ctx, io, a)
+		if errors.Is(err, errNoRoom) {
+			a.Plan = x.s.Current().Plan
+			w, err = x.waitForRoom(io, &a)
+		}
+	}
+	if err == nil && (w != nil || x.s.Phase != policy.PhaseWait) {
+		// Waiting for room, or the wait ran out and the run ends.
+		if err := x.save(io); err != nil {
+			return nil, err
+		}
+		if w != nil {
+			st := x.status(w)
+			return &st, nil
+		}
+		return nil, nil
+	}
+	switch {
+	case errors.Is(err, errStale):
+		return nil, err
+	case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		// Interrupted while waiting for the lock: nothing changed.
+		st := x.status(nil)
+		return &st, err
+	case err != nil:
+		x.fail(io, err)
+		return nil, x.save(io)
+	}
+	if err := x.save(io); err != nil {
+		return nil, err
+	}
+	return x.runWait(x.rec.current().RunID), nil
+}
+
+// waitStep reads the run once: it goes on waiting, or it ended and the
+// policy decides.
+func (x *stepper) waitStep(io context.Context, a policy.Action) (*Status, error) {
+	changed, ended := x.poll(io, a)
+	if changed {
+		if err := x.save(io); err != nil {
+			return nil, err
+		}
+	}
+	if !ended {
+		return x.runWait(a.RunID), nil
+	}
+	return nil, nil
+}
+
+// stopStep asks Glue to stop the run after an interrupt; the run is then
+// watched until it has stopped.
+func (x *stepper) stopStep(io context.Context, a policy.Action) (*Status, error) {
+	x.e.log().Warn("interrupted: stopping the Glue run", "run_id", a.RunID)
+	if err := x.e.Cloud.StopRun(io, x.spec().Job, a.RunID); err != nil {
+		x.e.log().Error("could not stop the run; it may still be going", "run_id", a.RunID, "err", err)
+	}
+	x.apply(policy.StopRequested{})
+	if err := x.save(io); err != nil {
+		return nil, err
+	}
+	return x.runWait(a.RunID), nil
+}
+
+// runWait is the status of a run waiting on Glue run id until the next
+// poll.
+func (x *stepper) runWait(id string) *Status {
+	st := x.status(&Wait{For: WaitRun, GlueRunID: id, CheckAt: x.e.now().Add(x.spec().PollInterval)})
+	return &st
 }
 
 // fail applies an error that stopped an action before a run started.
