@@ -34,7 +34,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import AIRFLOW, AIRFLOW_MAJOR, CONNECTIONS, HERE, JOB, REPO, Sim, airflow_env, wait_for
+from conftest import AIRFLOW, AIRFLOW_MAJOR, CONNECTIONS, HERE, JOB, REPO, KeyProxy, Sim, airflow_env, wait_for
 
 pytestmark = pytest.mark.deployment
 
@@ -62,6 +62,10 @@ class Deployment:
 
     def __init__(self, home: Path, env: dict[str, str], sim: Sim, state: Path):
         self.home, self.env, self.sim, self.state = home, env, sim, state
+        # A slower region (a run lasts about 40 s) behind a proxy that
+        # records each request's access key, for the connection gluenet_rot.
+        self.slow: Sim | None = None
+        self.proxy: KeyProxy | None = None
         self.procs: dict[str, subprocess.Popen] = {}
         self._logs: list = []
 
@@ -187,6 +191,18 @@ class Deployment:
     def run_ids(self) -> set[str]:
         return {r["Id"] for r in self.sim.job_runs()}
 
+    def set_rot_keys(self, key: str, secret: str) -> None:
+        """New keys on the connection gluenet_rot, in one transaction, as
+        the UI's edit form saves them (the CLI can only delete and add,
+        and a poll between the two would find no connection)."""
+        self.py(f"""
+            from airflow.models import Connection
+            from airflow.utils.session import create_session
+            with create_session() as s:
+                c = s.query(Connection).filter(Connection.conn_id == "gluenet_rot").one()
+                c.login, c.password = {key!r}, {secret!r}
+        """)
+
     def start_dag(self, dag: str, deferred: bool = False) -> tuple[set[str], str]:
         """Triggers a run of the DAG and waits until its Glue run is
         RUNNING (and, for a deferrable DAG, the task deferred); returns the
@@ -281,8 +297,16 @@ def deployment(tmp_path_factory):
            "AIRFLOW_VAR_GLUE_JOB_DAG.STRATEGY": "capacity"},
     )
     d = Deployment(home, env, sim, state)
+    slow_scen = tmp / "slower.yaml"
+    slow_scen.write_text(src.replace("time_scale: 200", "time_scale: 16"))  # a Glue run lasts about 40 s
+    (tmp / "slower").mkdir()
+    d.slow = Sim(str(slow_scen), tmp / "slower")
+    d.proxy = KeyProxy(d.slow.endpoint)
     try:
         d.airflow("db", "migrate")
+        conn = {"conn_type": "aws", "login": "AKIAROT1", "password": "secret-1",
+                "extra": {"region_name": "us-east-1", "endpoint_url": d.proxy.endpoint}}
+        d.airflow("connections", "add", "gluenet_rot", "--conn-json", json.dumps(conn))
         # The DAGs into the metadata database once (Airflow 3's scheduler
         # has no DAG processor of its own; none is started here).
         d.airflow("dags", "reserialize")
@@ -295,6 +319,8 @@ def deployment(tmp_path_factory):
     finally:
         d.stop_all()
         sim.stop()
+        d.proxy.stop()
+        d.slow.stop()
         subprocess.run(["psql", dsn, "-qc", f"DROP SCHEMA {schema} CASCADE"], capture_output=True)
 
 
@@ -405,3 +431,44 @@ def test_triggerer_killed_and_restarted_one_run(deployment):
     assert ti["state"] == "success" and ti["try_number"] == 1, ti
     assert [r["JobRunState"] for r in runs] == ["SUCCEEDED"], runs
     assert ti["result"]["glue_run_id"] == runs[0]["Id"]
+
+
+def test_keys_rotated_while_deferred_reach_the_next_poll(deployment):
+    """The deferred task's connection gets new keys (the old key revoked,
+    as IAM does when a key is deactivated) while its trigger polls: the
+    next polls sign with the new keys, and the task ends with its one Glue
+    run."""
+    d = deployment
+    dag = "gluenet_sched_rotation"
+    before = {r["Id"] for r in d.slow.job_runs()}
+    run_id = d.trigger(dag)
+    d.wait_ti(dag, run_id, ("deferred",), timeout=180)
+    polls = len(d.proxy.seen)
+    wait_for("the trigger to poll with the first key", lambda: d.proxy.seen[polls:].count("AKIAROT1") >= 2)
+    d.set_rot_keys("AKIAROT2", "secret-2")
+    d.proxy.revoked.add("AKIAROT1")
+    wait_for("a poll with the new key", lambda: "AKIAROT2" in d.proxy.seen, timeout=60)
+    ti = d.wait_ti(dag, run_id, ("success", "failed"))
+    runs = [r for r in d.slow.job_runs() if r["Id"] not in before]
+    assert ti["state"] == "success" and ti["try_number"] == 1, ti
+    assert [r["JobRunState"] for r in runs] == ["SUCCEEDED"], runs
+    after = d.proxy.seen[d.proxy.seen.index("AKIAROT2"):]
+    assert "AKIAROT1" not in after, "once rotated, every request uses the new key"
+
+
+def test_max_wait_ends_a_deferred_run_that_does_not_finish(deployment):
+    """max_wait (20 s here) ends the wait of a deferred task whose run goes
+    on (40 s): the trigger stops the Glue run and the task fails with a
+    message that says what happened and what to change."""
+    d = deployment
+    dag = "gluenet_sched_bound"
+    before = {r["Id"] for r in d.slow.job_runs()}
+    run_id = d.trigger(dag)
+    ti = d.wait_ti(dag, run_id, ("success", "failed"))
+    assert ti["state"] == "failed" and ti["try_number"] == 1, ti
+    runs = [r for r in d.slow.job_runs() if r["Id"] not in before]
+    assert len(runs) == 1, runs
+    wait_for("the Glue run to stop", lambda: next(r for r in d.slow.job_runs() if r["Id"] == runs[0]["Id"])
+             ["JobRunState"] in ("STOPPING", "STOPPED"), timeout=60)
+    log = d.task_log(dag, run_id, 1)
+    assert "had not ended" in log and "max_wait" in log, log[-3000:]

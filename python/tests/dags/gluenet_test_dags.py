@@ -60,3 +60,14 @@ with dag("gluenet_sched_sync"):
 
 with dag("gluenet_sched_deferred"):
     GluenetJobOperator(task_id="glue_task", deferrable=True, poll_interval=0.5, retries=0, **COMMON)
+
+# Deferrable tasks on the connection gluenet_rot (metadata database, keys
+# rotated by the test; a slower region behind a proxy that sees every key):
+# one to its end, one bounded by max_wait.
+with dag("gluenet_sched_rotation"):
+    GluenetJobOperator(task_id="glue_task", deferrable=True, poll_interval=0.5, retries=0, aws_conn_id="gluenet_rot",
+                       **COMMON)
+
+with dag("gluenet_sched_bound"):
+    GluenetJobOperator(task_id="glue_task", deferrable=True, poll_interval=0.5, retries=0, aws_conn_id="gluenet_rot",
+                       max_wait=duration(seconds=20), **COMMON)
