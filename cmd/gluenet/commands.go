@@ -398,12 +398,11 @@ func runKey(f *pflag.FlagSet, getenv env, job string) (string, error) {
 	return runkey.New(job, time.Now(), rand.New(rand.NewPCG(seed, seed>>1))), nil
 }
 
+// startOverrides applies --workers, --worker-type and --timeout; the
+// values are checked by gluenet.StartInput.Validate.
 func startOverrides(f *pflag.FlagSet, rc *runner.Config) error {
 	if changed(f, "workers") {
 		n, _ := f.GetInt("workers")
-		if n < 1 {
-			return usagef("--workers must be at least 1, got %d", n)
-		}
 		w := int32(n)
 		rc.Start.NumberOfWorkers = &w
 		if rc.NeedIPs == 0 {
@@ -415,11 +414,11 @@ func startOverrides(f *pflag.FlagSet, rc *runner.Config) error {
 	}
 	if changed(f, "timeout") {
 		n, _ := f.GetInt("timeout")
-		if n < 1 {
-			return usagef("--timeout must be at least 1 minute, got %d", n)
-		}
 		t := int32(n)
 		rc.Start.Timeout = &t
+	}
+	if err := rc.Start.Validate(); err != nil {
+		return usagef("%v", err)
 	}
 	return nil
 }
