@@ -509,10 +509,12 @@ the region AWS_REGION names for this shell need not be the runner's.`,
 			// Only --region or the config file's region: a policy is for
 			// the runner's role, and this shell's AWS_REGION need not be
 			// the runner's region.
-			p, err := buildIAMPolicy(iamInput{Job: strings.TrimSpace(s.Job), Connections: conns, Partition: part,
-				Region: s.Region, Account: account, RoleARN: role, Logs: logs, StateTable: stateTableOf(s)})
+			in := awsclient.IAMInput{Job: strings.TrimSpace(s.Job), Connections: conns, Partition: part,
+				Region: s.Region, Account: account, RoleARN: role, Logs: logs}
+			in.StateTable, in.StateOperations = stateTableOf(s)
+			p, err := awsclient.NewIAMPolicy(in)
 			if err != nil {
-				return err
+				return usagef("%v", err)
 			}
 			if o == "table" {
 				return writeIAMTable(a.stdout, p)
