@@ -100,7 +100,7 @@ the reason for each place. It makes no change in AWS.`,
 				return err
 			}
 			defer env.Close()
-			plan, err := env.runner.Plan(cmd.Context(), env.config)
+			plan, err := env.runner.Plan(cmd.Context(), env.spec)
 			if err != nil {
 				if serr := env.storeErr(); serr != nil {
 					return serr
@@ -143,7 +143,7 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 				return err
 			}
 			defer env.Close()
-			if env.config.RunKey, err = runKey(cmd.Flags(), a.getenv, s.Job); err != nil {
+			if env.runKey, err = runKey(cmd.Flags(), a.getenv, s.Job); err != nil {
 				return err
 			}
 			detach, _ := cmd.Flags().GetBool("detach")
@@ -154,24 +154,24 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 				}
 				// Not the command's fault (AWS unreachable, say): report
 				// it as run reports an error, still without a record.
-				rep := runner.Report{Job: s.Job, RunKey: env.config.RunKey, Result: policy.ResultError, Error: err.Error(), Err: err}
+				rep := runner.Report{Job: s.Job, RunKey: env.runKey, Result: policy.ResultError, Error: err.Error(), Err: err}
 				if err := a.printReport(out, rep); err != nil {
 					return err
 				}
 				return a.finish(rep, s)
 			}
-			a.log.Info("run key", "run_key", env.config.RunKey)
+			a.log.Info("run key", "run_key", env.runKey)
 			if detach {
 				return a.detach(cmd.Context(), out, env, s)
 			}
-			env.config.FollowLogs, _ = cmd.Flags().GetBool("follow-logs")
+			env.runner.FollowLogs, _ = cmd.Flags().GetBool("follow-logs")
 			env.runner.LogLine = a.console.logLine
-			progress, stop := a.console.progress(s.Retry.MaxAttempts), env.config.Policy.StopOnInterrupt
+			progress, stop := a.console.progress(s.Retry.MaxAttempts), env.spec.Policy.StopOnInterrupt
 			env.runner.Progress = func(p runner.Progress) {
 				glueRun.set(runningRun{Job: s.Job, RunID: p.RunID, Stop: stop}) // for the signal handler's messages
 				progress(p)
 			}
-			rep := env.runner.Run(cmd.Context(), env.config)
+			rep := env.runner.Run(cmd.Context(), env.runKey, env.spec)
 			a.console.done()
 			if len(rep.Attempts) > 0 {
 				if w := preferAZWarning(s.PreferAZ, rep.Attempts[0].Connections); w != "" {
@@ -199,7 +199,7 @@ func checkNewRun(ctx context.Context, env *runEnv, s settings) error {
 	if env.runner.Journal == nil || env.client == nil {
 		return nil
 	}
-	if _, err := env.runner.Journal.GetRun(ctx, env.config.RunKey); !errors.Is(err, store.ErrNotFound) {
+	if _, err := env.runner.Journal.GetRun(ctx, env.runKey); !errors.Is(err, store.ErrNotFound) {
 		return nil // a recorded key goes on as recorded; a store error, Begin reports
 	}
 	_, err := env.client.JobNeeds(ctx, s.Job, s.NeedIPs)
@@ -249,11 +249,12 @@ func resultExit(result policy.Result, cause error, class classify.Class, msg str
 // mode) unless AWS_MAX_ATTEMPTS says otherwise.
 const defaultMaxAttempts = awsclient.DefaultMaxAttempts
 
-// runEnv is what plan and run need: a runner and its config.
+// runEnv is what plan and run need: a runner, the run's spec and key.
 type runEnv struct {
 	runner *runner.Runner
 	client *awsclient.Client
-	config runner.Config
+	spec   executor.Spec
+	runKey string
 	close  []func()
 	store  *store.Async // nil without a state store
 }
@@ -323,28 +324,15 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 	}
 	client := awsclient.New(cfg)
 	client.Logger = a.log
-	strat, _ := strategy.Lookup(s.Strategy)
-	rc := runner.Config{
-		Job:          s.Job,
-		Connections:  s.Connections,
-		Strategy:     strat,
-		NeedIPs:      s.NeedIPs,
-		MinIPs:       s.MinIPs,
-		PreferAZ:     s.PreferAZ,
-		Policy:       s.Retry,
-		Classify:     classify.Options{RetryJobFailures: s.RetryJobFailures},
-		PollInterval: s.PollInterval,
-		Start:        gluenet.StartInput{Arguments: s.Arguments},
-		Admission:    s.Admission,
-	}
-	if err := startOverrides(f, &rc); err != nil {
+	spec := s.Spec()
+	if err := startOverrides(f, &spec); err != nil {
 		if st != nil {
 			st.Close()
 		}
 		return nil, err
 	}
 	if v, err := f.GetBool("no-stop-on-interrupt"); err == nil && v {
-		rc.Policy.StopOnInterrupt = false
+		spec.Policy.StopOnInterrupt = false
 	}
 	seed := uint64(time.Now().UnixNano())
 	r := &runner.Runner{
@@ -354,7 +342,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		Rand:  rand.New(rand.NewPCG(seed, seed>>1)),
 		Log:   a.log,
 	}
-	re := &runEnv{runner: r, client: client, config: rc, store: st}
+	re := &runEnv{runner: r, client: client, spec: spec, store: st}
 	if st != nil {
 		re.close = append(re.close, func() { st.Close() })
 		if s.Memory {
@@ -400,7 +388,7 @@ func runKey(f *pflag.FlagSet, getenv env, job string) (string, error) {
 
 // startOverrides applies --workers, --worker-type and --timeout; the
 // values are checked by gluenet.StartInput.Validate.
-func startOverrides(f *pflag.FlagSet, rc *runner.Config) error {
+func startOverrides(f *pflag.FlagSet, rc *executor.Spec) error {
 	if changed(f, "workers") {
 		n, _ := f.GetInt("workers")
 		w := int32(n)

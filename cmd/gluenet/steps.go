@@ -134,8 +134,8 @@ func underCapacityText(u gluenet.UnderCapacity) string {
 // start, record), then print where it stands.
 func (a *app) detach(ctx context.Context, format string, env *runEnv, s settings) error {
 	ex := env.runner.Executor()
-	key := env.config.RunKey
-	st, err := ex.Begin(ctx, key, env.config.Spec())
+	key := env.runKey
+	st, err := ex.Begin(ctx, key, env.spec)
 	if err != nil {
 		return a.stepError(err, s)
 	}
