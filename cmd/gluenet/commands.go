@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"time"
 
@@ -107,7 +106,7 @@ the reason for each place. It makes no change in AWS.`,
 				}
 				return explainAWS(err, s, a.getenv)
 			}
-			if w := preferAZWarning(s.PreferAZ, plan.Placements); w != "" {
+			if w := strategy.PreferAZWarning(s.PreferAZ, plan.Placements); w != "" {
 				a.log.Warn(w)
 				plan.Notes = append(plan.Notes, w)
 			}
@@ -174,7 +173,7 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 			rep := env.runner.Run(cmd.Context(), env.runKey, env.spec)
 			a.console.done()
 			if len(rep.Attempts) > 0 {
-				if w := preferAZWarning(s.PreferAZ, rep.Attempts[0].Connections); w != "" {
+				if w := strategy.PreferAZWarning(s.PreferAZ, rep.Attempts[0].Connections); w != "" {
 					a.log.Warn(w)
 				}
 			}
@@ -245,10 +244,6 @@ func resultExit(result policy.Result, cause error, class classify.Class, msg str
 	return exitCode(err), err
 }
 
-// defaultMaxAttempts is the SDK's attempts per API call (standard retry
-// mode) unless AWS_MAX_ATTEMPTS says otherwise.
-const defaultMaxAttempts = awsclient.DefaultMaxAttempts
-
 // runEnv is what plan and run need: a runner, the run's spec and key.
 type runEnv struct {
 	runner *runner.Runner
@@ -286,12 +281,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		BaseEndpoint: endpoint,
 		Logger:       a.log,
 		CallTimeout:  s.CallTimeout,
-	}
-	if _, ok := a.getenv("AWS_MAX_ATTEMPTS"); !ok {
-		// Measured (docs/benchmarks.md): with 30% of calls throttled, 5
-		// attempts check every connection in 98% of decisions, the SDK's
-		// default 3 in 72%. AWS_MAX_ATTEMPTS still wins.
-		opts.MaxAttempts = defaultMaxAttempts
+		MaxAttempts:  awsclient.MaxAttempts(a.getenv),
 	}
 	// The state store opens in the background: opening it (a new SQLite
 	// file gets its schema) is start-up work of several milliseconds that
@@ -357,8 +347,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 				return nil, err
 			}
 			r.Journal = opened
-			host, _ := os.Hostname()
-			r.Holder = fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32()) // unique per runner, even within one process
+			r.Holder = executor.NewHolder()
 			r.LockTTL = s.LockTTL
 			if s.LockTimeout > 0 {
 				r.LockTimeout = s.LockTimeout
