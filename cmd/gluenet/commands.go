@@ -377,24 +377,24 @@ func runKey(f *pflag.FlagSet, getenv env, job string) (string, error) {
 
 // startOverrides applies --workers, --worker-type and --timeout; the
 // values are checked by gluenet.StartInput.Validate.
-func startOverrides(f *pflag.FlagSet, rc *executor.Spec) error {
+func startOverrides(f *pflag.FlagSet, spec *executor.Spec) error {
 	if changed(f, "workers") {
 		n, _ := f.GetInt("workers")
 		w := int32(n)
-		rc.Start.NumberOfWorkers = &w
-		if rc.NeedIPs == 0 {
-			rc.NeedIPs = n
+		spec.Start.NumberOfWorkers = &w
+		if spec.NeedIPs == 0 {
+			spec.NeedIPs = n
 		}
 	}
 	if changed(f, "worker-type") {
-		rc.Start.WorkerType, _ = f.GetString("worker-type")
+		spec.Start.WorkerType, _ = f.GetString("worker-type")
 	}
 	if changed(f, "timeout") {
 		n, _ := f.GetInt("timeout")
 		t := int32(n)
-		rc.Start.Timeout = &t
+		spec.Start.Timeout = &t
 	}
-	if err := rc.Start.Validate(); err != nil {
+	if err := spec.Start.Validate(); err != nil {
 		return usagef("%v", err)
 	}
 	return nil
