@@ -1,6 +1,9 @@
 package gluenet
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Job is what gluenet reads from a Glue job definition.
 type Job struct {
@@ -47,6 +50,18 @@ type StartInput struct {
 	WorkerType      string `json:"worker_type,omitempty"`
 	// Timeout is the run's limit in minutes.
 	Timeout *int32 `json:"timeout,omitempty"`
+}
+
+// Validate says what is wrong with the per-run overrides, in words for the
+// user: a run has at least one worker and a timeout of at least a minute.
+func (in StartInput) Validate() error {
+	if n := in.NumberOfWorkers; n != nil && *n < 1 {
+		return fmt.Errorf("--workers must be at least 1, got %d", *n)
+	}
+	if t := in.Timeout; t != nil && *t < 1 {
+		return fmt.Errorf("--timeout must be at least 1 minute, got %d", *t)
+	}
+	return nil
 }
 
 // JobRun is what Glue says about one run of a job (GetJobRun).

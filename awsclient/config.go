@@ -38,6 +38,17 @@ var ErrNoRegion = errors.New("no AWS region: pass a region, or set AWS_REGION or
 // alike.
 const DefaultMaxAttempts = 5
 
+// MaxAttempts is the Options.MaxAttempts of a command that runs jobs:
+// DefaultMaxAttempts, unless AWS_MAX_ATTEMPTS is set (then 0, and the SDK
+// reads the variable). getenv reads the environment (os.LookupEnv, or a
+// test's).
+func MaxAttempts(getenv func(string) (string, bool)) int {
+	if _, ok := getenv("AWS_MAX_ATTEMPTS"); ok {
+		return 0
+	}
+	return DefaultMaxAttempts
+}
+
 // Options say how to reach AWS. The zero value leaves everything to the
 // SDK's standard chain (environment, shared config files, IAM role).
 type Options struct {

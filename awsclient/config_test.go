@@ -281,3 +281,24 @@ func TestLoadConfigWithoutCABundle(t *testing.T) {
 		t.Errorf("server saw %d calls, want 1", calls)
 	}
 }
+
+// TestMaxAttempts: gluenet's 5 attempts per call unless AWS_MAX_ATTEMPTS
+// is set at all (then the SDK reads it).
+func TestMaxAttempts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want int
+	}{
+		{"unset", nil, DefaultMaxAttempts},
+		{"set", map[string]string{"AWS_MAX_ATTEMPTS": "2"}, 0},
+		{"set empty", map[string]string{"AWS_MAX_ATTEMPTS": ""}, 0},
+	}
+	for _, tt := range tests {
+		getenv := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+		if got := MaxAttempts(getenv); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}

@@ -3,7 +3,7 @@ package awsclient
 // Permissions is the IAM action each operation of GlueAPI, EC2API and
 // LogsAPI needs, kept beside the interfaces: a call added to an interface
 // without its action here fails TestEveryCallHasItsPermission, and
-// `gluenet iam-policy` builds its statements from this map.
+// NewIAMPolicy (`gluenet iam-policy`) builds its statements from this map.
 var Permissions = map[string]string{
 	"GetConnection":   "glue:GetConnection",
 	"GetConnections":  "glue:GetConnections",

@@ -385,16 +385,6 @@ func (e *Executor) Forget(key string) {
 	delete(e.cache, key)
 }
 
-// Inspect returns the run's status as the journal has it, changing
-// nothing.
-func (e *Executor) Inspect(ctx context.Context, key string) (Status, error) {
-	rec, _, err := e.load(context.WithoutCancel(ctx), key, nil)
-	if err != nil {
-		return Status{}, err
-	}
-	return e.status(key, rec, e.pendingWait(rec)), nil
-}
-
 // pendingWait is the wait a record stands in, computed without AWS.
 func (e *Executor) pendingWait(rec *record) *Wait {
 	cur := rec.current()

@@ -3,6 +3,8 @@ package executor
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"time"
 
 	"github.com/gluenet/gluenet/store"
@@ -19,6 +21,13 @@ func (e *Executor) lockTTL() time.Duration {
 		return e.LockTTL
 	}
 	return DefaultLockTTL
+}
+
+// NewHolder names this process in leases: host/pid/random, unique per
+// holder even within one process.
+func NewHolder() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32())
 }
 
 func (e *Executor) holder() string {

@@ -49,7 +49,7 @@ func TestInterruptWhileWaitingForTheJobLock(t *testing.T) {
 	}
 	r := f.runner(true)
 	r.Clock = interruptingClock{f.clock, cancel}
-	rep := r.Run(ctx, config("k"))
+	rep := r.Run(ctx, "k", spec())
 	if rep.Result != policy.ResultInterrupted {
 		t.Fatalf("result %s (%s), want interrupted", rep.Result, rep.Error)
 	}
@@ -68,7 +68,7 @@ func TestLockWaitIsBounded(t *testing.T) {
 	}
 	r := f.runner(true)
 	r.LockTimeout = time.Minute
-	rep := r.Run(context.Background(), config("k"))
+	rep := r.Run(context.Background(), "k", spec())
 	if rep.Result != policy.ResultError || len(f.region.State().Runs) != 0 {
 		t.Fatalf("%+v", rep)
 	}
@@ -79,7 +79,7 @@ func TestRecordedRunOfAnotherKeyIsNotAdopted(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	other := f.runner(true).Run(ctx, config("other"))
+	other := f.runner(true).Run(ctx, "other", spec())
 	if other.Result != policy.ResultSucceeded {
 		t.Fatal(other.Error)
 	}
@@ -91,7 +91,7 @@ func TestRecordedRunOfAnotherKeyIsNotAdopted(t *testing.T) {
 	if err := f.store.RecordRunID(ctx, "k", 1, foreign, now); err != nil {
 		t.Fatal(err)
 	}
-	rep := f.runner(true).Run(ctx, config("k"))
+	rep := f.runner(true).Run(ctx, "k", spec())
 	if rep.Result != policy.ResultSucceeded {
 		t.Fatalf("%+v", rep)
 	}
@@ -115,9 +115,9 @@ func TestRecordedRunThatNoLongerExists(t *testing.T) {
 	if err := f.store.RecordRunID(ctx, "k", 1, "jr_gone", now); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config("k")
+	cfg := spec()
 	cfg.Policy.MaxAttempts = 1
-	rep := f.runner(true).Run(ctx, cfg)
+	rep := f.runner(true).Run(ctx, "k", cfg)
 	if rep.Result != policy.ResultSucceeded || len(rep.Attempts) != 2 || rep.Attempts[0].State != executor.StateLost || rep.Attempts[0].Class != executor.ClassLost {
 		t.Fatalf("%+v", rep)
 	}
@@ -134,8 +134,8 @@ func TestJournalKeepsDiscoveryFacts(t *testing.T) {
 	ctx := context.Background()
 	r := f.runner(true)
 	ex := r.Executor()
-	cfg := config("k")
-	if _, err := ex.Begin(ctx, "k", cfg.Spec()); err != nil {
+	cfg := spec()
+	if _, err := ex.Begin(ctx, "k", cfg); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ex.Step(ctx, "k"); err != nil {
@@ -210,9 +210,9 @@ func TestOrderIsDrawnOncePerAttempt(t *testing.T) {
 	r.Log = slog.New(slog.NewJSONHandler(&rec, nil))
 	s, _ := strategy.Lookup("random")
 	for i := range 12 {
-		cfg := config(fmt.Sprintf("k%d", i))
-		cfg.Strategy = s
-		if rep := r.Run(context.Background(), cfg); rep.Result != policy.ResultSucceeded {
+		cfg := spec()
+		cfg.Strategy = s.Name()
+		if rep := r.Run(context.Background(), fmt.Sprintf("k%d", i), cfg); rep.Result != policy.ResultSucceeded {
 			t.Fatal(rep.Error)
 		}
 	}
@@ -251,7 +251,7 @@ func TestEveryWaitSaysWhy(t *testing.T) {
 	var rec records
 	r := f.runner(true)
 	r.Log = slog.New(slog.NewJSONHandler(&rec, nil))
-	if rep := r.Run(context.Background(), config("k")); rep.Result != policy.ResultSucceeded {
+	if rep := r.Run(context.Background(), "k", spec()); rep.Result != policy.ResultSucceeded {
 		t.Fatal(rep.Error)
 	}
 	for _, m := range rec.all(t) {
@@ -315,10 +315,10 @@ func TestDifferentJobsDoNotHerd(t *testing.T) {
 					cancel() // started: leave it going
 				}
 			}
-			cfg := config("herd-" + name)
+			cfg := spec()
 			cfg.Job = name
 			cfg.Policy.StopOnInterrupt = false
-			reps[i] = r.Run(rctx, cfg)
+			reps[i] = r.Run(rctx, "herd-"+name, cfg)
 		}()
 	}
 	wg.Wait()
@@ -355,7 +355,7 @@ func TestRunUnreadableForTooLong(t *testing.T) {
 	r := f.runner(true)
 	r.Cloud = unreadable{r.Cloud}
 	start := f.clock.Now()
-	rep := r.Run(context.Background(), config("k"))
+	rep := r.Run(context.Background(), "k", spec())
 	if rep.Result != policy.ResultError || !strings.Contains(rep.Error, "may still be going") || !strings.Contains(rep.Error, "gluenet resume --run-key k") {
 		t.Fatalf("%+v", rep)
 	}
@@ -380,8 +380,8 @@ func TestPlanSaysWhenItsOrderIsADraw(t *testing.T) {
 		t.Run(tt.strategy, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
-			cfg := config("")
-			cfg.Strategy, _ = strategy.Lookup(tt.strategy)
+			cfg := spec()
+			cfg.Strategy = tt.strategy
 			p, err := f.runner(true).Plan(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)

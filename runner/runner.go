@@ -14,11 +14,8 @@ import (
 	"time"
 
 	"github.com/gluenet/gluenet"
-	"github.com/gluenet/gluenet/admit"
-	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/policy"
-	"github.com/gluenet/gluenet/strategy"
 )
 
 // WallClock is the real clock.
@@ -47,44 +44,6 @@ type Logs interface {
 	FollowLogs(runID string, since time.Time, groups ...string) gluenet.LogPoller
 }
 
-// Config is one job's run settings.
-type Config struct {
-	Job         string
-	Connections []string
-	Strategy    strategy.Strategy
-	// NeedIPs overrides the IPs a run needs (0: from the job definition).
-	NeedIPs int
-	// MinIPs is the fewest free IPs Glue starts a run with.
-	MinIPs   int
-	PreferAZ []string
-	Policy   policy.Config
-	// Classify tunes the failure classification.
-	Classify classify.Options
-	// PollInterval is the time between GetJobRun calls.
-	PollInterval time.Duration
-	// Start holds the arguments and per-run overrides of StartJobRun.
-	Start gluenet.StartInput
-	// Admission says whether and how long an attempt waits for room.
-	Admission admit.Config
-	// RunKey names the run in the journal (idempotency key); a new one
-	// when empty.
-	RunKey string
-	// FollowLogs streams the run's output and error logs to Runner.LogLine
-	// while it runs.
-	FollowLogs bool
-}
-
-// Spec is the executor's form of the config.
-func (c Config) Spec() executor.Spec {
-	name := ""
-	if c.Strategy != nil {
-		name = c.Strategy.Name()
-	}
-	return executor.Spec{Job: c.Job, Connections: c.Connections, Strategy: name, NeedIPs: c.NeedIPs, MinIPs: c.MinIPs,
-		PreferAZ: c.PreferAZ, Policy: c.Policy, Classify: c.Classify, PollInterval: c.PollInterval, Start: c.Start,
-		Admission: c.Admission}
-}
-
 // Progress is reported to Runner.Progress as the run goes.
 type Progress struct {
 	Attempt    int
@@ -99,7 +58,7 @@ type Progress struct {
 // Runner drives runs on the wall clock.
 type Runner struct {
 	Cloud executor.Cloud
-	// Logs, when set, lets Config.FollowLogs stream the run's logs.
+	// Logs, when set, lets FollowLogs stream the run's logs.
 	Logs   Logs
 	Clock  executor.Clock
 	Rand   *rand.Rand
@@ -107,7 +66,10 @@ type Runner struct {
 	Memory executor.Memory // optional
 	// Progress, when set, is called after every step (status line, demo).
 	Progress func(Progress)
-	// LogLine receives the run's log events when Config.FollowLogs is set.
+	// FollowLogs streams the run's output and error logs to LogLine while
+	// it runs.
+	FollowLogs bool
+	// LogLine receives the run's log events when FollowLogs is set.
 	LogLine func(gluenet.LogLine)
 	// ReservationTTL bounds how long a reservation counts.
 	ReservationTTL time.Duration
@@ -160,28 +122,28 @@ func (r *Runner) Executor() *executor.Executor {
 }
 
 // Plan discovers and ranks without changing anything: `gluenet plan`.
-func (r *Runner) Plan(ctx context.Context, cfg Config) (gluenet.Plan, error) {
-	return r.Executor().Plan(ctx, cfg.Spec())
+func (r *Runner) Plan(ctx context.Context, spec executor.Spec) (gluenet.Plan, error) {
+	return r.Executor().Plan(ctx, spec)
 }
 
-// Run records the run (or finds it by its key) and drives it to the end.
-// Cancelling ctx is an interrupt: the Glue run is stopped (unless the
-// policy says not to), waited for, and the report says interrupted. AWS
-// calls in flight when ctx is cancelled finish, so that a run that was
-// started is never forgotten.
-func (r *Runner) Run(ctx context.Context, cfg Config) Report {
-	if cfg.RunKey == "" {
-		cfg.RunKey = fmt.Sprintf("%s/%d", cfg.Job, r.Rand.Uint64())
+// Run records the run under key (a new key when empty), or finds it by
+// its key, and drives it to the end. Cancelling ctx is an interrupt: the
+// Glue run is stopped (unless the policy says not to), waited for, and the
+// report says interrupted. AWS calls in flight when ctx is cancelled
+// finish, so that a run that was started is never forgotten.
+func (r *Runner) Run(ctx context.Context, key string, spec executor.Spec) Report {
+	if key == "" {
+		key = fmt.Sprintf("%s/%d", spec.Job, r.Rand.Uint64())
 	}
 	ex := r.Executor()
-	st, err := ex.Begin(ctx, cfg.RunKey, cfg.Spec())
+	st, err := ex.Begin(ctx, key, spec)
 	if err != nil {
-		return Report{Job: cfg.Job, RunKey: cfg.RunKey, Result: policy.ResultError, Error: err.Error(), Err: err}
+		return Report{Job: spec.Job, RunKey: key, Result: policy.ResultError, Error: err.Error(), Err: err}
 	}
 	if st.Done {
 		return report(st)
 	}
-	return r.Resume(ctx, cfg.RunKey, cfg.FollowLogs)
+	return r.Resume(ctx, key, r.FollowLogs)
 }
 
 // Resume drives a recorded run to the end (`gluenet run`, and `gluenet

@@ -23,7 +23,6 @@ import (
 	"github.com/gluenet/gluenet/sim"
 	"github.com/gluenet/gluenet/store"
 	"github.com/gluenet/gluenet/store/sqlite"
-	"github.com/gluenet/gluenet/strategy"
 )
 
 // simClock is the runner's clock in tests: sleeping advances the simulated
@@ -92,12 +91,11 @@ func (f *fixture) runner(withMemory bool) *Runner {
 	return r
 }
 
-func config(key string) Config {
-	s, _ := strategy.Lookup("capacity")
+func spec() executor.Spec {
 	pc := policy.DefaultConfig()
 	pc.Jitter = 0
-	return Config{Job: job, Connections: []string{conn1, conn2}, Strategy: s, MinIPs: 2, Policy: pc,
-		PollInterval: 30 * time.Second, RunKey: key}
+	return executor.Spec{Job: job, Connections: []string{conn1, conn2}, Strategy: "capacity", MinIPs: 2, Policy: pc,
+		PollInterval: 30 * time.Second}
 }
 
 func TestDegradedAZRetriesInTheOtherZone(t *testing.T) {
@@ -124,7 +122,7 @@ func TestDegradedAZRetriesInTheOtherZone(t *testing.T) {
 			if err := f.region.Exhaust("subnet-0a1b2c3d4e5f60022", 100); err != nil {
 				t.Fatal(err)
 			}
-			rep := f.runner(tt.memory).Run(context.Background(), config("k"))
+			rep := f.runner(tt.memory).Run(context.Background(), "k", spec())
 			if rep.Result != tt.wantResult {
 				t.Fatalf("result %s (%s)", rep.Result, rep.Error)
 			}
@@ -155,7 +153,7 @@ func TestJournalRecordsAndReuses(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	r := f.runner(true)
-	rep := r.Run(ctx, config("key-1"))
+	rep := r.Run(ctx, "key-1", spec())
 	if rep.Result != policy.ResultSucceeded {
 		t.Fatalf("first run: %s %s", rep.Result, rep.Error)
 	}
@@ -168,7 +166,7 @@ func TestJournalRecordsAndReuses(t *testing.T) {
 		t.Fatalf("run status %s", run.Status)
 	}
 	// The same key again: nothing starts.
-	again := r.Run(ctx, config("key-1"))
+	again := r.Run(ctx, "key-1", spec())
 	if !again.Reused || again.Result != policy.ResultSucceeded || len(f.region.State().Runs) != 1 {
 		t.Fatalf("reuse: %+v, %d runs", again, len(f.region.State().Runs))
 	}
@@ -196,7 +194,7 @@ func TestResumeReattachesToTheRecordedRun(t *testing.T) {
 	if err := f.store.RecordRunID(ctx, "k", 1, *out.JobRunId, now); err != nil {
 		t.Fatal(err)
 	}
-	rep := f.runner(true).Run(ctx, config("k"))
+	rep := f.runner(true).Run(ctx, "k", spec())
 	if rep.Result != policy.ResultSucceeded || rep.Attempts[0].RunID != *out.JobRunId || len(f.region.State().Runs) != 1 {
 		t.Fatalf("resume: %+v; %d runs", rep, len(f.region.State().Runs))
 	}
@@ -207,7 +205,7 @@ func TestRunKeyOfAnotherJob(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.store.BeginRun(ctx, store.Run{Key: "k", Job: "OtherJob", CreatedAt: f.clock.Now()})
-	rep := f.runner(false).Run(ctx, config("k"))
+	rep := f.runner(false).Run(ctx, "k", spec())
 	if rep.Result != policy.ResultError || rep.Err == nil {
 		t.Fatalf("a run key of another job must be an error: %+v", rep)
 	}
@@ -217,7 +215,7 @@ func TestPlanIsReadOnly(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	before := f.region.Stats()
-	p, err := f.runner(true).Plan(context.Background(), config(""))
+	p, err := f.runner(true).Plan(context.Background(), spec())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,12 +264,12 @@ func TestReservationsPreventHerding(t *testing.T) {
 						cancel() // the run started: leave it going
 					}
 				}
-				cfg := config(fmt.Sprintf("herd-%d", i))
+				cfg := spec()
 				cfg.NeedIPs = 30
 				w := int32(30)
 				cfg.Start.NumberOfWorkers = &w
 				cfg.Policy.StopOnInterrupt = false
-				if rep := r.Run(ctx, cfg); rep.Result != policy.ResultInterrupted || rep.Attempts[0].RunID == "" {
+				if rep := r.Run(ctx, fmt.Sprintf("herd-%d", i), cfg); rep.Result != policy.ResultInterrupted || rep.Attempts[0].RunID == "" {
 					t.Fatalf("launch %d: %+v", i, rep)
 				}
 				cancel()
@@ -310,7 +308,7 @@ func TestPlacementFailureForgetsTheCachedSubnet(t *testing.T) {
 	if err := f.region.Exhaust("subnet-0a1b2c3d4e5f60022", 100); err != nil {
 		t.Fatal(err)
 	}
-	rep := f.runner(true).Run(context.Background(), config("k"))
+	rep := f.runner(true).Run(context.Background(), "k", spec())
 	if rep.Result != policy.ResultSucceeded || len(rep.Attempts) != 2 {
 		t.Fatalf("%+v", rep)
 	}
@@ -341,7 +339,7 @@ func TestLostLockStartsNothingAndRetries(t *testing.T) {
 	f := newFixture(t)
 	r := f.runner(true)
 	r.Journal = &flakyLease{Store: f.store}
-	rep := r.Run(context.Background(), config("k"))
+	rep := r.Run(context.Background(), "k", spec())
 	if rep.Result != policy.ResultSucceeded || len(rep.Attempts) != 1 {
 		t.Fatalf("%+v", rep)
 	}

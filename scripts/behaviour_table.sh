@@ -86,6 +86,19 @@ commands=(
 	"bad: state init not dynamodb|state init ./x.db"
 	"bad: unknown command|frobnicate"
 	"bad: sim scenario typo|sim serve --scenario \$SCEN_TYPO --addr 127.0.0.1:0"
+	# Added with branch wiring2 (policy moved out of cmd): status's live
+	# state, run --workers/--timeout, iam-policy with a state table, the
+	# prefer-az warning, and the checks that moved.
+	"status, live (run ended)|status --run-key k2 --output json"
+	"run --detach --workers --timeout|run --detach --job AirflowBlogJob --connections $CONNS --run-key k3 --workers 3 --timeout 5 --poll-interval 1s --output json"
+	"status, live (run going)|status --run-key k3 --output json"
+	"status table, live|status --run-key k3"
+	"resume, run ended (5 s later), table|@wait5 resume --run-key k3"
+	"iam-policy table, state table, logs|iam-policy --job AirflowBlogJob --connections MWAA-Glue-Blog-Subnet1 --state dynamodb://gluenet-state --logs --output table"
+	"plan, prefer-az matches no zone|plan --job AirflowBlogJob --connections MWAA-Glue-Blog-Subnet1,MWAA-Glue-Blog-Subnet2 --strategy prefer-az --prefer-az us-west-2a --output json"
+	"bad: --workers 0|run --job AirflowBlogJob --connections $CONNS --workers 0 --output json"
+	"bad: --timeout 0|run --job AirflowBlogJob --connections $CONNS --timeout 0 --output json"
+	"bad: --account 12|iam-policy --job AirflowBlogJob --connections MWAA-Glue-Blog-Subnet1 --account 12"
 )
 
 run_side() { # run_side LABEL BINARY

@@ -1,7 +1,10 @@
 package strategy
 
 import (
+	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/gluenet/gluenet"
 )
@@ -50,4 +53,32 @@ func (PreferAZ) Rank(in *Input, ps []gluenet.Placement) []gluenet.Placement {
 			return FreeOf(tier[i]) > FreeOf(tier[j])
 		})
 	})
+}
+
+// PreferAZWarning says so when --prefer-az names zones none of the
+// connections is in (a typo, or another region): the preference then
+// changes nothing. Zones of unchecked connections are unknown and do not
+// count against it.
+func PreferAZWarning(prefer []string, ps []gluenet.Placement) string {
+	if len(prefer) == 0 {
+		return ""
+	}
+	var zones []string
+	for _, p := range ps {
+		if p.AZ == "" {
+			continue
+		}
+		if slices.Contains(prefer, p.AZ) {
+			return ""
+		}
+		if !slices.Contains(zones, p.AZ) {
+			zones = append(zones, p.AZ)
+		}
+	}
+	if len(zones) == 0 {
+		return ""
+	}
+	slices.Sort(zones)
+	return fmt.Sprintf("none of the connections is in the preferred zone(s) %s, so --prefer-az changes nothing; the connections are in %s",
+		strings.Join(prefer, ", "), strings.Join(zones, ", "))
 }

@@ -80,3 +80,27 @@ func TestPreferAZProperty(t *testing.T) {
 		}
 	})
 }
+
+// TestPreferAZWarning: a warning only when zones are preferred, some
+// connection's zone is known, and none of the known zones is preferred.
+func TestPreferAZWarning(t *testing.T) {
+	t.Parallel()
+	ps := []gluenet.Placement{{Candidate: gluenet.Candidate{Connection: "a", AZ: "az-b"}}, {Candidate: gluenet.Candidate{Connection: "b", AZ: "az-a"}}, {Candidate: gluenet.Candidate{Connection: "c"}}, {Candidate: gluenet.Candidate{Connection: "d", AZ: "az-b"}}}
+	tests := []struct {
+		name   string
+		prefer []string
+		ps     []gluenet.Placement
+		want   string
+	}{
+		{"no preference", nil, ps, ""},
+		{"a preferred zone is used", []string{"az-x", "az-a"}, ps, ""},
+		{"no zone known", []string{"az-x"}, []gluenet.Placement{{Candidate: gluenet.Candidate{Connection: "c"}}}, ""},
+		{"none matches", []string{"az-x", "az-y"}, ps,
+			"none of the connections is in the preferred zone(s) az-x, az-y, so --prefer-az changes nothing; the connections are in az-a, az-b"},
+	}
+	for _, tt := range tests {
+		if got := PreferAZWarning(tt.prefer, tt.ps); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

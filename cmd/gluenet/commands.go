@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"time"
 
@@ -100,14 +99,14 @@ the reason for each place. It makes no change in AWS.`,
 				return err
 			}
 			defer env.Close()
-			plan, err := env.runner.Plan(cmd.Context(), env.config)
+			plan, err := env.runner.Plan(cmd.Context(), env.spec)
 			if err != nil {
 				if serr := env.storeErr(); serr != nil {
 					return serr
 				}
 				return explainAWS(err, s, a.getenv)
 			}
-			if w := preferAZWarning(s.PreferAZ, plan.Placements); w != "" {
+			if w := strategy.PreferAZWarning(s.PreferAZ, plan.Placements); w != "" {
 				a.log.Warn(w)
 				plan.Notes = append(plan.Notes, w)
 			}
@@ -143,7 +142,7 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 				return err
 			}
 			defer env.Close()
-			if env.config.RunKey, err = runKey(cmd.Flags(), a.getenv, s.Job); err != nil {
+			if env.runKey, err = runKey(cmd.Flags(), a.getenv, s.Job); err != nil {
 				return err
 			}
 			detach, _ := cmd.Flags().GetBool("detach")
@@ -154,27 +153,27 @@ the Glue run (unless --no-stop-on-interrupt), waits for it, and exits 130.`,
 				}
 				// Not the command's fault (AWS unreachable, say): report
 				// it as run reports an error, still without a record.
-				rep := runner.Report{Job: s.Job, RunKey: env.config.RunKey, Result: policy.ResultError, Error: err.Error(), Err: err}
+				rep := runner.Report{Job: s.Job, RunKey: env.runKey, Result: policy.ResultError, Error: err.Error(), Err: err}
 				if err := a.printReport(out, rep); err != nil {
 					return err
 				}
 				return a.finish(rep, s)
 			}
-			a.log.Info("run key", "run_key", env.config.RunKey)
+			a.log.Info("run key", "run_key", env.runKey)
 			if detach {
 				return a.detach(cmd.Context(), out, env, s)
 			}
-			env.config.FollowLogs, _ = cmd.Flags().GetBool("follow-logs")
+			env.runner.FollowLogs, _ = cmd.Flags().GetBool("follow-logs")
 			env.runner.LogLine = a.console.logLine
-			progress, stop := a.console.progress(s.Retry.MaxAttempts), env.config.Policy.StopOnInterrupt
+			progress, stop := a.console.progress(s.Retry.MaxAttempts), env.spec.Policy.StopOnInterrupt
 			env.runner.Progress = func(p runner.Progress) {
 				glueRun.set(runningRun{Job: s.Job, RunID: p.RunID, Stop: stop}) // for the signal handler's messages
 				progress(p)
 			}
-			rep := env.runner.Run(cmd.Context(), env.config)
+			rep := env.runner.Run(cmd.Context(), env.runKey, env.spec)
 			a.console.done()
 			if len(rep.Attempts) > 0 {
-				if w := preferAZWarning(s.PreferAZ, rep.Attempts[0].Connections); w != "" {
+				if w := strategy.PreferAZWarning(s.PreferAZ, rep.Attempts[0].Connections); w != "" {
 					a.log.Warn(w)
 				}
 			}
@@ -199,7 +198,7 @@ func checkNewRun(ctx context.Context, env *runEnv, s settings) error {
 	if env.runner.Journal == nil || env.client == nil {
 		return nil
 	}
-	if _, err := env.runner.Journal.GetRun(ctx, env.config.RunKey); !errors.Is(err, store.ErrNotFound) {
+	if _, err := env.runner.Journal.GetRun(ctx, env.runKey); !errors.Is(err, store.ErrNotFound) {
 		return nil // a recorded key goes on as recorded; a store error, Begin reports
 	}
 	_, err := env.client.JobNeeds(ctx, s.Job, s.NeedIPs)
@@ -245,15 +244,12 @@ func resultExit(result policy.Result, cause error, class classify.Class, msg str
 	return exitCode(err), err
 }
 
-// defaultMaxAttempts is the SDK's attempts per API call (standard retry
-// mode) unless AWS_MAX_ATTEMPTS says otherwise.
-const defaultMaxAttempts = awsclient.DefaultMaxAttempts
-
-// runEnv is what plan and run need: a runner and its config.
+// runEnv is what plan and run need: a runner, the run's spec and key.
 type runEnv struct {
 	runner *runner.Runner
 	client *awsclient.Client
-	config runner.Config
+	spec   executor.Spec
+	runKey string
 	close  []func()
 	store  *store.Async // nil without a state store
 }
@@ -285,12 +281,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		BaseEndpoint: endpoint,
 		Logger:       a.log,
 		CallTimeout:  s.CallTimeout,
-	}
-	if _, ok := a.getenv("AWS_MAX_ATTEMPTS"); !ok {
-		// Measured (docs/benchmarks.md): with 30% of calls throttled, 5
-		// attempts check every connection in 98% of decisions, the SDK's
-		// default 3 in 72%. AWS_MAX_ATTEMPTS still wins.
-		opts.MaxAttempts = defaultMaxAttempts
+		MaxAttempts:  awsclient.MaxAttempts(a.getenv),
 	}
 	// The state store opens in the background: opening it (a new SQLite
 	// file gets its schema) is start-up work of several milliseconds that
@@ -323,28 +314,15 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 	}
 	client := awsclient.New(cfg)
 	client.Logger = a.log
-	strat, _ := strategy.Lookup(s.Strategy)
-	rc := runner.Config{
-		Job:          s.Job,
-		Connections:  s.Connections,
-		Strategy:     strat,
-		NeedIPs:      s.NeedIPs,
-		MinIPs:       s.MinIPs,
-		PreferAZ:     s.PreferAZ,
-		Policy:       s.Retry,
-		Classify:     classify.Options{RetryJobFailures: s.RetryJobFailures},
-		PollInterval: s.PollInterval,
-		Start:        gluenet.StartInput{Arguments: s.Arguments},
-		Admission:    s.Admission,
-	}
-	if err := startOverrides(f, &rc); err != nil {
+	spec := s.Spec()
+	if err := startOverrides(f, &spec); err != nil {
 		if st != nil {
 			st.Close()
 		}
 		return nil, err
 	}
 	if v, err := f.GetBool("no-stop-on-interrupt"); err == nil && v {
-		rc.Policy.StopOnInterrupt = false
+		spec.Policy.StopOnInterrupt = false
 	}
 	seed := uint64(time.Now().UnixNano())
 	r := &runner.Runner{
@@ -354,7 +332,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 		Rand:  rand.New(rand.NewPCG(seed, seed>>1)),
 		Log:   a.log,
 	}
-	re := &runEnv{runner: r, client: client, config: rc, store: st}
+	re := &runEnv{runner: r, client: client, spec: spec, store: st}
 	if st != nil {
 		re.close = append(re.close, func() { st.Close() })
 		if s.Memory {
@@ -369,8 +347,7 @@ func (a *app) environment(ctx context.Context, f *pflag.FlagSet, s settings, jou
 				return nil, err
 			}
 			r.Journal = opened
-			host, _ := os.Hostname()
-			r.Holder = fmt.Sprintf("%s/%d/%08x", host, os.Getpid(), rand.Uint32()) // unique per runner, even within one process
+			r.Holder = executor.NewHolder()
 			r.LockTTL = s.LockTTL
 			if s.LockTimeout > 0 {
 				r.LockTimeout = s.LockTimeout
@@ -398,28 +375,27 @@ func runKey(f *pflag.FlagSet, getenv env, job string) (string, error) {
 	return runkey.New(job, time.Now(), rand.New(rand.NewPCG(seed, seed>>1))), nil
 }
 
-func startOverrides(f *pflag.FlagSet, rc *runner.Config) error {
+// startOverrides applies --workers, --worker-type and --timeout; the
+// values are checked by gluenet.StartInput.Validate.
+func startOverrides(f *pflag.FlagSet, spec *executor.Spec) error {
 	if changed(f, "workers") {
 		n, _ := f.GetInt("workers")
-		if n < 1 {
-			return usagef("--workers must be at least 1, got %d", n)
-		}
 		w := int32(n)
-		rc.Start.NumberOfWorkers = &w
-		if rc.NeedIPs == 0 {
-			rc.NeedIPs = n
+		spec.Start.NumberOfWorkers = &w
+		if spec.NeedIPs == 0 {
+			spec.NeedIPs = n
 		}
 	}
 	if changed(f, "worker-type") {
-		rc.Start.WorkerType, _ = f.GetString("worker-type")
+		spec.Start.WorkerType, _ = f.GetString("worker-type")
 	}
 	if changed(f, "timeout") {
 		n, _ := f.GetInt("timeout")
-		if n < 1 {
-			return usagef("--timeout must be at least 1 minute, got %d", n)
-		}
 		t := int32(n)
-		rc.Start.Timeout = &t
+		spec.Start.Timeout = &t
+	}
+	if err := spec.Start.Validate(); err != nil {
+		return usagef("%v", err)
 	}
 	return nil
 }
@@ -510,10 +486,12 @@ the region AWS_REGION names for this shell need not be the runner's.`,
 			// Only --region or the config file's region: a policy is for
 			// the runner's role, and this shell's AWS_REGION need not be
 			// the runner's region.
-			p, err := buildIAMPolicy(iamInput{Job: strings.TrimSpace(s.Job), Connections: conns, Partition: part,
-				Region: s.Region, Account: account, RoleARN: role, Logs: logs, StateTable: stateTableOf(s)})
+			in := awsclient.IAMInput{Job: strings.TrimSpace(s.Job), Connections: conns, Partition: part,
+				Region: s.Region, Account: account, RoleARN: role, Logs: logs}
+			in.StateTable, in.StateOperations = stateTableOf(s)
+			p, err := awsclient.NewIAMPolicy(in)
 			if err != nil {
-				return err
+				return usagef("%v", err)
 			}
 			if o == "table" {
 				return writeIAMTable(a.stdout, p)

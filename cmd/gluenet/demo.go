@@ -18,6 +18,7 @@ import (
 	"github.com/gluenet/gluenet/admit"
 	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/classify"
+	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/health"
 	"github.com/gluenet/gluenet/internal/config"
 	"github.com/gluenet/gluenet/memory"
@@ -25,7 +26,6 @@ import (
 	"github.com/gluenet/gluenet/runner"
 	"github.com/gluenet/gluenet/sim"
 	"github.com/gluenet/gluenet/store/sqlite"
-	"github.com/gluenet/gluenet/strategy"
 )
 
 // The demo's cast: the post's setup, as the default scenario defines it.
@@ -236,12 +236,11 @@ func (d *demoEnv) attemptLines(at runner.AttemptReport) []string {
 	return append(lines, end)
 }
 
-func (d *demoEnv) config(conns []string, strat string, workers int) runner.Config {
-	s, _ := strategy.Lookup(strat)
-	rc := runner.Config{
+func (d *demoEnv) config(conns []string, strat string, workers int) executor.Spec {
+	rc := executor.Spec{
 		Job:          demoJob,
 		Connections:  conns,
-		Strategy:     s,
+		Strategy:     strat,
 		MinIPs:       gluenet.DefaultMinIPs,
 		PollInterval: 150 * time.Millisecond,
 		Policy: policy.Config{MaxAttempts: 3, InitialDelay: time.Second, Multiplier: 2, MaxDelay: 5 * time.Second,
@@ -259,7 +258,7 @@ func (d *demoEnv) config(conns []string, strat string, workers int) runner.Confi
 	return rc
 }
 
-func (d *demoEnv) plan(ctx context.Context, rc runner.Config) (*planJSON, error) {
+func (d *demoEnv) plan(ctx context.Context, rc executor.Spec) (*planJSON, error) {
 	p, err := d.runnerFor(ctx).Plan(ctx, rc)
 	if err != nil {
 		return nil, err
@@ -273,12 +272,12 @@ func (d *demoEnv) plan(ctx context.Context, rc runner.Config) (*planJSON, error)
 
 // run runs the job and tells each attempt: the ranking it used (the order
 // written into the job), then the run's states.
-func (d *demoEnv) run(ctx context.Context, rc runner.Config, ch *demoChapter) error {
+func (d *demoEnv) run(ctx context.Context, rc executor.Spec, ch *demoChapter) error {
 	d.progress = nil
 	if d.narrate {
 		fmt.Fprintln(d.a.stdout, "    (running: a Glue run takes a few seconds here)")
 	}
-	rep := d.runnerFor(ctx).Run(ctx, rc)
+	rep := d.runnerFor(ctx).Run(ctx, "", rc)
 	if rep.Result != policy.ResultSucceeded {
 		return fmt.Errorf("demo run ended %s: %s", rep.Result, rep.Error)
 	}

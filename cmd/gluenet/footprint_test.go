@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -76,35 +75,6 @@ func TestBinaryLinksOnlyTheSDKOperationsItCalls(t *testing.T) {
 			// pattern no longer matches the symbol names.
 			if !slices.Contains(linked[svc], allowed[0]) && !slices.Contains(linked[svc], allowed[len(allowed)-1]) {
 				t.Errorf("no (*%s.Client) operation found in the symbol table (found %v): is the nm pattern stale?", svc, linked[svc])
-			}
-		})
-	}
-}
-
-// TestIAMPolicyListsConnectionsOnlyWhenDiscoveryDoes: glue:GetConnections
-// is granted only for candidate lists long enough for discovery to list
-// the connections instead of looking them up one by one.
-func TestIAMPolicyListsConnectionsOnlyWhenDiscoveryDoes(t *testing.T) {
-	tests := []struct {
-		conns int
-		want  bool
-	}{{2, false}, {16, false}, {17, true}, {200, true}}
-	for _, tt := range tests {
-		t.Run(strconv.Itoa(tt.conns), func(t *testing.T) {
-			var conns []string
-			for i := range tt.conns {
-				conns = append(conns, "c"+strconv.Itoa(i))
-			}
-			p, err := buildIAMPolicy(iamInput{Job: "j", Connections: conns})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := false
-			for _, st := range p.Statement {
-				got = got || slices.Contains(st.Action, "glue:GetConnections")
-			}
-			if got != tt.want {
-				t.Errorf("%d connections: glue:GetConnections granted = %v, want %v", tt.conns, got, tt.want)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -137,32 +136,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// preferAZWarning says so when --prefer-az names zones none of the
-// connections is in (a typo, or another region): the preference then
-// changes nothing. Zones of unchecked connections are unknown and do not
-// count against it.
-func preferAZWarning(prefer []string, ps []gluenet.Placement) string {
-	if len(prefer) == 0 {
-		return ""
-	}
-	var zones []string
-	for _, p := range ps {
-		if p.AZ == "" {
-			continue
-		}
-		if slices.Contains(prefer, p.AZ) {
-			return ""
-		}
-		if !slices.Contains(zones, p.AZ) {
-			zones = append(zones, p.AZ)
-		}
-	}
-	if len(zones) == 0 {
-		return ""
-	}
-	slices.Sort(zones)
-	return fmt.Sprintf("none of the connections is in the preferred zone(s) %s, so --prefer-az changes nothing; the connections are in %s",
-		strings.Join(prefer, ", "), strings.Join(zones, ", "))
 }

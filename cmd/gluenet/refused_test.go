@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -54,6 +56,29 @@ func TestNoRegion(t *testing.T) {
 		code, _, stderr := e.gluenet(context.Background(), args...)
 		if code != exitUsage || !strings.Contains(stderr, "no AWS region: give --region") {
 			t.Errorf("%v: exit %d, want %d with a hint\n%s", args, code, exitUsage, stderr)
+		}
+	}
+}
+
+// TestStartOverridesRefused: --workers and --timeout below their minimum
+// exit 2 with gluenet.StartInput.Validate's sentence, before any AWS call.
+func TestStartOverridesRefused(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	tests := []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--workers", "0"}, "--workers must be at least 1, got 0"},
+		{[]string{"--timeout", "-1"}, "--timeout must be at least 1 minute, got -1"},
+		{[]string{"--workers", "0", "--timeout", "0"}, "--workers must be at least 1, got 0"},
+	}
+	for _, tt := range tests {
+		args := append([]string{"run", "--job", "j", "--connections", "c1", "--region", "us-east-1", "--endpoint-url", "http://127.0.0.1:1", "--state", filepath.Join(t.TempDir(), "s.db")}, tt.flags...)
+		var out, errb bytes.Buffer
+		code := execute(t.Context(), args, &out, &errb, func(string) (string, bool) { return "", false })
+		if code != exitUsage || !strings.Contains(errb.String(), tt.want) {
+			t.Errorf("%v: exit %d, want %d with %q\n%s", tt.flags, code, exitUsage, tt.want, errb.String())
 		}
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -38,7 +37,7 @@ func TestIAMPolicyGrantsTheStateTable(t *testing.T) {
 			if code := execute(t.Context(), args, &out, &errb, func(string) (string, bool) { return "", false }); code != 0 {
 				t.Fatalf("exit %d: %s", code, errb.String())
 			}
-			var p iamPolicy
+			var p awsclient.IAMPolicy
 			if err := json.Unmarshal(out.Bytes(), &p); err != nil {
 				t.Fatal(err)
 			}
@@ -106,31 +105,5 @@ func TestStateInit(t *testing.T) {
 				t.Errorf("exit %d, want %d; output %q, want it to contain %q", code, tt.code, out.String()+errb.String(), tt.contains)
 			}
 		})
-	}
-}
-
-// TestIAMPolicyGrantsEveryCall: the policy with every option (more
-// candidates than one wave of lookups, logs) grants the action of every
-// AWS call gluenet makes, but for the ones it does without.
-func TestIAMPolicyGrantsEveryCall(t *testing.T) {
-	without := map[string]string{"glue:GetJobs": "lists job names for shell completion only; gluenet works without it"}
-	conns := make([]string, awsclient.DefaultConcurrency+1)
-	for i := range conns {
-		conns[i] = fmt.Sprintf("c%d", i)
-	}
-	p, err := buildIAMPolicy(iamInput{Job: "j", Connections: conns, Logs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	granted := map[string]bool{}
-	for _, st := range p.Statement {
-		for _, a := range st.Action {
-			granted[a] = true
-		}
-	}
-	for op, action := range awsclient.Permissions {
-		if _, ok := without[action]; !ok && !granted[action] {
-			t.Errorf("the policy does not grant %s, which %s needs", action, op)
-		}
 	}
 }

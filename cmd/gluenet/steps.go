@@ -11,11 +11,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gluenet/gluenet"
-	"github.com/gluenet/gluenet/awsclient"
 	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/runner"
-	"github.com/gluenet/gluenet/store"
 )
 
 // stepJSON is the documented JSON output of `run --detach`, `resume` and
@@ -136,13 +134,13 @@ func underCapacityText(u gluenet.UnderCapacity) string {
 // start, record), then print where it stands.
 func (a *app) detach(ctx context.Context, format string, env *runEnv, s settings) error {
 	ex := env.runner.Executor()
-	key := env.config.RunKey
-	st, err := ex.Begin(ctx, key, env.config.Spec())
+	key := env.runKey
+	st, err := ex.Begin(ctx, key, env.spec)
 	if err != nil {
 		return a.stepError(err, s)
 	}
 	if !st.Done {
-		if st, err = ex.StepOrInterrupt(ctx, key); err != nil {
+		if st, err = ex.Drive(ctx, key, false); err != nil {
 			return a.stepError(err, s)
 		}
 	}
@@ -202,26 +200,11 @@ attempt.`,
 				return err
 			}
 			defer env.Close()
-			ex := env.runner.Executor()
-			ctx := cmd.Context()
-			for {
-				st, err := ex.StepOrInterrupt(ctx, key)
-				if err != nil {
-					return a.stepError(err, s)
-				}
-				if st.Done || st.Wait.For == executor.WaitRun || noSleep {
-					return a.printStep(out, st, s)
-				}
-				a.log.Info("sleeping until the next attempt", "run_key", key, "until", rfc3339(st.Wait.Until), "why", st.Why)
-				if err := env.runner.Clock.Sleep(ctx, time.Until(st.Wait.Until)); err != nil {
-					// Interrupted during the backoff: the run ends here.
-					st, err := ex.InterruptAndStep(ctx, key)
-					if err != nil {
-						return a.stepError(err, s)
-					}
-					return a.printStep(out, st, s)
-				}
+			st, err := env.runner.Executor().Drive(cmd.Context(), key, !noSleep)
+			if err != nil {
+				return a.stepError(err, s)
 			}
+			return a.printStep(out, st, s)
 		},
 	}
 	f := cmd.Flags()
@@ -271,39 +254,9 @@ anything, in the store or in AWS. An unknown key exits 2.`,
 					return err
 				}
 				defer env.Close()
-				live, err := env.runner.Cloud.GetRun(cmd.Context(), status.Job, status.GlueRunID)
-				switch {
-				case err != nil && awsclient.Classify(err).Class == classify.NotFound:
-					// Glue no longer knows the run (the region restarted; on
-					// AWS, a run past its retention): it is lost, as resume
-					// finds, not a job that does not exist.
-					status.State = executor.StateLost
-					status.Why = fmt.Sprintf("Glue has no run %s of job %s: `gluenet resume --run-key %s` looks for it by its marker and settles the attempt",
-						status.GlueRunID, status.Job, key)
-					a.log.Warn("the recorded Glue run is lost", "run_key", key, "run_id", status.GlueRunID, "err", err)
-				case err != nil:
+				ex.Cloud = env.runner.Cloud
+				if status, err = ex.WithLiveState(cmd.Context(), status); err != nil {
 					return explainAWS(err, s, a.getenv)
-				default:
-					status.State = live.State
-				}
-				// The attempt's row says the same as the footer: the
-				// journal's state is older than Glue's (after a second
-				// Ctrl-C, say, it never saw the run stop).
-				for i := range status.Attempts {
-					if at := &status.Attempts[i]; at.RunID == status.GlueRunID {
-						at.State = status.State
-						if live.ErrorMessage != "" {
-							at.ErrorMessage = live.ErrorMessage
-						}
-					}
-				}
-			}
-			if w := status.Wait; w != nil && w.For == executor.WaitRun {
-				// When resume is due: one poll interval after the journal
-				// last saw the run change, as run --detach and resume
-				// print it; now if that is past.
-				if attempts, err := st.Attempts(cmd.Context(), key); err == nil {
-					w.CheckAt = nextPoll(attempts, status.GlueRunID, status.PollInterval, time.Now())
 				}
 			}
 			return a.printStep(out, status, s)
@@ -314,22 +267,4 @@ anything, in the store or in AWS. An unknown key exits 2.`,
 	f.Bool("offline", false, "only the state store: do not ask Glue for the run's live state")
 	f.String("output", "table", "output format: table or json")
 	return cmd
-}
-
-// nextPoll is when a run waiting on Glue run runID is next due for a
-// check: one poll interval after the journal last saw that run change state
-// (run --detach and resume say the same when they record it), or now when
-// that time has passed or nothing was recorded.
-func nextPoll(attempts []store.Attempt, runID string, poll time.Duration, now time.Time) time.Time {
-	for i := len(attempts) - 1; i >= 0; i-- {
-		at := attempts[i]
-		if at.GlueRunID != runID || len(at.States) == 0 {
-			continue
-		}
-		if due := at.States[len(at.States)-1].At.Add(poll); due.After(now) {
-			return due
-		}
-		break
-	}
-	return now
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/gluenet/gluenet"
 	"github.com/gluenet/gluenet/admit"
 	"github.com/gluenet/gluenet/awsclient"
+	"github.com/gluenet/gluenet/classify"
 	"github.com/gluenet/gluenet/executor"
 	"github.com/gluenet/gluenet/health"
 	"github.com/gluenet/gluenet/internal/strictyaml"
@@ -432,6 +433,14 @@ func (s *Settings) applyEnv(getenv Getenv) error {
 	return nil
 }
 
+// Spec is the run the settings describe, as the executor records it (the
+// command's own flags, --workers and the like, go on top).
+func (s Settings) Spec() executor.Spec {
+	return executor.Spec{Job: s.Job, Connections: s.Connections, Strategy: s.Strategy, NeedIPs: s.NeedIPs, MinIPs: s.MinIPs,
+		PreferAZ: s.PreferAZ, Policy: s.Retry, Classify: classify.Options{RetryJobFailures: s.RetryJobFailures},
+		PollInterval: s.PollInterval, Start: gluenet.StartInput{Arguments: s.Arguments}, Admission: s.Admission}
+}
+
 // Validate checks what every command that ranks needs; needJob is false
 // for commands that name no job.
 func (s *Settings) Validate(needJob bool) error {
@@ -451,8 +460,7 @@ func (s *Settings) Validate(needJob bool) error {
 		return Usagef("%v", err)
 	}
 	// The run's own rules are the executor's, for every driver alike.
-	spec := executor.Spec{Job: s.Job, Connections: s.Connections, Strategy: s.Strategy, NeedIPs: s.NeedIPs, MinIPs: s.MinIPs,
-		PreferAZ: s.PreferAZ, Policy: s.Retry, PollInterval: s.PollInterval, Admission: s.Admission}
+	spec := s.Spec()
 	if !needJob && spec.Job == "" {
 		spec.Job = "-" // plan-like commands that name no job still check the rest
 	}
