@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -380,6 +381,9 @@ func runKey(f *pflag.FlagSet, getenv env, job string) (string, error) {
 func startOverrides(f *pflag.FlagSet, spec *executor.Spec) error {
 	if changed(f, "workers") {
 		n, _ := f.GetInt("workers")
+		if n > math.MaxInt32 {
+			return usagef("--workers %d is more than Glue accepts (at most %d)", n, math.MaxInt32)
+		}
 		w := int32(n)
 		spec.Start.NumberOfWorkers = &w
 		if spec.NeedIPs == 0 {
@@ -391,6 +395,9 @@ func startOverrides(f *pflag.FlagSet, spec *executor.Spec) error {
 	}
 	if changed(f, "timeout") {
 		n, _ := f.GetInt("timeout")
+		if n > math.MaxInt32 {
+			return usagef("--timeout %d is more than Glue accepts (at most %d minutes)", n, math.MaxInt32)
+		}
 		t := int32(n)
 		spec.Start.Timeout = &t
 	}

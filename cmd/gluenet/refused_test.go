@@ -72,6 +72,9 @@ func TestStartOverridesRefused(t *testing.T) {
 		{[]string{"--workers", "0"}, "--workers must be at least 1, got 0"},
 		{[]string{"--timeout", "-1"}, "--timeout must be at least 1 minute, got -1"},
 		{[]string{"--workers", "0", "--timeout", "0"}, "--workers must be at least 1, got 0"},
+		// Too large for Glue's 32-bit fields: refused, not wrapped to 0.
+		{[]string{"--workers", "4294967296"}, "--workers 4294967296 is more than Glue accepts"},
+		{[]string{"--timeout", "4294967297"}, "--timeout 4294967297 is more than Glue accepts"},
 	}
 	for _, tt := range tests {
 		args := append([]string{"run", "--job", "j", "--connections", "c1", "--region", "us-east-1", "--endpoint-url", "http://127.0.0.1:1", "--state", filepath.Join(t.TempDir(), "s.db")}, tt.flags...)
