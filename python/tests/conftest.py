@@ -207,21 +207,29 @@ def sim_factory(tmp_path):
         s.stop()
 
 
+def postgres_dsn(what: str) -> str:
+    """The test Postgres's DSN (GLUENET_TEST_POSTGRES_DSN, with psql on
+    PATH), or the test is skipped; under CI=true it fails instead."""
+    import shutil
+
+    dsn = os.environ.get("GLUENET_TEST_POSTGRES_DSN")
+    if not dsn or not shutil.which("psql"):
+        msg = f"needs GLUENET_TEST_POSTGRES_DSN (.ci/postgres.sh) and psql: {what}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return dsn
+
+
 @pytest.fixture
 def pg_state_conn():
     """An Airflow connection (as AIRFLOW_CONN_GLUENET_STATE's value) to the
     test Postgres, in a schema of its own (fresh health memory and
     reservations), dropped afterwards."""
-    import shutil
     import uuid
     from urllib.parse import parse_qs, urlsplit as split
 
-    dsn = os.environ.get("GLUENET_TEST_POSTGRES_DSN")
-    if not dsn or not shutil.which("psql"):
-        msg = "needs GLUENET_TEST_POSTGRES_DSN (.ci/postgres.sh) and psql"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    dsn = postgres_dsn("gluenet's state in Postgres")
     schema = f"gluenet_af_{uuid.uuid4().hex[:10]}"
     subprocess.run(["psql", dsn, "-qc", f"CREATE SCHEMA {schema}"], check=True, capture_output=True)
     u = split(dsn)

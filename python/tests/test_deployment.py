@@ -34,7 +34,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import AIRFLOW, AIRFLOW_MAJOR, CONNECTIONS, HERE, JOB, REPO, KeyProxy, Sim, airflow_env, wait_for
+from conftest import (AIRFLOW, AIRFLOW_MAJOR, CONNECTIONS, HERE, JOB, REPO, KeyProxy, Sim, airflow_env, postgres_dsn,
+                      wait_for)
 
 pytestmark = pytest.mark.deployment
 
@@ -229,14 +230,7 @@ def operator_process(run_key_part: str) -> psutil.Process | None:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
-    import shutil
-
-    dsn = os.environ.get("GLUENET_TEST_POSTGRES_DSN")
-    if not dsn or not shutil.which("psql"):
-        msg = "needs GLUENET_TEST_POSTGRES_DSN (.ci/postgres.sh) and psql: Airflow's metadata for the scheduler"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    dsn = postgres_dsn("Airflow's metadata for the scheduler")
     try:
         import psycopg2  # noqa: F401
         if AIRFLOW_MAJOR >= 3:
