@@ -131,6 +131,31 @@ class GluenetRunTrigger(BaseTrigger):
             warnings.filterwarnings("ignore", message="You should not use sync calls here")
             return self.hook().read_connections()
 
+    async def _lookup(self, fn):
+        """fn() (sync code that reads connections) in a task of its own,
+        shielded. On Airflow 3 a sync lookup is a request to the
+        supervisor over the trigger runner's one channel, served through a
+        greenback portal: a cancellation that lands while the request is
+        out leaves its answer unread, and the next request of any trigger
+        reads it instead ("Response read out of order"), which ends the
+        whole trigger runner. Shielded, the lookup always reads its answer;
+        the caller is still cancelled."""
+
+        async def call():
+            try:
+                import greenback
+
+                await greenback.ensure_portal()
+            except ImportError:  # Airflow 2: lookups go to the database
+                pass
+            return fn()
+
+        task = asyncio.ensure_future(call())
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # never "exception never retrieved"
+        return await asyncio.shield(task)
+
     def _env(self, hook) -> tuple[str, dict[str, str]]:
         """gluenet and its environment for one poll (no connection lookup:
         the hook has read them). The session, and with it refreshable
@@ -179,7 +204,7 @@ class GluenetRunTrigger(BaseTrigger):
             self._log_tokens = GlueJobHook.LogContinuationTokens()
         h = GlueJobHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
                         config=_botocore_config(self.botocore_config))
-        h.conn_config  # noqa: B018 - the connection lookup, in this thread
+        await self._lookup(lambda: h.conn_config)  # the connection lookup, in the event loop's thread
         await sync_to_async(h.print_job_logs)(job_name=self.job_name, run_id=self.glue_run_id,
                                               continuation_tokens=self._log_tokens)
 
@@ -190,7 +215,7 @@ class GluenetRunTrigger(BaseTrigger):
             return "no Glue run to stop"
         self.log.info("gluenet: %s: stopping Glue run %s of %s", why, self.glue_run_id, self.job_name)
         try:
-            hook = self._hook_now()
+            hook = await self._lookup(self._hook_now)
             said = await asyncio.wait_for(sync_to_async(hook.stop_job_run)(self.job_name, self.glue_run_id), timeout=60)
         except Exception as e:  # noqa: BLE001 - reported, the run may go on
             said = f"stopping Glue run {self.glue_run_id} failed: {e!r}"
@@ -283,7 +308,7 @@ class GluenetRunTrigger(BaseTrigger):
                     f"Raise max_wait for jobs that run longer."))
                 return
             try:
-                hook = self._hook_now()
+                hook = await self._lookup(self._hook_now)
                 binary, env = await sync_to_async(self._env)(hook)
             except Exception as e:  # noqa: BLE001 - a missing connection, no binary: the task fails with it
                 yield event("error", permanent=False, message=f"preparing gluenet status: {e}")
