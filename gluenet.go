@@ -12,6 +12,7 @@ package gluenet
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -73,6 +74,10 @@ type Candidate struct {
 	FreeIPs int `json:"-"`
 	// Checked is false when discovery could not learn FreeIPs.
 	Checked bool `json:"-"`
+	// UsableIPs is the most IPs the subnet can ever have free: its IPv4
+	// CIDR block's addresses less the five AWS reserves in every subnet
+	// (SubnetUsableIPs); 0 when unknown.
+	UsableIPs int `json:"usable_ips,omitempty"`
 	// Problem says why the candidate is unchecked.
 	Problem string `json:"problem,omitempty"`
 	// Missing says Glue reported the connection as not existing
@@ -80,6 +85,19 @@ type Candidate struct {
 	// checked, it must stop the run before anything changes (see
 	// MissingConnections).
 	Missing bool `json:"missing,omitempty"`
+}
+
+// SubnetUsableIPs is how many addresses of an IPv4 subnet's CIDR block
+// ("10.0.1.0/24") ENIs can have: all but the five AWS reserves in every
+// subnet (the network address, the VPC router, DNS, one for future use and
+// the broadcast address), 251 for a /24. It returns 0 for anything else
+// (an IPv6 block, a malformed string): unknown.
+func SubnetUsableIPs(cidr string) int {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil || !p.Addr().Is4() || p.Bits() > 28 {
+		return 0
+	}
+	return 1<<(32-p.Bits()) - 5
 }
 
 // Need is what one run of the job asks of a subnet.

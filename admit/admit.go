@@ -128,6 +128,21 @@ func Room(p gluenet.Plan) *gluenet.Placement {
 	return nil
 }
 
+// NeverRoom reports whether no candidate's subnet can ever have room for
+// the plan's whole need, because each one's CIDR block is smaller than the
+// need (Candidate.UsableIPs): then waiting is pointless. It also returns
+// the largest subnet's usable IPs. A candidate whose size is unknown, or
+// that was not checked, might have room: NeverRoom is false then.
+func NeverRoom(p gluenet.Plan) (largest int, never bool) {
+	for _, pl := range p.Placements {
+		if pl.Free == nil || pl.UsableIPs == 0 || pl.UsableIPs >= p.Need.IPs {
+			return 0, false
+		}
+		largest = max(largest, pl.UsableIPs)
+	}
+	return largest, len(p.Placements) > 0
+}
+
 // Best is the healthy candidate with the most free IPs (the one closest to
 // having room), or the plan's first startable one, or nil.
 func Best(p gluenet.Plan) *gluenet.Placement {

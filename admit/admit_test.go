@@ -151,3 +151,30 @@ func TestMedianShortestRound(t *testing.T) {
 		t.Error("Round")
 	}
 }
+
+func TestNeverRoom(t *testing.T) {
+	sized := func(p gluenet.Placement, usable int) gluenet.Placement { p.UsableIPs = usable; return p }
+	unchecked := pl("c", 0, gluenet.GroupUnchecked, false)
+	unchecked.Free = nil
+	for _, tc := range []struct {
+		name    string
+		p       gluenet.Plan
+		largest int
+		never   bool
+	}{
+		{name: "both /24 too small", p: plan(300, sized(pl("a", 100, gluenet.GroupUsable, false), 251), sized(pl("b", 200, gluenet.GroupUsable, false), 123)), largest: 251, never: true},
+		{name: "one large enough, though full now", p: plan(300, sized(pl("a", 0, gluenet.GroupInsufficient, false), 507), sized(pl("b", 200, gluenet.GroupUsable, false), 251))},
+		{name: "exactly the need", p: plan(251, sized(pl("a", 3, gluenet.GroupUsable, false), 251))},
+		{name: "a size unknown", p: plan(300, sized(pl("a", 100, gluenet.GroupUsable, false), 251), pl("b", 200, gluenet.GroupUsable, false))},
+		{name: "an unchecked candidate might be large", p: plan(300, sized(pl("a", 100, gluenet.GroupUsable, false), 251), unchecked)},
+		{name: "an ejected small one counts like the others", p: plan(300, sized(pl("a", 100, gluenet.GroupUsable, true), 59)), largest: 59, never: true},
+		{name: "no candidates", p: plan(10)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			largest, never := NeverRoom(tc.p)
+			if largest != tc.largest || never != tc.never {
+				t.Errorf("NeverRoom = %d, %v; want %d, %v", largest, never, tc.largest, tc.never)
+			}
+		})
+	}
+}

@@ -192,6 +192,7 @@ func (c *Client) candidate(ctx context.Context, name string, ci *connInfo, subne
 	default:
 		cand.FreeIPs = int(*s.AvailableIpAddressCount)
 		cand.Checked = true
+		cand.UsableIPs = gluenet.SubnetUsableIPs(aws.ToString(s.CidrBlock))
 	}
 	if az := aws.ToString(s.AvailabilityZone); az != "" {
 		cand.AZ = az

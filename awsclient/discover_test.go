@@ -92,9 +92,9 @@ func testDiscover(t *testing.T, b *testBackend) {
 		cand    gluenet.Candidate
 		problem string // substring of Problem
 	}{
-		{cand: gluenet.Candidate{Connection: r.conn["a"], SubnetID: r.subnet["a"], AZ: "us-east-1a", FreeIPs: 248, Checked: true}},
+		{cand: gluenet.Candidate{Connection: r.conn["a"], SubnetID: r.subnet["a"], AZ: "us-east-1a", FreeIPs: 248, Checked: true, UsableIPs: 251}}, // a /24
 		{cand: gluenet.Candidate{Connection: r.conn["unknown"], Missing: true}, problem: "get connection: EntityNotFoundException"},
-		{cand: gluenet.Candidate{Connection: r.conn["b"], SubnetID: r.subnet["b"], AZ: "us-east-1b", FreeIPs: 59, Checked: true}},
+		{cand: gluenet.Candidate{Connection: r.conn["b"], SubnetID: r.subnet["b"], AZ: "us-east-1b", FreeIPs: 59, Checked: true, UsableIPs: 59}}, // a /26
 		{cand: gluenet.Candidate{Connection: r.conn["gone"], SubnetID: r.subnet["gone"], AZ: "us-east-1c"},
 			problem: "subnet " + r.subnet["gone"] + " not found"},
 		{cand: gluenet.Candidate{Connection: r.conn["nosubnet"]}, problem: "connection has no subnet"},

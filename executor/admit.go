@@ -58,6 +58,10 @@ func (x *stepper) admit(ctx context.Context, a *policy.Action) (*Wait, error) {
 // prediction expects no room within the wait.
 const noRoomExpected = "no room for the whole run, and the runs in flight are not expected to make room within --admit-wait"
 
+// neverRoom is the reason of an attempt that does not wait because no
+// candidate subnet is large enough for the run at all.
+const neverRoom = "no candidate subnet is large enough for the whole run, even empty"
+
 // predict bounds a new wait for room by the forecast: until room is
 // expected plus a margin, or no wait at all when the runs in flight are
 // not expected to make room within it. With nothing to go on (no run in
@@ -86,6 +90,11 @@ func (x *stepper) waitForRoom(ctx context.Context, a *policy.Action) (*Wait, err
 		if cfg.Predict {
 			x.predict(ctx, *a.Plan, cur)
 		}
+		if largest, never := admit.NeverRoom(*a.Plan); never {
+			cur.AdmitUntil, cur.Why = cur.AdmitSince, neverRoom
+			x.e.log().Info(neverRoom+": not waiting", "run_key", x.key, "attempt", cur.Number,
+				"needs", a.Plan.Need.IPs, "largest_subnet_usable_ips", largest)
+		}
 	}
 	cur.AdmittedAt = time.Time{}
 	if now.Before(cur.AdmitUntil) {
@@ -102,8 +111,11 @@ func (x *stepper) waitForRoom(ctx context.Context, a *policy.Action) (*Wait, err
 	waited := admit.Round(now.Sub(cur.AdmitSince))
 	if cfg.WhenShort == admit.FailShort {
 		why := fmt.Sprintf("after waiting %s for room (--admit-wait)", waited)
-		if cur.Why == noRoomExpected {
+		switch cur.Why {
+		case noRoomExpected:
 			why = "and the runs in flight are not expected to make room within --admit-wait"
+		case neverRoom:
+			why = "and none ever can: each candidate subnet's CIDR block is smaller than that"
 		}
 		best := ""
 		if b := admit.Best(*a.Plan); b != nil && b.Free != nil {
@@ -113,6 +125,11 @@ func (x *stepper) waitForRoom(ctx context.Context, a *policy.Action) (*Wait, err
 		x.e.log().Error(msg, "run_key", x.key, "attempt", cur.Number)
 		x.apply(policy.NoRoom{Class: ClassNoRoom, Err: msg})
 		x.rec.ErrClass = ClassNoRoom
+		return nil, nil
+	}
+	if cur.Why == neverRoom {
+		x.e.log().Warn(neverRoom+": starting with what there is (--when-short start); give the job connections in larger subnets, or fewer workers",
+			"run_key", x.key, "attempt", cur.Number, "needs", a.Plan.Need.IPs)
 		return nil, nil
 	}
 	if cur.Why == noRoomExpected {

@@ -25,6 +25,7 @@ func TestAdmission(t *testing.T) {
 		wait   time.Duration
 		when   admit.WhenShort
 		roomAt time.Duration // 0: never
+		usable int           // each subnet's usable IPs (0: unknown)
 		// what the test expects
 		started     bool
 		at          time.Duration // when the run started (or ended without starting)
@@ -40,12 +41,20 @@ func TestAdmission(t *testing.T) {
 			at: 10 * time.Minute, result: policy.ResultFailed, waitedRoomS: 600},
 		{name: "room after the wait ran out", wait: 2 * time.Minute, when: admit.StartShort, roomAt: 3 * time.Minute,
 			started: true, at: 2 * time.Minute, short: &gluenet.UnderCapacity{Needed: 10, FreeAtStart: 5, Subnet: "subnet-a"}, waitedRoomS: 120},
+		// Subnets of 8 usable IPs never hold a run of 10: no wait.
+		{name: "no subnet large enough, start short at once", wait: 10 * time.Minute, when: admit.StartShort, usable: 8,
+			started: true, at: 0, short: &gluenet.UnderCapacity{Needed: 10, FreeAtStart: 5, Subnet: "subnet-a"}},
+		{name: "no subnet large enough, fail at once", wait: 10 * time.Minute, when: admit.FailShort, usable: 8,
+			at: 0, result: policy.ResultFailed},
+		{name: "subnets large enough, though not now: wait", wait: 10 * time.Minute, when: admit.StartShort, usable: 10, roomAt: time.Minute,
+			started: true, at: time.Minute, waitedRoomS: 60},
 		{name: "admission off starts short at once", wait: 0,
 			started: true, at: 0, short: &gluenet.UnderCapacity{Needed: 10, FreeAtStart: 5, Subnet: "subnet-a"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			cloud := newFakeCloud(10, map[string]int{"a": 5, "b": 3})
+			cloud.usable = tc.usable
 			clock := &fakeClock{now: testEpoch}
 			ex := newTestExecutor(cloud, NewMemJournal(), clock, nil)
 			if _, err := ex.Begin(ctx, "k", admitSpec(tc.wait, tc.when)); err != nil {

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -821,7 +822,11 @@ func (e *Executor) Plan(ctx context.Context, spec Spec) (gluenet.Plan, error) {
 	if err != nil {
 		return plan, err
 	}
-	if room := admit.Room(plan); spec.Admission.Enabled() && room == nil {
+	largest, never := admit.NeverRoom(plan)
+	if room := admit.Room(plan); spec.Admission.Enabled() && room == nil && never {
+		plan.Notes = append(plan.Notes, fmt.Sprintf("a run now would not wait for room: it needs %d IPs and the largest candidate subnet has %d usable, even empty (--when-short %s decides)",
+			plan.Need.IPs, largest, cmp.Or(spec.Admission.WhenShort, admit.DefaultWhenShort)))
+	} else if spec.Admission.Enabled() && room == nil {
 		plan.Notes = append(plan.Notes, fmt.Sprintf("a run now would wait for room, up to %s (--admit-wait): %s",
 			spec.Admission.Wait, strings.TrimPrefix(admit.Waiting(plan, e.now().Add(spec.Admission.Wait), admit.Forecast{}), "waiting for room: ")))
 	} else if short := admit.Short(plan); short != nil {

@@ -19,6 +19,8 @@ import (
 // IPs are set by the test. Runs end in the state the test sets (SUCCEEDED
 // by default). It counts every call that changes AWS.
 type fakeCloud struct {
+	// usable is every subnet's Candidate.UsableIPs (0: unknown).
+	usable  int
 	mu      sync.Mutex
 	need    int
 	free    map[string]int
@@ -123,7 +125,7 @@ func (f *fakeCloud) discover(conns []string) ([]gluenet.Candidate, error) {
 	}
 	out := make([]gluenet.Candidate, 0, len(conns))
 	for _, c := range conns {
-		out = append(out, gluenet.Candidate{Connection: c, SubnetID: "subnet-" + c, AZ: "az-" + c, FreeIPs: f.free[c], Checked: true})
+		out = append(out, gluenet.Candidate{Connection: c, SubnetID: "subnet-" + c, AZ: "az-" + c, FreeIPs: f.free[c], Checked: true, UsableIPs: f.usable})
 	}
 	return out, nil
 }

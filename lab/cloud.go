@@ -201,7 +201,7 @@ func (d *directCloud) Discover(_ context.Context, connections []string) ([]gluen
 		c := gluenet.Candidate{Connection: n, SubnetID: in.subnet, AZ: in.az, Problem: in.problem}
 		if c.Problem == "" {
 			if s, ok := subnets[in.subnet]; ok {
-				c.FreeIPs, c.Checked = s.AvailableIPs, true
+				c.FreeIPs, c.Checked, c.UsableIPs = s.AvailableIPs, true, gluenet.SubnetUsableIPs(s.CIDR)
 				if s.AZ != "" {
 					c.AZ = s.AZ
 				}

@@ -116,6 +116,8 @@ type DirectSubnet struct {
 	// AvailableIPs is EC2's AvailableIpAddressCount: it lags behind the
 	// ENIs of runs that started less than eni.lag ago.
 	AvailableIPs int
+	// CIDR is the subnet's CidrBlock.
+	CIDR string
 }
 
 // DirectDescribeSubnets is DescribeSubnets with a subnet-id filter: it
@@ -131,7 +133,7 @@ func (r *Region) DirectDescribeSubnets(ids []string) ([]DirectSubnet, error) {
 			continue
 		}
 		s := r.subnets[id]
-		out = append(out, DirectSubnet{ID: s.id, AZ: s.az, AvailableIPs: s.reportedFree()})
+		out = append(out, DirectSubnet{ID: s.id, AZ: s.az, AvailableIPs: s.reportedFree(), CIDR: s.prefix.String()})
 	}
 	return out, nil
 }
