@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/gluenet/gluenet/sim"
 )
@@ -166,4 +167,52 @@ func beforeShape(sc *Scenario) {
 	}
 	base.Glue.UnderCapacitySlowdown = sim.SlowdownNone
 	sc.Region = RegionRef{Inline: base}
+}
+
+// TestLate checks Outcome.Late against what each run went through: a run
+// that started once at full capacity ends exactly its start delay late
+// (its length is the one the region draws for it); a run that started
+// short ends later than its start delay (glue.under_capacity_slowdown);
+// a run that did not succeed has no lateness.
+func TestLate(t *testing.T) {
+	sc, err := Load("ip-pressure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"gluenet-weighted+wait0", "gluenet-weighted"} {
+		t.Run(name, func(t *testing.T) {
+			s, err := Simulate(context.Background(), sc, mustVariant(t, name), 1, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[Category]int{}
+			for i, o := range s.Outcomes {
+				startDelay := o.FinalStart - o.Arrival
+				switch {
+				case o.Category == Full && o.Attempts == 1:
+					if d := o.Late - startDelay; d < -time.Second || d > time.Second {
+						t.Errorf("run %d (full, one attempt): late %s, want its start delay %s", i, o.Late, startDelay)
+					}
+				case o.Category == Under && o.Attempts == 1:
+					if o.Late <= startDelay+time.Minute {
+						t.Errorf("run %d (under capacity): late %s, want more than its start delay %s", i, o.Late, startDelay)
+					}
+				case o.Category != Full && o.Category != Under:
+					if o.Late != -1 {
+						t.Errorf("run %d (%s): late %s, want -1", i, o.Category, o.Late)
+					}
+				}
+				if o.WaitedForRoom > 0 && o.Late >= 0 && o.Late < o.WaitedForRoom {
+					t.Errorf("run %d: late %s, less than its wait for room %s", i, o.Late, o.WaitedForRoom)
+				}
+				seen[o.Category]++
+			}
+			if seen[Full] == 0 || seen[Under] == 0 {
+				t.Fatalf("want both full and short runs on ip-pressure, got %v", seen)
+			}
+			if s.Metrics.LateP95 < s.Metrics.LateP50 || s.Metrics.LateP95 <= 0 {
+				t.Errorf("late p50 %gs, p95 %gs", s.Metrics.LateP50, s.Metrics.LateP95)
+			}
+		})
+	}
 }

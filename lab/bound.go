@@ -177,10 +177,8 @@ func Bound(sc *Scenario, seed int64, sims []*Simulation) (BoundResult, error) {
 	runs := make([]brun, len(arr))
 	for i, a := range arr {
 		j := jobs[sc.Jobs[a.Job].Name]
-		// Every attempt of run i lasts the same at full capacity (the
-		// engine names the run to the region: sim.RunIDArgument).
-		dur := j.CodeDuration(sim.RunJitter(def.Seed, j.Name, runID(i))).Round(time.Millisecond)
-		life := j.Startup.D() + dur
+		// Every attempt of run i lasts the same at full capacity.
+		life := fullLife(&def, j.Name, i)
 		// The oracle may wait as long as the longest admission wait of
 		// the compared strategies before starting any run, not only where
 		// a strategy did.

@@ -28,6 +28,7 @@ type proc struct {
 	arrival arrival
 	job     string
 	key     string
+	life    time.Duration // at full capacity (fullLife)
 	begun   bool
 	st      executor.Status
 	done    bool
@@ -145,10 +146,12 @@ func newEngine(sc *Scenario, region *sim.Scenario, v Variant, seed int64, sdk bo
 		e.ex.Memory = &labMemory{cfg: v.Health}
 	}
 	arr := fleet(sc, seed)
+	def := r.Scenario()
 	e.procs = make([]proc, len(arr))
 	e.q = make(evHeap, 0, len(arr))
 	for i, a := range arr {
-		e.procs[i] = proc{arrival: a, job: sc.Jobs[a.Job].Name, key: fmt.Sprintf("lab-%d", i)}
+		job := sc.Jobs[a.Job].Name
+		e.procs[i] = proc{arrival: a, job: job, key: fmt.Sprintf("lab-%d", i), life: fullLife(&def, job, i)}
 		e.schedule(a.At, i)
 	}
 	return e, nil

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"time"
+
+	"github.com/gluenet/gluenet/sim"
 )
 
 // arrival is one run of the fleet: which job, and when it is requested,
@@ -64,6 +66,20 @@ func fleet(sc *Scenario, seed int64) []arrival {
 	// struct type): binary size.
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At < out[j].At })
 	return out
+}
+
+// fullLife is how long run i of the fleet lasts, from StartJobRun to its
+// end, when it starts with all its workers: its job's startup and the
+// code duration the region draws for the run (the engine names every run
+// to the region: sim.RunIDArgument). def is the region's scenario with its
+// defaults filled in.
+func fullLife(def *sim.Scenario, job string, i int) time.Duration {
+	for _, j := range def.Jobs {
+		if j.Name == job {
+			return j.Startup.D() + j.CodeDuration(sim.RunJitter(def.Seed, j.Name, runID(i))).Round(time.Millisecond)
+		}
+	}
+	return 0
 }
 
 // percentile is the p-th percentile (0..1) of sorted values, by the

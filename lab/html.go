@@ -35,6 +35,7 @@ func (r *Result) charts() []chart {
 		chart{"Attempts per run", "Glue runs started per run", func(s Summary) Stat { return s.AttemptsPerRun }, 1},
 		chart{"Time from request to RUNNING, p95", "seconds", func(s Summary) Stat { return s.ToRunningP95 }, 1},
 		chart{"Run time lost to failed attempts", "hours", func(s Summary) Stat { return s.LostHours }, 1},
+		chart{"How much later runs end than at once and at full capacity, p95", "minutes", func(s Summary) Stat { return s.LateP95 }, 1.0 / 60},
 	)
 }
 

@@ -70,6 +70,7 @@ type CurvePoint struct {
 	ToRunningP95 Stat          `json:"to_running_p95_s"`
 	Waited       Stat          `json:"waited_rate"`
 	WaitP95      Stat          `json:"wait_for_room_p95_s"`
+	LateP95      Stat          `json:"late_p95_s"`
 }
 
 // Category is how one run of the fleet ended up.
@@ -105,6 +106,11 @@ type Outcome struct {
 	ToRunning time.Duration `json:"to_running"`
 	// Lost is the Glue run time of its failed attempts.
 	Lost time.Duration `json:"lost"`
+	// Late is how much later the run ended than it would have had it
+	// started at once with all its workers: the waits, the failed
+	// attempts and the slowdown of a start under capacity together; -1
+	// when it did not succeed.
+	Late time.Duration `json:"late"`
 	// FinalStart is when the deciding attempt started, since the
 	// simulation's start; FinalSubnet is where Glue placed it.
 	FinalStart  time.Duration `json:"final_start"`
@@ -158,7 +164,7 @@ func outcomes(e *engine) []Outcome {
 	}
 	out := make([]Outcome, len(e.procs))
 	for i, p := range e.procs {
-		o := Outcome{Job: p.job, Arrival: p.arrival.At, ToRunning: -1, Result: p.st.Result}
+		o := Outcome{Job: p.job, Arrival: p.arrival.At, ToRunning: -1, Late: -1, Result: p.st.Result}
 		var final *sim.RunRecord
 		everRan := false
 		var lastClass classify.Class
@@ -186,6 +192,9 @@ func outcomes(e *engine) []Outcome {
 			o.FinalSubnet = final.SubnetID
 			if !final.RunningSince.IsZero() {
 				o.ToRunning = final.RunningSince.Sub(epoch) - p.arrival.At
+			}
+			if p.st.Result == policy.ResultSucceeded && !final.CompletedOn.IsZero() {
+				o.Late = max(final.CompletedOn.Sub(epoch)-p.arrival.At-p.life, 0)
 			}
 		}
 		switch {
@@ -223,6 +232,12 @@ type Metrics struct {
 	ToRunningP95 float64 `json:"to_running_p95_s"`
 	// LostHours is the Glue run time of failed attempts, in hours.
 	LostHours float64 `json:"lost_hours"`
+	// LateP50 and LateP95 are seconds by which runs that succeeded ended
+	// later than had they started at once with all their workers
+	// (Outcome.Late): what a user waits for the result, beyond the job's
+	// own length.
+	LateP50 float64 `json:"late_p50_s"`
+	LateP95 float64 `json:"late_p95_s"`
 	// OfBound is FullCount / the upper bound's count (1 when the bound is
 	// 0); 0 when the bound was skipped.
 	OfBound float64 `json:"of_bound"`
@@ -241,8 +256,11 @@ func measure(os []Outcome) Metrics {
 	counts := map[Category]int{}
 	attempts := 0
 	var lost time.Duration
-	var toRun, waits []float64
+	var toRun, waits, late []float64
 	for _, o := range os {
+		if o.Late >= 0 {
+			late = append(late, o.Late.Seconds())
+		}
 		if o.WaitedForRoom > 0 {
 			waits = append(waits, o.WaitedForRoom.Seconds())
 		}
@@ -267,6 +285,11 @@ func measure(os []Outcome) Metrics {
 	if len(toRun) > 0 {
 		m.ToRunningP50 = percentile(toRun, 0.5)
 		m.ToRunningP95 = percentile(toRun, 0.95)
+	}
+	if len(late) > 0 {
+		slices.Sort(late)
+		m.LateP50 = percentile(late, 0.5)
+		m.LateP95 = percentile(late, 0.95)
 	}
 	if len(waits) > 0 {
 		slices.Sort(waits)
@@ -331,6 +354,8 @@ type Summary struct {
 	Waited          Stat    `json:"waited_rate"`
 	WaitMean        Stat    `json:"wait_for_room_mean_s"`
 	WaitP95         Stat    `json:"wait_for_room_p95_s"`
+	LateP50         Stat    `json:"late_p50_s"`
+	LateP95         Stat    `json:"late_p95_s"`
 }
 
 // Result is a whole lab run.
@@ -435,7 +460,7 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Result, error) {
 			res.Curve = append(res.Curve, CurvePoint{Base: curveBase, Variant: v.Name, Wait: v.Admission.Wait, WaitText: v.Admission.Wait.String(),
 				OfBound: col(func(m Metrics) float64 { return m.OfBound }), Under: col(func(m Metrics) float64 { return m.Under }),
 				ToRunningP95: col(func(m Metrics) float64 { return m.ToRunningP95 }), Waited: col(func(m Metrics) float64 { return m.Waited }),
-				WaitP95: col(func(m Metrics) float64 { return m.WaitP95 })})
+				WaitP95: col(func(m Metrics) float64 { return m.WaitP95 }), LateP95: col(func(m Metrics) float64 { return m.LateP95 })})
 			continue
 		}
 		res.Summaries = append(res.Summaries, Summary{
@@ -453,6 +478,8 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Result, error) {
 			Waited:          col(func(m Metrics) float64 { return m.Waited }),
 			WaitMean:        col(func(m Metrics) float64 { return m.WaitMean }),
 			WaitP95:         col(func(m Metrics) float64 { return m.WaitP95 }),
+			LateP50:         col(func(m Metrics) float64 { return m.LateP50 }),
+			LateP95:         col(func(m Metrics) float64 { return m.LateP95 }),
 		})
 	}
 	return res, nil

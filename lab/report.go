@@ -31,9 +31,14 @@ func num(s Stat, seeds int, prec int) string {
 	return fmt.Sprintf("%.*f", prec, s.Mean)
 }
 
+// inMinutes is a figure in seconds, in minutes.
+func inMinutes(s Stat) Stat {
+	return Stat{Mean: s.Mean / 60, StdDev: s.StdDev / 60, Min: s.Min / 60, Max: s.Max / 60}
+}
+
 // TableHeader is the header row of the summary table.
 var TableHeader = []string{"STRATEGY", "FULL", "OF BOUND", "UNDER", "NO START", "PLACEMENT FAIL",
-	"ATTEMPTS/RUN", "TO RUNNING P50 (s)", "P95 (s)", "WAITED", "WAIT P95 (s)", "LOST (h)"}
+	"ATTEMPTS/RUN", "TO RUNNING P50 (s)", "P95 (s)", "WAITED", "WAIT P95 (s)", "LOST (h)", "LATE P50 (min)", "P95 (min)"}
 
 // Rows is the summary table, one row per strategy, as the terminal and the
 // HTML report show it.
@@ -47,7 +52,7 @@ func (r *Result) Rows() [][]string {
 		}
 		rows = append(rows, []string{s.Variant.Name, pct(s.Full, n), ofBound, pct(s.Under, n), pct(s.FailedToStart, n),
 			pct(s.FailedPlacement, n), num(s.AttemptsPerRun, n, 2), num(s.ToRunningP50, n, 0), num(s.ToRunningP95, n, 0),
-			pct(s.Waited, n), num(s.WaitP95, n, 0), num(s.LostHours, n, 1)})
+			pct(s.Waited, n), num(s.WaitP95, n, 0), num(s.LostHours, n, 1), num(inMinutes(s.LateP50), n, 1), num(inMinutes(s.LateP95), n, 1)})
 	}
 	return rows
 }
@@ -91,10 +96,10 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if len(r.Curve) > 0 {
 		fmt.Fprintf(w, "\nAdmission trade-off of %s (the bound lets the oracle wait as long as the longest wait here):\n", r.Curve[0].Base)
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ADMIT WAIT\tOF BOUND\tUNDER\tTO RUNNING P95 (s)\tWAITED\tWAIT P95 (s)")
+		fmt.Fprintln(tw, "ADMIT WAIT\tOF BOUND\tUNDER\tTO RUNNING P95 (s)\tWAITED\tWAIT P95 (s)\tLATE P95 (min)")
 		n := len(r.Seeds)
 		for _, c := range r.Curve {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Wait, pct(c.OfBound, n), pct(c.Under, n), num(c.ToRunningP95, n, 0), pct(c.Waited, n), num(c.WaitP95, n, 0))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Wait, pct(c.OfBound, n), pct(c.Under, n), num(c.ToRunningP95, n, 0), pct(c.Waited, n), num(c.WaitP95, n, 0), num(inMinutes(c.LateP95), n, 1))
 		}
 		return tw.Flush()
 	}
