@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +111,17 @@ func subsetDiff(path string, old, cur any) []string {
 			out = append(out, subsetDiff(fmt.Sprintf("%s[%d]", path, i), o[i], c[i])...)
 		}
 		return out
+	}
+	// The bound's dual value is the solver's, not a strategy's: its last
+	// digits move with the solver's arithmetic (commit "lab: the interval
+	// bound's flow settles each node once" moved it by < 0.03), so it is
+	// compared to within 0.1; the bound's count, its floor, exactly.
+	if strings.HasSuffix(path, ".dual") {
+		o, ok1 := old.(float64)
+		c, ok2 := cur.(float64)
+		if ok1 && ok2 && math.Abs(o-c) <= 0.1 {
+			return nil
+		}
 	}
 	if !reflect.DeepEqual(old, cur) {
 		return []string{fmt.Sprintf("%s: %v, was %v", path, cur, old)}

@@ -477,6 +477,7 @@ func flowLP(items []bitem, c int, lambda, xsum []float64) float64 {
 		}
 	}
 	dist := make([]float64, m)
+	done := make([]bool, m)
 	prevNode := make([]int, m)
 	prevArc := make([]int, m)
 	flow, sink := 0, m-1
@@ -484,15 +485,21 @@ func flowLP(items []bitem, c int, lambda, xsum []float64) float64 {
 		for j := range dist {
 			dist[j] = math.Inf(1)
 		}
+		clear(done)
 		dist[0] = 0
 		pq := &fheap{{0, 0}}
 		for pq.Len() > 0 {
 			top := heap.Pop(pq).(fitem)
-			if top.d > dist[top.v] {
+			if done[top.v] {
 				continue
 			}
+			// A node is settled once: rounding can make an arc and its
+			// reverse sum to a hair below zero, and a settled node
+			// updated again could then make the path back to the source
+			// a cycle (a 400-run scenario looped for ever that way).
+			done[top.v] = true
 			for k, a := range g[top.v] {
-				if a.cap <= 0 {
+				if a.cap <= 0 || done[a.to] {
 					continue
 				}
 				nd := top.d + a.cost + pot[top.v] - pot[a.to]
@@ -506,10 +513,14 @@ func flowLP(items []bitem, c int, lambda, xsum []float64) float64 {
 		if math.IsInf(dist[sink], 1) {
 			break
 		}
+		// min(dist, dist[sink]), not dist alone: a node this search did
+		// not reach (or reached only beyond the sink) must move too, or a
+		// later search meets negative reduced costs there and Dijkstra's
+		// queue re-expands nodes without end (a 400-run scenario ran for
+		// more than ten minutes). With the minimum every residual arc
+		// keeps a reduced cost >= 0.
 		for j := range pot {
-			if !math.IsInf(dist[j], 1) {
-				pot[j] += dist[j]
-			}
+			pot[j] += min(dist[j], dist[sink])
 		}
 		// The path's true cost: stop once it no longer earns anything,
 		// the time line alone carries the rest at no cost.
