@@ -54,9 +54,9 @@ type Options struct {
 	CurveBase string
 }
 
-// DefaultCurve is the lab's trade-off curve: admission waits of 0, 2, 5
-// and 10 minutes.
-var DefaultCurve = []time.Duration{0, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute}
+// DefaultCurve is the lab's trade-off curve: admission waits of 0, 2, 5,
+// 10, 30 and 60 minutes (gluenet run's default, admit.DefaultWait).
+var DefaultCurve = []time.Duration{0, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour}
 
 // CurvePoint is one admission wait of the trade-off curve.
 type CurvePoint struct {

@@ -370,7 +370,7 @@ func (d *demoEnv) chapter4(ctx context.Context) (demoChapter, error) {
 	d.heading(&ch)
 	d.tell(&ch, "The zone is back, but both subnets are now nearly full: 6 and 5 free IPs, and this run asks for 12")
 	d.tell(&ch, "workers. Started now, it would get 6 at most. Another workload's run in PrivateSubnet2 is about to end, and")
-	d.tell(&ch, "its IPs come back a moment later. gluenet waits for room (up to --admit-wait, 10 minutes by default),")
+	d.tell(&ch, "its IPs come back a moment later. gluenet waits for room (up to --admit-wait, %s by default),", admitWaitText())
 	d.tell(&ch, "looking again at every poll, changing nothing in AWS meanwhile, and starts the run once a subnet")
 	d.tell(&ch, "can hold all of it:")
 	d.blank()

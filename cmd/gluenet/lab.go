@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gluenet/gluenet/admit"
 	"github.com/gluenet/gluenet/internal/config"
 	"github.com/gluenet/gluenet/lab"
 )
@@ -29,14 +30,16 @@ Built-in scenarios: ` + strings.Join(lab.BuiltinScenarios(), ", ") + `.
 Strategies: ` + strings.Join(lab.VariantNames(), ", ") + `
 (post-* and ordered: no memory, the post's Airflow retries; gluenet-*: health
 memory and in-flight reservations, and gluenet run's default admission: a
-start waits up to 10m for a subnet with room for the whole run). Any strategy
+start waits up to ` + admitWaitText() + ` for a subnet with room for the whole run). Any strategy
 S also works as gluenet-S or post-S; a suffix +waitN sets the admission wait
 to N minutes (gluenet-weighted+wait0 never waits, as gluenet run --admit-wait 0),
 +predict bounds the wait by the predicted time of room (--admit-predict), and
 +fail does not start a run that found no room in time (--when-short fail).
 
 The admission curve re-runs the first gluenet-* strategy with each --curve
-wait: runs at full capacity (of the bound) against p95 time to RUNNING.
+wait: runs at full capacity (of the bound) against p95 time to RUNNING
+and how much later runs end (LATE: the waits, the failed attempts and the
+slowdown of runs started short, against a start at once with every worker).
 The bound lets the oracle wait as long as the longest wait compared.`,
 		Example: `  gluenet lab --scenario ip-pressure
   gluenet lab --scenario herd --strategies post-capacity,gluenet-capacity --seeds 10
@@ -136,4 +139,19 @@ func writeLabReport(path string, res *lab.Result) error {
 		return fmt.Errorf("write report %s: %w", path, err)
 	}
 	return nil
+}
+
+// admitWaitText is the default admission wait in words: "an hour",
+// "10 minutes".
+func admitWaitText() string {
+	switch d := admit.DefaultWait; {
+	case d == time.Hour:
+		return "an hour"
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%d hours", int(d.Hours()))
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	default:
+		return d.String()
+	}
 }

@@ -71,7 +71,8 @@ class GluenetJobOperator(AwsBaseOperator[GluenetHook]):
     :param admit_wait: gluenet's ``--admit-wait``: how long an attempt
         waits for a subnet with free IPs for the whole run before it starts
         (timedelta, seconds, or a duration such as ``"10m"``; 0 turns
-        waiting off). None: gluenet's default (10 minutes).
+        waiting off). None: gluenet's default (an hour; no wait when no
+        candidate subnet is large enough for the run at all).
     :param when_short: gluenet's ``--when-short``: when that wait runs out,
         ``start`` the run short of IPs or ``fail`` it (exit 3, nothing
         started). None: gluenet's default (start).
