@@ -40,9 +40,9 @@ const (
 	// DefaultWait bounds the wait for room of one attempt. An hour: under
 	// sustained IP pressure (the lab's ip-pressure, 10 seeds) it starts
 	// 94.7% of the bound's runs at full capacity against 83.7% with 10
-	// minutes, and the runs end sooner, not later (p95 81 minutes after
-	// they would have at once and at full capacity, against 106): a run
-	// started short holds its IPs for longer and runs slower. Where room
+	// minutes, and the runs end no later (p95 81 minutes after they would
+	// have at once and at full capacity, against 106, ±50 over seeds): a
+	// run started short holds its IPs for longer and runs slower. Where room
 	// comes back within minutes (herd, az-degraded) nothing changes. A
 	// run no candidate subnet can ever hold does not wait (NeverRoom).
 	DefaultWait = time.Hour
