@@ -335,3 +335,46 @@ func TestPredictedWait(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanSaysWhetherARunWouldWait: `gluenet plan` notes whether a run now
+// would wait for room, would not (no subnet can ever hold it), or would
+// start under capacity.
+func TestPlanSaysWhetherARunWouldWait(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		free   map[string]int
+		usable int
+		wait   time.Duration
+		note   string // the admission note's start; "" for none
+	}{
+		{name: "room", free: map[string]int{"a": 12, "b": 3}, wait: time.Hour},
+		{name: "no room now", free: map[string]int{"a": 5, "b": 3}, wait: time.Hour,
+			note: "a run now would wait for room, up to 1h0m0s (--admit-wait): needs 10 IPs, best healthy subnet subnet-a has 5"},
+		{name: "no subnet large enough", free: map[string]int{"a": 5, "b": 3}, usable: 8, wait: time.Hour,
+			note: "a run now would not wait for room: it needs 10 IPs and the largest candidate subnet has 8 usable, even empty (--when-short start decides)"},
+		{name: "admission off", free: map[string]int{"a": 5, "b": 3},
+			note: "a run now would start under capacity: it needs 10 IPs, subnet-a has 5 free"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cloud := newFakeCloud(10, tc.free)
+			cloud.usable = tc.usable
+			ex := newTestExecutor(cloud, NewMemJournal(), &fakeClock{now: testEpoch}, nil)
+			plan, err := ex.Plan(context.Background(), admitSpec(tc.wait, ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			for _, n := range plan.Notes {
+				if strings.HasPrefix(n, "a run now would") {
+					got = n
+				}
+			}
+			if !strings.HasPrefix(got, tc.note) || (tc.note == "") != (got == "") {
+				t.Errorf("note %q, want it to start with %q", got, tc.note)
+			}
+			if s, u := cloud.counts(); s != 0 || u != 0 {
+				t.Errorf("plan changed AWS: %d starts, %d updates", s, u)
+			}
+		})
+	}
+}
