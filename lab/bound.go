@@ -515,10 +515,9 @@ func flowLP(items []bitem, c int, lambda, xsum []float64) float64 {
 		}
 		// min(dist, dist[sink]), not dist alone: a node this search did
 		// not reach (or reached only beyond the sink) must move too, or a
-		// later search meets negative reduced costs there and Dijkstra's
-		// queue re-expands nodes without end (a 400-run scenario ran for
-		// more than ten minutes). With the minimum every residual arc
-		// keeps a reduced cost >= 0.
+		// later search meets negative reduced costs there, which a search
+		// that settles each node once would get wrong. With the minimum
+		// every residual arc keeps a reduced cost >= 0.
 		for j := range pot {
 			pot[j] += min(dist[j], dist[sink])
 		}
